@@ -1,0 +1,153 @@
+"""Valkey: Celery's broker (never evicts) and, optionally, a separate LRU cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_digitalocean as do
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.dockerhost import DockerHost
+
+BROKER_POLICY = "noeviction"
+CACHE_POLICY = "allkeys_lru"
+CONTAINER_PORT = 6379
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValkeyArgs:
+    mode: str
+    """`managed` (DigitalOcean cluster) or `container` (on the first app host); default managed."""
+    region: pulumi.Input[str]
+    """Region slug; no default (config `region`)."""
+    vpc_id: pulumi.Input[str]
+    """VPC the clusters live in; no default."""
+    app_tag: pulumi.Input[str]
+    """The only tag the DB firewalls admit; no default."""
+    version: str = "8"
+    """Valkey major version; default 8."""
+    size: str = "db-s-1vcpu-1gb"
+    """Broker node size; default db-s-1vcpu-1gb."""
+    split_cache: bool = False
+    """True adds a second cluster for the cache with allkeys_lru; default False (cache shares the broker)."""
+    cache_size: str = "db-s-1vcpu-1gb"
+    """Cache node size when split; default db-s-1vcpu-1gb."""
+    protect: bool = False
+    """Refuse deletion of the clusters; default False (config `protect`)."""
+    tags: tuple[pulumi.Input[str], ...] = ()
+    """Extra tags on the clusters; default none."""
+    docker_host: DockerHost | None = None
+    """Container mode only: the host that runs the container; default None."""
+    container_image: str = "valkey/valkey:8.1-alpine"
+    """Container mode only: pinned image; default valkey/valkey:8.1-alpine."""
+    memory_mb: int = 256
+    """Container mode only: memory limit; default 256."""
+
+
+class Valkey(pulumi.ComponentResource):
+    """Outputs `broker_url` and `cache_url`, both secret.
+
+    A broker that evicts silently drops queued tasks, so the broker runs noeviction. An LRU
+    cache is a different role: with `split_cache` it gets its own cluster; without, the cache
+    uses database 1 of the broker and inherits noeviction.
+    """
+
+    broker_url: pulumi.Output[str]
+    cache_url: pulumi.Output[str]
+    host: pulumi.Output[str]
+    clusters: list[do.DatabaseCluster]
+
+    def __init__(self, name: str, args: ValkeyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("webstack:cache:Valkey", name, None, opts)
+        self.clusters = []
+        if args.mode == "managed":
+            broker = self._cluster(f"{name}-broker", args, args.size, BROKER_POLICY)
+            self.host = broker.private_host
+            self.broker_url = _url(broker, 0)
+            if args.split_cache:
+                self.cache_url = _url(self._cluster(f"{name}-cache", args, args.cache_size, CACHE_POLICY), 0)
+            else:
+                self.cache_url = _url(broker, 1)
+        else:
+            self._container(name, args)
+        self.register_outputs({"host": self.host, "broker_url": self.broker_url, "cache_url": self.cache_url})
+
+    def _cluster(self, role: str, args: ValkeyArgs, size: str, policy: str) -> do.DatabaseCluster:
+        cluster = do.DatabaseCluster(
+            f"{role}-cluster",
+            name=role,
+            engine="valkey",
+            version=args.version,
+            size=size,
+            node_count=1,
+            region=args.region,
+            private_network_uuid=args.vpc_id,
+            tags=list(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        do.DatabaseValkeyConfig(
+            f"{role}-config",
+            cluster_id=cluster.id,
+            valkey_maxmemory_policy=policy,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        do.DatabaseFirewall(
+            f"{role}-firewall",
+            cluster_id=cluster.id,
+            rules=[do.DatabaseFirewallRuleArgs(type="tag", value=args.app_tag)],
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.clusters.append(cluster)
+        return cluster
+
+    def _container(self, name: str, args: ValkeyArgs) -> None:
+        host = args.docker_host
+        if host is None:
+            raise ValueError("Valkey in container mode needs a docker_host")
+        on_host = pulumi.ResourceOptions(parent=self, provider=host.provider)
+        password = random.RandomPassword(
+            f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        volume = docker.Volume(f"{name}-data", name=f"{name}-data", opts=on_host)
+        image = docker.RemoteImage(f"{name}-image", name=args.container_image, keep_locally=True, opts=on_host)
+        container_name = f"{name}-valkey"
+        docker.Container(
+            f"{name}-container",
+            name=container_name,
+            image=image.image_id,
+            # The password reaches the server through the environment, never the command line
+            # (which `docker inspect` and `ps` show).
+            entrypoints=["sh", "-c"],
+            command=[
+                'exec valkey-server --requirepass "$VALKEY_PASSWORD" --appendonly yes '
+                f"--maxmemory {args.memory_mb * 3 // 4}mb --maxmemory-policy {BROKER_POLICY}"
+            ],
+            envs=pulumi.Output.secret(password.result.apply(lambda pw: [f"VALKEY_PASSWORD={pw}"])),
+            restart="unless-stopped",
+            memory=args.memory_mb,
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=["valkey"])],
+            log_driver="json-file",
+            log_opts={"max-size": "10m", "max-file": "3"},
+            opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
+        )
+        self.host = pulumi.Output.from_input(container_name)
+        base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password.result, container_name, CONTAINER_PORT)
+        self.broker_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/0"))
+        self.cache_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/1"))
+
+
+def _url(cluster: do.DatabaseCluster, db: int) -> pulumi.Output[str]:
+    """rediss:// on the private host; Celery needs ssl_cert_reqs spelled out for TLS."""
+    return pulumi.Output.secret(
+        pulumi.Output.format(
+            "rediss://{0}:{1}@{2}:{3}/{4}?ssl_cert_reqs=required",
+            cluster.user,
+            cluster.password,
+            cluster.private_host,
+            cluster.port,
+            db,
+        )
+    )

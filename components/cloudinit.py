@@ -1,0 +1,194 @@
+"""Generic host bootstrap for app droplets, rendered as a ``#cloud-config`` document.
+
+The output becomes droplet ``user_data``, which anyone on the droplet can read back from the
+metadata service and whose change would replace the droplet. So its only inputs are public
+keys and sizes: no secret, no app config, nothing that changes per release (DESIGN.md,
+principles 1 and 2). The app itself arrives later, as containers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+SSHD_DROPIN_PATH = "/etc/ssh/sshd_config.d/60-webstack.conf"
+DOCKER_DAEMON_PATH = "/etc/docker/daemon.json"
+AUTO_UPGRADES_PATH = "/etc/apt/apt.conf.d/20auto-upgrades"
+FAIL2BAN_JAIL_PATH = "/etc/fail2ban/jail.d/webstack.local"
+SWAP_FILE = "/swapfile"
+
+_SWAP_THRESHOLD_MB = 2048
+_SMALL_HOST_SWAP_MB = 2048
+
+_KEY_PREFIXES = ("ssh-", "ecdsa-", "sk-")
+_USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_LOG_SIZE_RE = re.compile(r"[1-9][0-9]*[kmg]")
+
+
+def swap_size_mb(memory_mb: int) -> int:
+    """Swap to give a droplet with ``memory_mb`` of RAM: 2048 below 2 GiB, else 0.
+
+    On 512 MiB-1 GiB droplets an apt upgrade, an image pull or a burst of gunicorn
+    workers can exhaust RAM and let the OOM killer take a container; swap on the SSD is the
+    cheap safety net. From 2 GiB up the app fits, and swapping would only hide memory
+    pressure that the memory alert is there to report.
+    """
+    if memory_mb <= 0:
+        raise ValueError(f"memory_mb must be positive, got {memory_mb!r}")
+    return 0 if memory_mb >= _SWAP_THRESHOLD_MB else _SMALL_HOST_SWAP_MB
+
+
+def _check_keys(ssh_public_keys: Sequence[str]) -> list[str]:
+    # A bare string is a Sequence too; iterating it would yield one "key" per character.
+    if isinstance(ssh_public_keys, str):
+        raise TypeError("ssh_public_keys must be a sequence of keys, not a single string")
+    keys = [k.strip() for k in ssh_public_keys]
+    if not keys:
+        raise ValueError("ssh_public_keys must hold at least one key: login is by key only")
+    for key in keys:
+        # A newline would smuggle extra lines into authorized_keys; a private key or a
+        # pasted fingerprint fails the prefix test.
+        if not key.startswith(_KEY_PREFIXES) or "\n" in key or "\r" in key:
+            shown = key[:24] + ("..." if len(key) > 24 else "")
+            raise ValueError(
+                f"ssh_public_keys: {shown!r} is not an OpenSSH public key "
+                f"(must start with one of {', '.join(_KEY_PREFIXES)})"
+            )
+    return keys
+
+
+def _check_args(deploy_user: str, log_max_size: str, log_max_file: int) -> None:
+    if not _USER_RE.fullmatch(deploy_user) or deploy_user == "root":
+        raise ValueError(
+            f"deploy_user: {deploy_user!r} is not a valid non-root login name "
+            "(lower case letters, digits, '_' or '-', at most 32 characters)"
+        )
+    if not _LOG_SIZE_RE.fullmatch(log_max_size):
+        raise ValueError(f"log_max_size: {log_max_size!r} must look like '10m' (k, m or g)")
+    if isinstance(log_max_file, bool) or not isinstance(log_max_file, int) or log_max_file < 1:
+        raise ValueError(f"log_max_file: {log_max_file!r} must be a positive integer")
+
+
+def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
+    return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
+
+
+def _sshd_dropin(deploy_user: str) -> str:
+    # sshd keeps the first value it reads and sshd_config includes sshd_config.d/*.conf at
+    # its top, so this beats the image's main file. The only earlier drop-in on Ubuntu
+    # images, 50-cloud-init.conf, sets PasswordAuthentication, which ssh_pwauth: false
+    # makes "no" as well.
+    return f"PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers {deploy_user}\n"
+
+
+def _docker_daemon(log_max_size: str, log_max_file: int) -> str:
+    # Without log-opts json-file logs grow until the disk is full. live-restore keeps the
+    # containers serving while dockerd itself is upgraded by unattended-upgrades.
+    daemon = {
+        "log-driver": "json-file",
+        "log-opts": {"max-size": log_max_size, "max-file": str(log_max_file)},
+        "live-restore": True,
+    }
+    return json.dumps(daemon, indent=2) + "\n"
+
+
+_AUTO_UPGRADES = 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
+
+# Read from the journal: Ubuntu 24.04 images need not run rsyslog, so auth.log may not
+# exist. python3-systemd (installed below) is what lets fail2ban read the journal.
+_FAIL2BAN_JAIL = "".join(
+    f"{line}\n"
+    for line in (
+        "[sshd]",
+        "enabled = true",
+        "backend = systemd",
+        "maxretry = 5",
+        "findtime = 10m",
+        "bantime = 1h",
+    )
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line strings as literal blocks, so files read as files."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def render_cloud_init(
+    *,
+    ssh_public_keys: Sequence[str],
+    memory_mb: int,
+    deploy_user: str = "deploy",
+    log_max_size: str = "10m",
+    log_max_file: int = 3,
+) -> str:
+    """Render the ``#cloud-config`` user data for an Ubuntu 24.04 app droplet.
+
+    Same arguments give byte-identical output, so an unchanged stack never sees a diff.
+    Raises ValueError on a key that is not an OpenSSH public key or on a bad size, and
+    TypeError when ``ssh_public_keys`` is one string rather than a sequence of keys.
+    """
+    keys = _check_keys(ssh_public_keys)
+    _check_args(deploy_user, log_max_size, log_max_file)
+    swap_mb = swap_size_mb(memory_mb)
+
+    config: dict[str, Any] = {
+        # Only the docker group, no sudo: membership of docker is already root-equivalent,
+        # and it is all the deploy path (docker over SSH) needs. A second, password-less
+        # sudo route would add attack surface and nothing the deploy path uses.
+        "users": [
+            {
+                "name": deploy_user,
+                # Created here when missing; docker.io's postinst then adopts the group.
+                "groups": ["docker"],
+                "shell": "/bin/bash",
+                "lock_passwd": True,
+                "ssh_authorized_keys": keys,
+            }
+        ],
+        "disable_root": True,
+        "ssh_pwauth": False,
+        "package_update": True,
+        "package_upgrade": True,
+        "packages": ["docker.io", "unattended-upgrades", "fail2ban", "python3-systemd"],
+        # write_files runs in the init stage, before packages are installed in the final
+        # stage, so docker and fail2ban start with these files already in place.
+        "write_files": [
+            _file(SSHD_DROPIN_PATH, _sshd_dropin(deploy_user)),
+            _file(DOCKER_DAEMON_PATH, _docker_daemon(log_max_size, log_max_file)),
+            _file(AUTO_UPGRADES_PATH, _AUTO_UPGRADES),
+            _file(FAIL2BAN_JAIL_PATH, _FAIL2BAN_JAIL),
+        ],
+    }
+    if swap_mb > 0:
+        size = swap_mb * 1024 * 1024
+        config["swap"] = {"filename": SWAP_FILE, "size": size, "maxsize": size}
+    config["runcmd"] = [
+        # sshd may have started before the drop-in landed on some images; restart to be sure.
+        "systemctl restart ssh",
+        "systemctl enable --now docker",
+        # enable --now would leave an already-running fail2ban on its old jail set.
+        "systemctl enable fail2ban",
+        "systemctl restart fail2ban",
+    ]
+
+    body = yaml.dump(
+        config,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=100_000,  # never fold a long public key across lines
+        allow_unicode=False,
+    )
+    return "#cloud-config\n" + body

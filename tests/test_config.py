@@ -1,0 +1,113 @@
+"""Principle 8: config is validated once, up front, with one message naming every bad key."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components.config import ConfigError, connections_needed
+from tools import harness
+
+# (stack, overrides, the key the message must name, a word of what is allowed)
+BAD = [
+    ("staging", {"domain": "not a domain"}, "webstack:domain", "zone apex"),
+    ("staging", {"domain": "example"}, "webstack:domain", "zone apex"),
+    ("staging", {"region": "mars1"}, "webstack:region", "nyc3"),
+    ("staging", {"vpcCidr": "8.8.8.0/24"}, "webstack:vpcCidr", "private"),
+    ("staging", {"vpcCidr": "10.0.0.0/8"}, "webstack:vpcCidr", "/16 to /24"),
+    ("staging", {"sshTrustedCidrs": ["0.0.0.0/0"]}, "webstack:sshTrustedCidrs", "whole internet"),
+    ("staging", {"sshTrustedCidrs": ["::/0"]}, "webstack:sshTrustedCidrs", "whole internet"),
+    ("staging", {"sshTrustedCidrs": ["203.0.113.5/24"]}, "webstack:sshTrustedCidrs", "host bits"),
+    ("staging", {"sshTrustedCidrs": []}, "webstack:sshTrustedCidrs", "at least 1"),
+    ("staging", {"sshPublicKeys": ["hunter2"]}, "webstack:sshPublicKeys", "OpenSSH"),
+    ("staging", {"alertEmails": ["ops-at-example"]}, "webstack:alertEmails", "email"),
+    ("staging", {"app.image": "ghcr.io/example/shop"}, "webstack:app.image", "pinned"),
+    ("staging", {"app.image": "ghcr.io/example/shop:latest"}, "webstack:app.image", "latest"),
+    ("staging", {"app.image": None}, "webstack:app.image", "no default"),
+    ("staging", {"app.port": 70000}, "webstack:app.port", "1-65535"),
+    ("staging", {"app.replicas": 0}, "webstack:app.replicas", "integer"),
+    ("staging", {"app.replicas": "two"}, "webstack:app.replicas", "integer"),
+    ("staging", {"app.dropletSize": "s-64vcpu-1tb"}, "webstack:app.dropletSize", "s-1vcpu-1gb"),
+    ("staging", {"app.hostnames": ["shop.example.org"]}, "webstack:app.hostnames", "inside example.com"),
+    ("staging", {"app.hostnames": ["staging.example.com", "staging.example.com"]}, "app.hostnames", "duplicates"),
+    ("staging", {"app.healthPath": "health"}, "webstack:app.healthPath", "starting with /"),
+    ("staging", {"app.env": {"lower_case": "x"}}, "webstack:app.env.lower_case", "A-Z"),
+    ("staging", {"app.env": {"DATABASE_URL": "sqlite://"}}, "webstack:app.env.DATABASE_URL", "provides"),
+    ("staging", {"app.env": {"SECRET_KEY": "changeme"}}, "webstack:app.env.SECRET_KEY", "generated secret"),
+    ("staging", {"app.generatedSecrets": ["REDIS_URL"]}, "webstack:app.generatedSecrets", "not provided"),
+    ("staging", {"app.replica": 2}, "webstack:app.replica", "unknown key"),
+    ("staging", {"app.workerCommand": ["celery", "worker", "--concurrency=8"]}, "app.workerCommand", "Concurrency"),
+    ("staging", {"database.mode": "sqlite"}, "webstack:database.mode", "container, managed"),
+    ("staging", {"database.nodes": 4}, "webstack:database.nodes", "1-3"),
+    ("staging", {"database.nodes": 2}, "webstack:database.nodes", "standby"),
+    ("staging", {"database.size": "db-s-huge"}, "webstack:database.size", "db-s-1vcpu-1gb"),
+    ("staging", {"database.version": "9.6"}, "webstack:database.version", "17"),
+    ("staging", {"database.poolMode": "pooled"}, "webstack:database.poolMode", "transaction"),
+    ("staging", {"database.maintenance": {"day": "someday"}}, "database.maintenance.day", "sunday"),
+    ("staging", {"database.poolSize": 3}, "webstack:database.poolSize", "at least"),
+    ("staging", {"database.poolSize": 21}, "webstack:database.poolSize", "at most"),
+    ("staging", {"valkey.mode": "memcached"}, "webstack:valkey.mode", "managed"),
+    ("staging", {"valkey.splitCache": "yes"}, "webstack:valkey.splitCache", "true or false"),
+    ("staging", {"edge.manageZoneSettings": True}, "webstack:edge.manageZoneSettings", "one owner"),
+    ("staging", {"app.webMemoryMb": 4096}, "webstack:app.dropletSize", "MB"),
+    ("prod", {"protect": False}, "webstack:protect", "production"),
+]
+
+
+def _reject(stack: str, overrides: dict) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        harness.run(stack, overrides)
+    return info.value
+
+
+@pytest.mark.parametrize(("stack", "overrides", "key", "allowed"), BAD, ids=[f"{b[2]}-{i}" for i, b in enumerate(BAD)])
+def test_bad_value_is_rejected_naming_key_before_any_resource(stack, overrides, key, allowed):
+    err = _reject(stack, overrides)
+    message = str(err)
+    assert key in message
+    assert allowed.lower() in message.lower()
+    assert isinstance(err, pulumi.RunError), "RunError is what the CLI prints without a traceback"
+    assert err.recorded == [], "validation must fail before any resource is registered"
+
+
+def test_table_is_large_enough():
+    assert len(BAD) >= 20
+
+
+def test_all_problems_reported_together():
+    err = _reject("staging", {"region": "mars1", "app.port": 0, "database.mode": "sqlite"})
+    message = str(err)
+    assert "3 problems" in message
+    for key in ("webstack:region", "webstack:app.port", "webstack:database.mode"):
+        assert key in message
+
+
+def test_message_shows_the_bad_value():
+    assert "'mars1'" in str(_reject("staging", {"region": "mars1"}))
+
+
+def test_cli_refuses_missing_required_value_like_pulumi():
+    with pytest.raises(harness.StackConfigError, match="missing configuration value 'webstack:domain'"):
+        harness.stack_config("staging", {"domain": None})
+
+
+def test_cli_refuses_wrong_declared_type():
+    with pytest.raises(harness.StackConfigError, match="not of type array"):
+        harness.stack_config("staging", {"sshTrustedCidrs": "203.0.113.0/24"})
+
+
+def test_pulumi_yaml_defaults_apply_when_stack_omits_them():
+    values = harness.stack_config("staging", {"region": None})
+    assert values["region"] == "nyc3"
+
+
+def test_sizing_formula_counts_every_process():
+    # replicas x (web workers + Celery concurrency) + beat + migrate
+    cfg = harness.stack_config("prod")
+    app = cfg["app"]
+    expected = app["replicas"] * (app["webWorkers"] + app["workerConcurrency"]) + 2
+    from components.config import parse
+    from tools.harness import _as_cli_strings
+
+    raw = {k.split(":", 1)[1]: v for k, v in _as_cli_strings(cfg).items()}
+    assert connections_needed(parse(raw, "prod").app) == expected
