@@ -336,6 +336,8 @@ def _unwrap(value: Any, path: str, secret_paths: list[str]) -> Any:
         return {k: _unwrap(v, f"{path}.{k}" if path else k, secret_paths) for k, v in value.items() if k != _SIG}
     if isinstance(value, list):
         return [_unwrap(v, f"{path}[{i}]", secret_paths) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire carries every number as a double
     return value
 
 

@@ -1,0 +1,347 @@
+"""Offline plan: what a stack builds, what it costs a month, how long `pulumi up` takes.
+
+    python -m tools.plan STACK [--json] [--diff OTHER] [--preview] [--set app.replicas=3 ...]
+
+It runs the program under the same recording mocks the tests use (tools/harness.py),
+pointed at the stack's real config. It prints types, names and non-secret key properties
+only; a secret value never reaches its output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools import harness
+from tools.harness import Resource, Run, direct_dependencies
+
+HERE = Path(__file__).resolve().parent
+PRICES = yaml.safe_load((HERE / "prices.yaml").read_text())
+DURATIONS = yaml.safe_load((HERE / "durations.yaml").read_text())
+
+# Properties worth comparing between stacks (never secret ones; checked against secret paths).
+KEY_PROPERTIES = (
+    "size",
+    "sizeUnit",
+    "nodeCount",
+    "engine",
+    "version",
+    "region",
+    "ipRange",
+    "valkeyMaxmemoryPolicy",
+    "mode",
+    "backups",
+    "environment",
+    "image",
+    "name",
+    "settingId",
+    "value",
+    "phase",
+    "proxied",
+    "forceDestroy",
+)
+
+
+class PlanError(Exception):
+    """A resource type the price or duration table does not know."""
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def _row(r: Resource, kind: str, slug: str, qty: float, unit: float, source: str) -> dict[str, Any]:
+    return {
+        "resource": r.name,
+        "kind": kind,
+        "slug": slug,
+        "quantity": qty,
+        "unit_price": round(unit, 2),
+        "monthly": round(qty * unit, 2),
+        "source": source,
+    }
+
+
+def cost_rows(run: Run) -> list[dict[str, Any]]:
+    """One row per billable item, priced from tools/prices.yaml."""
+    rows: list[dict[str, Any]] = []
+    spaces_counted = False
+    for r in run.resources:
+        if not r.custom:
+            continue
+        rule = PRICES["billing"].get(r.type)
+        if rule is None:
+            raise PlanError(f"no price row for {r.type} (add it to tools/prices.yaml billing)")
+        i = r.inputs
+        if rule == "droplet":
+            entry = PRICES["droplet"][i["size"]]
+            rows.append(_row(r, "droplet", i["size"], 1, entry["monthly"], entry["source"]))
+            if i.get("backups"):
+                plan = (i.get("backupPolicy") or {}).get("plan", "weekly")
+                fraction = PRICES["droplet_backups"][f"{plan}_fraction"]
+                rows.append(
+                    _row(r, f"droplet backups ({plan})", i["size"], 1, entry["monthly"] * fraction,
+                         PRICES["droplet_backups"]["source"])
+                )  # fmt: skip
+        elif rule == "load_balancer":
+            lb = PRICES["load_balancer"]
+            rows.append(_row(r, "load balancer", "lb-small", i.get("sizeUnit", 1), lb["regional_1_node"], lb["source"]))
+        elif rule == "reserved_ip":
+            ip = PRICES["reserved_ip"]
+            rows.append(_row(r, "reserved IP (assigned)", "ipv4", 1, ip["assigned"], ip["source"]))
+        elif rule == "database_cluster":
+            engine = "postgres" if i["engine"] == "pg" else "valkey"
+            entry = PRICES[engine][i["size"]]
+            rows.append(_row(r, f"{engine} primary", i["size"], 1, entry["primary"], entry["source"]))
+            standbys = int(i.get("nodeCount", 1)) - 1
+            if standbys:
+                rows.append(_row(r, f"{engine} standby", i["size"], standbys, entry["standby"], entry["source"]))
+        elif rule == "spaces" and not spaces_counted:
+            spaces_counted = True  # one subscription covers every bucket of the account
+            sp = PRICES["spaces"]
+            rows.append(_row(r, "spaces subscription", "250 GiB", 1, sp["subscription"], sp["source"]))
+        elif rule == "uptime_check":
+            mon = PRICES["monitoring"]
+            rows.append(_row(r, "uptime check", "check", 1, mon["uptime_check"], mon["source"]))
+    return rows
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+def simulate_deploy(run: Run) -> dict[str, Any]:
+    """Earliest finish of every resource when everything independent runs in parallel.
+
+    finish(r) = duration(r) + max(finish(d) for d in what r waits on). The critical chain is
+    followed back from the last resource to finish; its length is at most the serial sum.
+    """
+    seconds = DURATIONS["seconds"]
+    index = {r.urn: r for r in run.resources}
+    finish: dict[str, float] = {}
+    via: dict[str, str | None] = {}
+
+    def duration(r: Resource) -> float:
+        if not r.custom:
+            return 0.0
+        if r.type not in seconds:
+            raise PlanError(f"no duration row for {r.type} (add it to tools/durations.yaml)")
+        return float(seconds[r.type])
+
+    def visit(urn: str) -> float:
+        if urn in finish:
+            return finish[urn]
+        r = index[urn]
+        deps = [d for d in direct_dependencies(r) if d in index]
+        start, before = 0.0, None
+        for d in deps:
+            t = visit(d)
+            if t > start:
+                start, before = t, d
+        finish[urn] = start + duration(r)
+        via[urn] = before
+        return finish[urn]
+
+    for urn in index:
+        visit(urn)
+    serial = sum(duration(r) for r in run.resources)
+    last = max(finish, key=lambda u: finish[u]) if finish else None
+    chain: list[dict[str, Any]] = []
+    while last is not None:
+        r = index[last]
+        if r.custom:
+            chain.append({"urn": r.urn, "type": r.type, "name": r.name, "seconds": duration(r), "finish": finish[last]})
+        last = via[last]
+    chain.reverse()
+    return {
+        "critical_path": chain,
+        "critical_seconds": max(finish.values(), default=0.0),
+        "serial_seconds": serial,
+    }
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _key_properties(r: Resource) -> dict[str, Any]:
+    secret = set(r.secret_paths)
+    return {k: r.inputs[k] for k in KEY_PROPERTIES if k in r.inputs and k not in secret and not isinstance(
+        r.inputs[k], (dict, list))}  # fmt: skip
+
+
+def build(run: Run) -> dict[str, Any]:
+    """The whole plan as one JSON-able document."""
+    rows = cost_rows(run)
+    counts = Counter(r.type for r in run.resources if r.custom)
+    return {
+        "stack": run.stack,
+        "preview": run.preview,
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "urn": r.urn,
+                "parent": r.parent,
+                "custom": r.custom,
+                "protected": r.protect,
+                "secret_inputs": r.has_secret_input(),
+                "properties": _key_properties(r),
+            }
+            for r in run.resources
+        ],
+        "counts": dict(sorted(counts.items())),
+        "total_resources": sum(counts.values()),
+        "cost": {
+            "currency": "USD",
+            "prices_read_on": PRICES["read_on"],
+            "rows": rows,
+            "monthly_total": round(sum(row["monthly"] for row in rows), 2),
+        },
+        "deploy": simulate_deploy(run),
+        "exports": {k: ("[secret]" if e.secret else e.value) for k, e in run.exports.items()},
+    }
+
+
+def _tree_lines(plan: dict[str, Any]) -> list[str]:
+    children: dict[str, list[dict[str, Any]]] = {}
+    for r in plan["resources"]:
+        children.setdefault(r["parent"], []).append(r)
+    roots = [p for p in children if p not in {r["urn"] for r in plan["resources"]}]
+    lines: list[str] = [f"+ pulumi:pulumi:Stack webstack-{plan['stack']}"]
+
+    def walk(parent: str, depth: int) -> None:
+        for r in sorted(children.get(parent, []), key=lambda r: (r["custom"], r["type"], r["name"])):
+            marks = (" [protected]" if r["protected"] else "") + (" [secret inputs]" if r["secret_inputs"] else "")
+            lines.append(f"{'    ' * depth}+ {r['type']} {r['name']}{marks}")
+            walk(r["urn"], depth + 1)
+
+    for root in roots:
+        walk(root, 1)
+    return lines
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def render(plan: dict[str, Any]) -> str:
+    out = [f"Plan for stack {plan['stack']}{' (preview: outputs unknown)' if plan['preview'] else ''}", ""]
+    out += _tree_lines(plan)
+    out += ["", "Resources by type:"]
+    width = max((len(t) for t in plan["counts"]), default=10)
+    out += [f"  {t:<{width}}  {n:>3}" for t, n in plan["counts"].items()]
+    out += [f"  {'total':<{width}}  {plan['total_resources']:>3}", ""]
+    cost = plan["cost"]
+    out.append(f"Estimated monthly cost (USD, prices read {cost['prices_read_on']}, tools/prices.yaml):")
+    out.append(f"  {'kind':<26} {'slug':<18} {'qty':>4} {'unit':>9} {'monthly':>9}  resource")
+    for row in cost["rows"]:
+        out.append(
+            f"  {row['kind']:<26} {row['slug']:<18} {row['quantity']:>4} {row['unit_price']:>9.2f} "
+            f"{row['monthly']:>9.2f}  {row['resource']}"
+        )
+    out += [f"  {'total':<26} {'':<18} {'':>4} {'':>9} {cost['monthly_total']:>9.2f}", ""]
+    deploy = plan["deploy"]
+    out.append(
+        f"Simulated `pulumi up` from scratch: {_minutes(deploy['critical_seconds'])} on the critical chain "
+        f"(serial sum {_minutes(deploy['serial_seconds'])}; typical times from tools/durations.yaml):"
+    )
+    for step in deploy["critical_path"]:
+        out.append(f"  {_minutes(step['finish']):>7}  +{step['seconds']:>5.0f}s  {step['type']} {step['name']}")
+    out += ["", "Outputs:"]
+    out += [f"  {k}: {v}" for k, v in plan["exports"].items()]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _role(name: str, stack: str) -> str:
+    return name.replace(f"webstack-{stack}", "webstack-*")
+
+
+def diff(this: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """What `this` stack has that `other` lacks, the reverse, and key properties that differ."""
+    mine = {(r["type"], _role(r["name"], this["stack"])): r for r in this["resources"] if r["custom"]}
+    theirs = {(r["type"], _role(r["name"], other["stack"])): r for r in other["resources"] if r["custom"]}
+    changed = []
+    for key in sorted(mine.keys() & theirs.keys()):
+        a, b = mine[key]["properties"], theirs[key]["properties"]
+        delta = {
+            p: {"this": a.get(p), "other": b.get(p)}
+            for p in sorted(a.keys() | b.keys())
+            if a.get(p) != b.get(p) and p != "name"
+        }
+        if delta:
+            changed.append({"type": key[0], "name": key[1], "properties": delta})
+    return {
+        "this": this["stack"],
+        "other": other["stack"],
+        "only_in_this": [{"type": t, "name": n} for t, n in sorted(mine.keys() - theirs.keys())],
+        "only_in_other": [{"type": t, "name": n} for t, n in sorted(theirs.keys() - mine.keys())],
+        "changed": changed,
+        "monthly_cost": {"this": this["cost"]["monthly_total"], "other": other["cost"]["monthly_total"]},
+    }
+
+
+def render_diff(d: dict[str, Any]) -> str:
+    out = [f"{d['this']} compared with {d['other']}:", "", f"Only in {d['this']}:"]
+    out += [f"  + {x['type']} {x['name']}" for x in d["only_in_this"]] or ["  (nothing)"]
+    out += ["", f"Only in {d['other']}:"]
+    out += [f"  - {x['type']} {x['name']}" for x in d["only_in_other"]] or ["  (nothing)"]
+    out += ["", "Key properties that differ:"]
+    for c in d["changed"]:
+        for prop, v in c["properties"].items():
+            out.append(f"  ~ {c['type']} {c['name']}: {prop} {v['other']!r} -> {v['this']!r}")
+    cost = d["monthly_cost"]
+    out += ["", f"Monthly cost: {d['other']} {cost['other']:.2f} -> {d['this']} {cost['this']:.2f} USD"]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- cli
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make plan STACK=<name> ARGS=...", description=__doc__.splitlines()[0])
+    parser.add_argument("stack", help=f"one of {', '.join(harness.stack_files())}")
+    parser.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    parser.add_argument("--diff", metavar="OTHER", help="compare with another stack")
+    parser.add_argument("--preview", action="store_true", help="leave computed outputs unknown, like pulumi preview")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (path)")
+    args = parser.parse_args(argv)
+    if args.stack not in harness.stack_files():
+        parser.error(f"no Pulumi.{args.stack}.yaml; stacks: {', '.join(harness.stack_files())}")
+    try:
+        plan = build(harness.run(args.stack, _overrides(args.set), preview=args.preview))
+        if args.diff:
+            result = diff(plan, build(harness.run(args.diff, preview=args.preview)))
+            print(json.dumps(result, indent=2) if args.json else render_diff(result), end="")
+        else:
+            print(json.dumps(plan, indent=2) if args.json else render(plan), end="")
+    except (harness.StackConfigError, PlanError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the program's own RunError (bad config) prints without a traceback
+        if exc.__class__.__name__ == "ConfigError":
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
