@@ -5,16 +5,24 @@ import pulumi
 from components import cloudflare_ips
 from components.cache import Valkey, ValkeyArgs
 from components.config import load
+from components.containers import AppContainers, AppContainersArgs
 from components.database import Postgres, PostgresArgs
+from components.dockerhost import DockerHost, DockerHostArgs
+from components.envmap import app_env
 from components.network import Network, NetworkArgs
+from components.origin import OriginTls, OriginTlsArgs
+from components.proxy import ProxySpec, render_nginx_conf
 from components.secrets import AppSecrets, AppSecretsArgs
+from components.servers import AppServers, AppServersArgs
 
 cfg = load()
 name = f"webstack-{cfg.stack}"
+app = cfg.app
+load_balanced = app.replicas >= 2
 
 secrets = AppSecrets(
     f"{name}-secrets",
-    AppSecretsArgs(names=cfg.app.generated_secrets, rotation=cfg.app.secrets_rotation),
+    AppSecretsArgs(names=app.generated_secrets, rotation=app.secrets_rotation),
 )
 network = Network(
     name,
@@ -23,10 +31,30 @@ network = Network(
         vpc_cidr=cfg.vpc_cidr,
         ssh_cidrs=cfg.ssh_trusted_cidrs,
         web_cidrs=cloudflare_ips.ALL,
-        load_balanced=cfg.app.replicas >= 2,
-        health_path=cfg.app.health_path,
+        load_balanced=load_balanced,
+        health_path=app.health_path,
     ),
 )
+servers = AppServers(
+    f"{name}-node",
+    AppServersArgs(
+        region=cfg.region,
+        vpc_id=network.vpc.id,
+        tags=(network.app_tag.name, f"env:{cfg.stack}"),
+        size=app.droplet_size,
+        memory_mb=app.droplet_memory_mb,
+        replicas=app.replicas,
+        ssh_public_keys=cfg.ssh_public_keys,
+        backups=cfg.backups.droplet_backups,
+        backup_plan=cfg.backups.droplet_plan,
+        backup_hour=cfg.backups.droplet_hour,
+        reserved_ip=network.reserved_ip,
+    ),
+)
+hosts = [
+    DockerHost(f"{name}-host-{i}", DockerHostArgs(address=address, ready=ready))
+    for i, (address, ready) in enumerate(zip(servers.addresses, servers.ready, strict=True))
+]
 postgres = Postgres(
     f"{name}-db",
     PostgresArgs(
@@ -42,6 +70,7 @@ postgres = Postgres(
         maintenance_day=cfg.database.maintenance_day,
         maintenance_hour=cfg.database.maintenance_hour,
         protect=cfg.protect,
+        docker_host=hosts[0],
         container_image=cfg.database.container_image,
     ),
 )
@@ -57,13 +86,70 @@ valkey = Valkey(
         split_cache=cfg.valkey.split_cache,
         cache_size=cfg.valkey.cache_size,
         protect=cfg.protect,
+        docker_host=hosts[0],
         container_image=cfg.valkey.container_image,
     ),
 )
+origin = OriginTls(f"{name}-origin", OriginTlsArgs(hostnames=app.hostnames))
+
+env_args = dict(
+    plain=dict(app.env),
+    broker_url=valkey.broker_url,
+    cache_url=valkey.cache_url,
+    secrets=secrets.values,
+    web_workers=app.web_workers,
+)
+nginx_conf = render_nginx_conf(
+    ProxySpec(
+        server_names=app.hostnames,
+        upstream=f"web:{app.port}",
+        health_path=app.health_path,
+        # Behind the load balancer nginx's peer is the LB's VPC address, not Cloudflare's.
+        real_ip_ranges=cloudflare_ips.ALL + ((cfg.vpc_cidr,) if load_balanced else ()),
+        auth_paths=app.auth_paths,
+        client_max_body_size=cfg.proxy.client_max_body_size,
+        content_security_policy=cfg.proxy.content_security_policy,
+        api_rate_per_s=cfg.proxy.api_rate_per_s,
+        api_burst=cfg.proxy.api_burst,
+        auth_rate_per_s=cfg.proxy.auth_rate_per_s,
+        auth_burst=cfg.proxy.auth_burst,
+    )
+)
+containers: list[AppContainers] = []
+for i, host in enumerate(hosts):
+    first = containers[0] if containers else None
+    containers.append(
+        AppContainers(
+            f"{name}-app-{i}",
+            AppContainersArgs(
+                host=host,
+                image=app.image,
+                proxy_image=cfg.proxy.image,
+                env=app_env(database_url=postgres.url, **env_args),
+                release_env=app_env(database_url=postgres.direct_url, **env_args),
+                nginx_conf=nginx_conf,
+                cert_pem=origin.cert_pem,
+                key_pem=origin.key_pem,
+                web_command=app.web_command,
+                worker_command=app.worker_command,
+                worker_concurrency=app.worker_concurrency,
+                beat_command=app.beat_command,
+                release_command=app.release_command,
+                port=app.port,
+                health_path=app.health_path,
+                web_memory_mb=app.web_memory_mb,
+                worker_memory_mb=app.worker_memory_mb,
+                first=first is None,
+                release_gate=first.release_gate if first else None,
+                release_resource=first.migrate if first else None,
+            ),
+        )
+    )
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc.id)
 pulumi.export("public_ip", network.public_ip)
+pulumi.export("droplet_ips", servers.addresses)
 pulumi.export("database_host", postgres.host)
 pulumi.export("valkey_host", valkey.host)
 pulumi.export("database_url", postgres.url)

@@ -63,18 +63,22 @@ class Valkey(pulumi.ComponentResource):
         super().__init__("webstack:cache:Valkey", name, None, opts)
         self.clusters = []
         if args.mode == "managed":
-            broker = self._cluster(f"{name}-broker", args, args.size, BROKER_POLICY)
+            broker, ready = self._cluster(f"{name}-broker", args, args.size, BROKER_POLICY)
             self.host = broker.private_host
-            self.broker_url = _url(broker, 0)
+            self.broker_url = _url(broker, 0, ready)
             if args.split_cache:
-                self.cache_url = _url(self._cluster(f"{name}-cache", args, args.cache_size, CACHE_POLICY), 0)
+                cache, cache_ready = self._cluster(f"{name}-cache", args, args.cache_size, CACHE_POLICY)
+                self.cache_url = _url(cache, 0, cache_ready)
             else:
-                self.cache_url = _url(broker, 1)
+                self.cache_url = _url(broker, 1, ready)
         else:
             self._container(name, args)
         self.register_outputs({"host": self.host, "broker_url": self.broker_url, "cache_url": self.cache_url})
 
-    def _cluster(self, role: str, args: ValkeyArgs, size: str, policy: str) -> do.DatabaseCluster:
+    def _cluster(
+        self, role: str, args: ValkeyArgs, size: str, policy: str
+    ) -> tuple[do.DatabaseCluster, pulumi.Output[str]]:
+        """The cluster, and an output that resolves once its policy and firewall are in place."""
         cluster = do.DatabaseCluster(
             f"{role}-cluster",
             name=role,
@@ -87,20 +91,20 @@ class Valkey(pulumi.ComponentResource):
             tags=list(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        do.DatabaseValkeyConfig(
+        config = do.DatabaseValkeyConfig(
             f"{role}-config",
             cluster_id=cluster.id,
             valkey_maxmemory_policy=policy,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        do.DatabaseFirewall(
+        firewall = do.DatabaseFirewall(
             f"{role}-firewall",
             cluster_id=cluster.id,
             rules=[do.DatabaseFirewallRuleArgs(type="tag", value=args.app_tag)],
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.clusters.append(cluster)
-        return cluster
+        return cluster, pulumi.Output.all(config.id, firewall.id).apply(lambda _: "")
 
     def _container(self, name: str, args: ValkeyArgs) -> None:
         host = args.docker_host
@@ -113,7 +117,7 @@ class Valkey(pulumi.ComponentResource):
         volume = docker.Volume(f"{name}-data", name=f"{name}-data", opts=on_host)
         image = docker.RemoteImage(f"{name}-image", name=args.container_image, keep_locally=True, opts=on_host)
         container_name = f"{name}-valkey"
-        docker.Container(
+        container = docker.Container(
             f"{name}-container",
             name=container_name,
             image=image.image_id,
@@ -133,21 +137,25 @@ class Valkey(pulumi.ComponentResource):
             log_opts={"max-size": "10m", "max-file": "3"},
             opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
         )
-        self.host = pulumi.Output.from_input(container_name)
-        base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password.result, container_name, CONTAINER_PORT)
+        self.host = container.name  # consumers wait for the container
+        base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password.result, self.host, CONTAINER_PORT)
         self.broker_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/0"))
         self.cache_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/1"))
 
 
-def _url(cluster: do.DatabaseCluster, db: int) -> pulumi.Output[str]:
-    """rediss:// on the private host; Celery needs ssl_cert_reqs spelled out for TLS."""
+def _url(cluster: do.DatabaseCluster, db: int, ready: pulumi.Output[str]) -> pulumi.Output[str]:
+    """rediss:// on the private host; Celery needs ssl_cert_reqs spelled out for TLS.
+
+    `ready` (empty text) makes every consumer wait for the eviction policy and firewall.
+    """
     return pulumi.Output.secret(
         pulumi.Output.format(
-            "rediss://{0}:{1}@{2}:{3}/{4}?ssl_cert_reqs=required",
+            "rediss://{0}:{1}@{2}:{3}/{4}?ssl_cert_reqs=required{5}",
             cluster.user,
             cluster.password,
             cluster.private_host,
             cluster.port,
             db,
+            ready,
         )
     )

@@ -112,7 +112,7 @@ class Postgres(pulumi.ComponentResource):
             opts=child,
         )
         # Each write replaces every rule, so a changed rule set must not coexist with the old one.
-        do.DatabaseFirewall(
+        firewall = do.DatabaseFirewall(
             f"{name}-firewall",
             cluster_id=self.cluster.id,
             rules=[do.DatabaseFirewallRuleArgs(type="tag", value=args.app_tag)],
@@ -121,15 +121,18 @@ class Postgres(pulumi.ComponentResource):
         self.host = self.cluster.private_host
         self.port = self.cluster.port
         self.password = user.password
-        self.url = pulumi.Output.secret(pool.private_uri)
+        # The URLs carry the firewall as a dependency: a process that gets one can connect.
+        reachable = firewall.id.apply(lambda _: "")
+        self.url = pulumi.Output.secret(pulumi.Output.concat(pool.private_uri, reachable))
         self.direct_url = pulumi.Output.secret(
             pulumi.Output.format(
-                "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode=require",
+                "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode=require{5}",
                 user.name,
                 user.password,
                 self.cluster.private_host,
                 self.cluster.port,
                 db.name,
+                reachable,
             )
         )
 
@@ -171,13 +174,14 @@ class Postgres(pulumi.ComponentResource):
             wait=True,
             opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
         )
-        self.host = pulumi.Output.from_input(container_name)
+        # The container's own name output makes every consumer wait for it to be healthy.
+        self.host = self.container.name
         self.port = pulumi.Output.from_input(CONTAINER_PORT)
         self.password = password.result
         # Reachable only on the host's docker network, which never leaves the droplet: no TLS.
         self.url = pulumi.Output.secret(
             pulumi.Output.format(
-                "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password.result, container_name, CONTAINER_PORT, DB_NAME
+                "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password.result, self.host, CONTAINER_PORT, DB_NAME
             )
         )
         self.direct_url = self.url

@@ -6,6 +6,7 @@ import pulumi
 import pytest
 
 from components.config import ConfigError, connections_needed
+from tests.conftest import recorded
 from tools import harness
 
 # (stack, overrides, the key the message must name, a word of what is allowed)
@@ -103,11 +104,6 @@ def test_pulumi_yaml_defaults_apply_when_stack_omits_them():
 
 def test_sizing_formula_counts_every_process():
     # replicas x (web workers + Celery concurrency) + beat + migrate
-    cfg = harness.stack_config("prod")
-    app = cfg["app"]
+    app = harness.stack_config("prod")["app"]
     expected = app["replicas"] * (app["webWorkers"] + app["workerConcurrency"]) + 2
-    from components.config import parse
-    from tools.harness import _as_cli_strings
-
-    raw = {k.split(":", 1)[1]: v for k, v in _as_cli_strings(cfg).items()}
-    assert connections_needed(parse(raw, "prod").app) == expected
+    assert connections_needed(recorded("prod").cfg.app) == expected

@@ -46,7 +46,7 @@ def test_broker_never_evicts(run):
     brokers = [c for c in run.of_type(CLUSTER) if c.inputs["engine"] == "valkey" and "broker" in c.name]
     for broker in brokers:
         assert _policy_of(run, broker) == "noeviction"
-    if run.config["valkey"].get("mode", "managed") == "managed":
+    if run.cfg.valkey.mode == "managed":
         assert len(brokers) == 1
 
 
@@ -59,7 +59,7 @@ def test_prod_cache_is_lru_on_its_own_cluster():
 
 
 def test_urls_use_private_hosts_and_tls(run):
-    if run.config["database"].get("mode", "managed") != "managed":
+    if run.cfg.database.mode != "managed":
         return
     assert "@private-" in run.exports["database_url"].value
     assert "sslmode=require" in run.exports["database_url"].value

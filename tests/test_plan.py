@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -72,7 +73,7 @@ def test_critical_path_is_a_real_chain_no_longer_than_the_serial_sum(built):
     run, p = built
     chain = p["deploy"]["critical_path"]
     assert chain
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         assert before["urn"] in direct_dependencies(run.by_urn(after["urn"]))
     assert chain[-1]["finish"] == p["deploy"]["critical_seconds"]
     assert p["deploy"]["critical_seconds"] <= p["deploy"]["serial_seconds"]

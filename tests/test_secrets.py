@@ -49,7 +49,7 @@ def test_the_search_finds_secrets_where_they_are(run):
 
 def test_generated_secrets_are_64_url_safe_characters(run):
     passwords = [r for r in run.of_type("random:index/randomPassword:RandomPassword") if "-secrets-" in r.name]
-    assert len(passwords) == len(run.config["app"]["generatedSecrets"])
+    assert len(passwords) == len(run.cfg.app.generated_secrets)
     for p in passwords:
         assert p.inputs["length"] == 64
         assert set(p.inputs["overrideSpecial"]) <= set("-_.~")

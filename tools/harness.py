@@ -409,6 +409,14 @@ class Run:
     resources: list[Resource]
     exports: dict[str, Export]
 
+    @property
+    def cfg(self):
+        """The validated config the program saw (components.config.StackConfig)."""
+        from components.config import parse
+
+        raw = {k.split(":", 1)[1]: v for k, v in _as_cli_strings(self.config).items()}
+        return parse(raw, self.stack)
+
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
 

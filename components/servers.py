@@ -1,0 +1,108 @@
+"""AppServers: SSH keys, the app droplets (cattle), and a readiness step per droplet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+import pulumi_digitalocean as do
+
+from components.catalog import DROPLET_IMAGE
+from components.cloudinit import render_cloud_init
+from components.dockerhost import DEPLOY_USER
+
+# Wait for cloud-init (exit 2 means finished with warnings, e.g. deprecations), then for
+# the Docker daemon; print its version so the step's stdout says what it found.
+READY_SCRIPT = "cloud-init status --wait >/dev/null || test $? -eq 2 && docker info --format '{{.ServerVersion}}'"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppServersArgs:
+    region: pulumi.Input[str]
+    """Region slug; no default (config `region`)."""
+    vpc_id: pulumi.Input[str]
+    """VPC the droplets join; no default."""
+    tags: tuple[pulumi.Input[str], ...]
+    """Tags on every droplet: the app tag (firewall, LB, DB firewalls) and an environment tag; no default."""
+    size: str
+    """Droplet size slug; no default (config `app.dropletSize`, default s-1vcpu-2gb)."""
+    memory_mb: int
+    """RAM of that size, for the swap decision; no default."""
+    replicas: int = 1
+    """Number of droplets; default 1."""
+    ssh_public_keys: tuple[str, ...] = ()
+    """Keys for the deploy user and DigitalOcean's key list; default none (config requires one)."""
+    backups: bool = False
+    """DigitalOcean droplet backups; default False (config `backups.dropletBackups`)."""
+    backup_plan: str = "daily"
+    """Backup frequency when on; default daily."""
+    backup_hour: int = 4
+    """UTC start of the backup window (0, 4, ..., 20); default 4."""
+    reserved_ip: do.ReservedIp | None = None
+    """Reserved IP to assign to the first droplet (single-droplet stacks); default None."""
+
+
+class AppServers(pulumi.ComponentResource):
+    """Droplets boot a generic, secret-free cloud-init; the app arrives later as containers.
+
+    Droplets ignore changes to user_data, ssh_keys and image, so editing the bootstrap never
+    destroys a server (new droplets get the new bootstrap); a size change resizes in place,
+    without growing the disk, so it can be undone.
+    """
+
+    droplets: list[do.Droplet]
+    ready: list[command.remote.Command]
+    addresses: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: AppServersArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("webstack:servers:AppServers", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        keys = [
+            do.SshKey(f"{name}-key-{i}", name=f"{name}-key-{i}", public_key=key, opts=child)
+            for i, key in enumerate(args.ssh_public_keys)
+        ]
+        user_data = render_cloud_init(ssh_public_keys=args.ssh_public_keys, memory_mb=args.memory_mb)
+        self.droplets, self.ready, self.addresses = [], [], []
+        for i in range(args.replicas):
+            droplet = do.Droplet(
+                f"{name}-{i}",
+                name=f"{name}-{i}",
+                image=DROPLET_IMAGE,
+                size=args.size,
+                region=args.region,
+                vpc_uuid=args.vpc_id,
+                monitoring=True,
+                ipv6=True,
+                resize_disk=False,
+                ssh_keys=[k.fingerprint for k in keys],
+                tags=list(args.tags),
+                user_data=user_data,
+                backups=args.backups,
+                backup_policy=do.DropletBackupPolicyArgs(plan=args.backup_plan, hour=args.backup_hour)
+                if args.backups
+                else None,
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["userData", "sshKeys", "image"]),
+            )
+            # Authenticates through the operator's SSH agent (SSH_AUTH_SOCK): no private key
+            # is ever an input, so none enters the state.
+            ready = command.remote.Command(
+                f"{name}-{i}-ready",
+                connection=command.remote.ConnectionArgs(
+                    host=droplet.ipv4_address, user=DEPLOY_USER, dial_error_limit=60, per_dial_timeout=10
+                ),
+                create=READY_SCRIPT,
+                triggers=[droplet.id],
+                opts=child,
+            )
+            self.droplets.append(droplet)
+            self.ready.append(ready)
+            self.addresses.append(droplet.ipv4_address)
+        if args.reserved_ip is not None:
+            do.ReservedIpAssignment(
+                f"{name}-ip",
+                ip_address=args.reserved_ip.ip_address,
+                droplet_id=self.droplets[0].id.apply(int),
+                opts=child,
+            )
+        self.register_outputs({"addresses": self.addresses})
