@@ -8,6 +8,7 @@ from components.config import load
 from components.containers import AppContainers, AppContainersArgs
 from components.database import Postgres, PostgresArgs
 from components.dockerhost import DockerHost, DockerHostArgs
+from components.edge import Edge, EdgeArgs
 from components.envmap import app_env
 from components.network import Network, NetworkArgs
 from components.origin import OriginTls, OriginTlsArgs
@@ -146,7 +147,24 @@ for i, host in enumerate(hosts):
         )
     )
 
+edge = Edge(
+    f"{name}-edge",
+    EdgeArgs(
+        domain=cfg.domain,
+        hostnames=app.hostnames,
+        target=network.public_ip,
+        zone_id=cfg.edge.zone_id,
+        manage_zone_settings=cfg.edge.manage_zone_settings,
+        hsts_max_age=cfg.edge.hsts_max_age,
+        auth_paths=app.auth_paths,
+        rate_limit_requests=cfg.edge.rate_limit_requests,
+        rate_limit_period=cfg.edge.rate_limit_period,
+        rate_limit_timeout=cfg.edge.rate_limit_timeout,
+    ),
+)
+
 pulumi.export("environment", cfg.environment)
+pulumi.export("urls", edge.urls)
 pulumi.export("vpc_id", network.vpc.id)
 pulumi.export("public_ip", network.public_ip)
 pulumi.export("droplet_ips", servers.addresses)

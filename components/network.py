@@ -9,6 +9,7 @@ parallel with the servers.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import pulumi
@@ -119,6 +120,9 @@ class Network(pulumi.ComponentResource):
                 healthy_threshold=3,
                 unhealthy_threshold=3,
             ),
-            firewall=do.LoadBalancerFirewallArgs(allows=[f"cidr:{cidr}" for cidr in args.web_cidrs]),
+            # The load balancer has an IPv4 address only, and Cloudflare reaches it over IPv4.
+            firewall=do.LoadBalancerFirewallArgs(
+                allows=[f"cidr:{cidr}" for cidr in args.web_cidrs if ipaddress.ip_network(cidr).version == 4]
+            ),
             opts=child,
         )

@@ -150,8 +150,8 @@ class WebstackMocks(pulumi.runtime.Mocks):
         if args.token == "cloudflare:index/getZone:getZone":
             name = (args.args.get("filter") or {}).get("name", "example.com")
             zone_id = args.args.get("zoneId") or _h("zone", name, n=32)
-            return {"id": zone_id, "zoneId": zone_id, "name": name, "status": "active"}, None
-        return {}, None
+            return {"id": zone_id, "zoneId": zone_id, "name": name, "status": "active"}, []
+        return {}, []
 
     # -- per type ------------------------------------------------------------------
 

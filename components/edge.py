@@ -1,0 +1,138 @@
+"""Edge: Cloudflare in front of the stack: proxied DNS records, and, in the one stack that
+owns the zone (prod), the zone-wide TLS settings and the rate-limit ruleset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+# Zone-wide settings the owning stack enforces (Cloudflare's SSL/TLS recommendations).
+ZONE_SETTINGS: dict[str, str] = {
+    "ssl": "strict",
+    "always_use_https": "on",
+    "min_tls_version": "1.2",
+    "tls_1_3": "on",
+    "automatic_https_rewrites": "on",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgeArgs:
+    domain: str
+    """The zone apex; no default (config `domain`)."""
+    hostnames: tuple[str, ...]
+    """FQDNs to publish, each a proxied A record; no default (config `app.hostnames`)."""
+    target: pulumi.Input[str]
+    """IPv4 address the records point at (load balancer or reserved IP); no default."""
+    zone_id: str | None = None
+    """Zone id; default None: looked up by `domain` (config `edge.zoneId`)."""
+    manage_zone_settings: bool = False
+    """Own the zone-wide settings and the rate-limit ruleset; default False (prod sets true)."""
+    hsts_max_age: int = 31536000
+    """HSTS max-age in seconds when managing the zone; default one year."""
+    auth_paths: tuple[str, ...] = ("/login", "/api/auth/")
+    """Paths the edge rate limit covers; a trailing / means the prefix; default /login, /api/auth/."""
+    rate_limit_requests: int = 20
+    """Requests per period per client before blocking; default 20."""
+    rate_limit_period: int = 10
+    """Counting period in seconds; default 10 (the free plan's only value)."""
+    rate_limit_timeout: int = 10
+    """Block duration in seconds; default 10 (the free plan's only value)."""
+
+
+def auth_expression(paths: tuple[str, ...]) -> str:
+    """Cloudflare rules expression matching the auth paths (prefix when it ends with /)."""
+    parts = [
+        f'starts_with(http.request.uri.path, "{p}")' if p.endswith("/") else f'http.request.uri.path eq "{p}"'
+        for p in paths
+    ]
+    return " or ".join(f"({p})" for p in parts)
+
+
+class Edge(pulumi.ComponentResource):
+    """Records are proxied (TTL 1 = automatic), so clients only ever see Cloudflare.
+
+    Zone-wide state has one owner: staging and dev only add records under their own names,
+    so destroying them can never weaken prod's TLS settings. Cloudflare allows one
+    http_ratelimit entry-point ruleset per zone, so it belongs to the owner too.
+    """
+
+    zone_id: pulumi.Output[str]
+    urls: list[str]
+
+    def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("webstack:edge:Edge", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.zone_id:
+            self.zone_id = pulumi.Output.from_input(args.zone_id)
+        else:
+            zone = cloudflare.get_zone_output(
+                filter=cloudflare.GetZoneFilterArgs(name=args.domain, match="all"),
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            )
+            self.zone_id = zone.id
+        for host in args.hostnames:
+            label = "apex" if host == args.domain else host.removesuffix("." + args.domain).replace(".", "-")
+            cloudflare.DnsRecord(
+                f"{name}-{label}",
+                zone_id=self.zone_id,
+                name=host,
+                type="A",
+                content=args.target,
+                proxied=True,
+                ttl=1,
+                comment="managed by webstack",
+                # A record of another type under the same name would collide with the new one.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+        if args.manage_zone_settings:
+            for setting, value in ZONE_SETTINGS.items():
+                cloudflare.ZoneSetting(
+                    f"{name}-{setting.replace('_', '-')}",
+                    zone_id=self.zone_id,
+                    setting_id=setting,
+                    value=value,
+                    opts=child,
+                )
+            cloudflare.ZoneSetting(
+                f"{name}-hsts",
+                zone_id=self.zone_id,
+                setting_id="security_header",
+                value={
+                    "strict_transport_security": {
+                        "enabled": True,
+                        "max_age": args.hsts_max_age,
+                        "include_subdomains": True,
+                        "nosniff": True,
+                        "preload": False,
+                    }
+                },
+                opts=child,
+            )
+            cloudflare.Ruleset(
+                f"{name}-ratelimit",
+                zone_id=self.zone_id,
+                name="webstack rate limits",
+                description="Rate limit for the auth endpoints; nginx limit_req is the origin's second line",
+                kind="zone",
+                phase="http_ratelimit",
+                rules=[
+                    cloudflare.RulesetRuleArgs(
+                        action="block",
+                        description="auth endpoints",
+                        expression=auth_expression(args.auth_paths),
+                        ratelimit=cloudflare.RulesetRuleRatelimitArgs(
+                            characteristics=["ip.src", "cf.colo.id"],
+                            period=args.rate_limit_period,
+                            requests_per_period=args.rate_limit_requests,
+                            mitigation_timeout=args.rate_limit_timeout,
+                        ),
+                    )
+                ],
+                opts=child,
+            )
+        self.urls = [f"https://{host}" for host in args.hostnames]
+        self.register_outputs({"zone_id": self.zone_id, "urls": self.urls})

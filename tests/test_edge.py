@@ -1,0 +1,212 @@
+"""Principles 5 and 7: least exposure, proven by an exposure matrix; the zone has one owner."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import pytest
+
+from components import cloudflare_ips
+from tests.conftest import recorded
+
+FIREWALL = "digitalocean:index/firewall:Firewall"
+LB = "digitalocean:index/loadBalancer:LoadBalancer"
+DB_FIREWALL = "digitalocean:index/databaseFirewall:DatabaseFirewall"
+CLUSTER = "digitalocean:index/databaseCluster:DatabaseCluster"
+RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+
+# Sample addresses standing for each kind of source.
+SOURCES = {
+    "internet": "8.8.8.8",
+    "cloudflare": "173.245.48.1",
+    "load balancer": "lb",
+    "trusted ssh": "203.0.113.9",
+    "app tag": "tag",
+}
+PORTS = ("22", "80", "443", "postgres", "valkey")
+
+
+def _in(address: str, cidrs: list[str]) -> bool:
+    if address in ("lb", "tag"):
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == n.version and ip in n for n in map(ipaddress.ip_network, cidrs))
+
+
+def _port_covered(rule: dict, port: int) -> bool:
+    lo, _, hi = rule.get("portRange", "").partition("-")
+    return bool(lo) and int(lo) <= port <= int(hi or lo)
+
+
+def _droplet_admits(run, port: int, source: str) -> bool:
+    fw = run.one(FIREWALL)
+    tag = run.one("digitalocean:index/tag:Tag").inputs["name"]
+    for rule in fw.inputs["inboundRules"]:
+        if rule["protocol"] != "tcp" or not _port_covered(rule, port):
+            continue
+        if _in(source, rule.get("sourceAddresses", [])):
+            return True
+        if source == "lb" and rule.get("sourceLoadBalancerUids"):
+            return True
+        if source == "tag" and tag in rule.get("sourceTags", []):
+            return True
+    return False
+
+
+def _front_door_admits(run, port: int, source: str) -> bool:
+    """Reachable at the address the DNS records point at."""
+    lbs = run.of_type(LB)
+    if not lbs:
+        return _droplet_admits(run, port, source)
+    lb = lbs[0]
+    if source == "lb":
+        return _droplet_admits(run, port, source)  # the LB's own path to the droplets
+    forwards = any(r["entryPort"] == port for r in lb.inputs["forwardingRules"])
+    allowed = [a.removeprefix("cidr:") for a in lb.inputs["firewall"]["allows"] if a.startswith("cidr:")]
+    return forwards and _in(source, allowed) and _droplet_admits(run, port, "lb")
+
+
+def _data_admits(run, engine: str, source: str) -> bool:
+    clusters = [c for c in run.of_type(CLUSTER) if c.inputs["engine"] == engine]
+    if not clusters:  # container mode: no published port, only the host's docker network
+        role = "postgres" if engine == "pg" else "valkey"
+        published = [
+            c for c in run.of_type("docker:index/container:Container") if role in c.name and c.inputs.get("ports")
+        ]
+        return source == "tag" and not published
+    tag = run.one("digitalocean:index/tag:Tag").inputs["name"]
+    verdicts = set()
+    for cluster in clusters:
+        (fw,) = [f for f in run.of_type(DB_FIREWALL) if cluster.urn in f.property_dependencies["clusterId"]]
+        verdicts.add(
+            any(
+                (r["type"] == "tag" and source == "tag" and r["value"] == tag)
+                or (r["type"] == "ip_addr" and source not in ("lb", "tag") and _in(source, [r["value"]]))
+                for r in fw.inputs["rules"]
+            )
+        )
+    assert len(verdicts) == 1, "every cluster of an engine admits the same sources"
+    return verdicts.pop()
+
+
+def exposure(run) -> dict[str, dict[str, bool]]:
+    table = {}
+    for port in PORTS:
+        row = {}
+        for name, source in SOURCES.items():
+            if port == "22":
+                row[name] = _droplet_admits(run, 22, source)
+            elif port in ("80", "443"):
+                row[name] = _front_door_admits(run, int(port), source)
+            else:
+                row[name] = _data_admits(run, "pg" if port == "postgres" else "valkey", source)
+        table[port] = row
+    return table
+
+
+def _row(*admitted: str) -> dict[str, bool]:
+    return {name: name in admitted for name in SOURCES}
+
+
+SINGLE_DROPLET = {
+    "22": _row("trusted ssh"),
+    "80": _row("cloudflare"),
+    "443": _row("cloudflare"),
+    "postgres": _row("app tag"),
+    "valkey": _row("app tag"),
+}
+EXPECTED = {
+    "dev": SINGLE_DROPLET,
+    "staging": SINGLE_DROPLET,
+    "prod": {
+        "22": _row("trusted ssh"),
+        # Port 80 is the load balancer's health check only; Cloudflare reaches 443.
+        "80": _row("load balancer"),
+        "443": _row("cloudflare", "load balancer"),
+        "postgres": _row("app tag"),
+        "valkey": _row("app tag"),
+    },
+}
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED))
+def test_exposure_matrix(stack):
+    assert exposure(recorded(stack)) == EXPECTED[stack]
+
+
+def test_the_matrix_can_fail():
+    """Opening SSH to the world shows up in the matrix (guards against a vacuous check)."""
+    run = recorded("staging")
+    fw = run.one(FIREWALL)
+    saved = fw.inputs["inboundRules"][0]["sourceAddresses"]
+    fw.inputs["inboundRules"][0]["sourceAddresses"] = ["0.0.0.0/0"]
+    try:
+        assert exposure(run)["22"]["internet"] is True
+    finally:
+        fw.inputs["inboundRules"][0]["sourceAddresses"] = saved
+
+
+def test_nothing_admits_the_whole_internet(run):
+    world = {"0.0.0.0/0", "::/0"}
+    for rule in run.one(FIREWALL).inputs["inboundRules"]:
+        assert not world & set(rule.get("sourceAddresses", []))
+    for lb in run.of_type(LB):
+        assert not {f"cidr:{w}" for w in world} & set(lb.inputs["firewall"]["allows"])
+    for fw in run.of_type(DB_FIREWALL):
+        assert all(r["type"] == "tag" for r in fw.inputs["rules"])
+
+
+def test_zone_settings_and_rate_limit_exist_in_prod_only(run):
+    settings = {
+        s.inputs["settingId"]: s.inputs["value"] for s in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")
+    }
+    rulesets = run.of_type("cloudflare:index/ruleset:Ruleset")
+    if run.stack != "prod":
+        assert settings == {} and rulesets == []
+        return
+    assert settings["ssl"] == "strict"
+    assert settings["always_use_https"] == "on"
+    assert settings["min_tls_version"] == "1.2"
+    assert settings["tls_1_3"] == "on"
+    assert settings["automatic_https_rewrites"] == "on"
+    hsts = settings["security_header"]["strict_transport_security"]
+    assert hsts["enabled"] and hsts["include_subdomains"] and hsts["max_age"] >= 15552000
+    (ruleset,) = rulesets
+    assert ruleset.inputs["phase"] == "http_ratelimit" and ruleset.inputs["kind"] == "zone"
+    (rule,) = ruleset.inputs["rules"]
+    assert set(rule["ratelimit"]["characteristics"]) == {"ip.src", "cf.colo.id"}
+    for path in run.cfg.app.auth_paths:
+        assert f'"{path}"' in rule["expression"]
+
+
+def test_records_are_proxied_full_names_pointing_at_the_front_door(run):
+    records = run.of_type(RECORD)
+    assert sorted(r.inputs["name"] for r in records) == sorted(run.cfg.app.hostnames)
+    front = run.exports["public_ip"].value
+    for r in records:
+        assert r.inputs["proxied"] is True and r.inputs["ttl"] == 1
+        assert r.inputs["name"] == run.cfg.domain or r.inputs["name"].endswith("." + run.cfg.domain)
+        assert r.inputs["type"] == "A" and r.inputs["content"] == front
+    doors = run.of_type(LB) or run.of_type("digitalocean:index/reservedIp:ReservedIp")
+    assert all(doors[0].urn in r.property_dependencies["content"] for r in records)
+
+
+def test_nginx_real_ip_ranges_equal_the_firewalls_cloudflare_ranges(run):
+    (proxy,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-app-0-proxy")]
+    conf = next(u["content"] for u in proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
+    real_ip = set(re.findall(r"set_real_ip_from ([^;]+);", conf))
+    lbs = run.of_type(LB)
+    if lbs:
+        edge = {a.removeprefix("cidr:") for a in lbs[0].inputs["firewall"]["allows"]}
+        # Behind the load balancer nginx also trusts the VPC, where the LB's address lives.
+        assert real_ip - {run.cfg.vpc_cidr} >= edge
+    else:
+        (web_rule,) = [r for r in run.one(FIREWALL).inputs["inboundRules"] if r["portRange"] == "443"]
+        edge = set(web_rule["sourceAddresses"])
+        assert real_ip == edge
+    assert real_ip - {run.cfg.vpc_cidr} == set(cloudflare_ips.ALL)
+
+
+def test_urls_are_exported(run):
+    assert run.exports["urls"].value == [f"https://{h}" for h in run.cfg.app.hostnames]
