@@ -3,6 +3,7 @@
 import pulumi
 
 from components import cloudflare_ips
+from components.backups import Backups, BackupsArgs
 from components.cache import Valkey, ValkeyArgs
 from components.config import load
 from components.containers import AppContainers, AppContainersArgs
@@ -10,8 +11,10 @@ from components.database import Postgres, PostgresArgs
 from components.dockerhost import DockerHost, DockerHostArgs
 from components.edge import Edge, EdgeArgs
 from components.envmap import app_env
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.origin import OriginTls, OriginTlsArgs
+from components.project import Project, ProjectArgs
 from components.proxy import ProxySpec, render_nginx_conf
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.servers import AppServers, AppServersArgs
@@ -163,13 +166,73 @@ edge = Edge(
     ),
 )
 
+if cfg.monitoring.enabled:
+    Monitoring(
+        f"{name}-monitoring",
+        MonitoringArgs(
+            app_tag=network.app_tag.name,
+            hostnames=app.hostnames,
+            health_path=app.health_path,
+            emails=cfg.alert_emails,
+            slack_url=cfg.slack_webhook_url,
+            slack_channel=cfg.monitoring.slack_channel,
+            cpu_percent=cfg.monitoring.cpu_percent,
+            memory_percent=cfg.monitoring.memory_percent,
+            disk_percent=cfg.monitoring.disk_percent,
+            window=cfg.monitoring.window,
+            latency_ms=cfg.monitoring.latency_ms,
+            ssl_expiry_days=cfg.monitoring.ssl_expiry_days,
+        ),
+    )
+
+backups = None
+if cfg.backups.enabled:
+    backups = Backups(
+        f"{name}-backups",
+        BackupsArgs(
+            bucket_name=f"{cfg.domain.replace('.', '-')}-{cfg.stack}-backups",
+            region=cfg.region,
+            docker_host=hosts[0],
+            pg_host=postgres.host,
+            pg_port=postgres.port,
+            pg_database=postgres.database,
+            pg_user=postgres.user,
+            pg_password=postgres.password,
+            pg_sslmode="require" if cfg.database.mode == "managed" else "disable",
+            retention_days=cfg.backups.retention_days,
+            schedule=cfg.backups.schedule,
+            image=cfg.backups.image,
+            protect=cfg.protect,
+        ),
+    )
+
+front_door = network.load_balancer.load_balancer_urn if network.load_balancer else network.reserved_ip.reserved_ip_urn
+Project(
+    name,
+    ProjectArgs(
+        environment=cfg.environment,
+        description=f"webstack {cfg.stack} for {cfg.domain}",
+        resources=(
+            *(d.droplet_urn for d in servers.droplets),
+            front_door,
+            *([postgres.cluster.cluster_urn] if postgres.cluster else []),
+            *(c.cluster_urn for c in valkey.clusters),
+            *([backups.bucket.bucket_urn] if backups else []),
+        ),
+    ),
+)
+
 pulumi.export("environment", cfg.environment)
 pulumi.export("urls", edge.urls)
 pulumi.export("vpc_id", network.vpc.id)
 pulumi.export("public_ip", network.public_ip)
+pulumi.export("front_door", "load balancer" if load_balanced else "reserved IP")
 pulumi.export("droplet_ips", servers.addresses)
+pulumi.export("ssh", [pulumi.Output.concat("ssh deploy@", address) for address in servers.addresses])
 pulumi.export("database_host", postgres.host)
 pulumi.export("valkey_host", valkey.host)
+pulumi.export("backup_bucket", backups.bucket.name if backups else None)
+pulumi.export("backup_endpoint", backups.endpoint if backups else None)
 pulumi.export("database_url", postgres.url)
 pulumi.export("database_direct_url", postgres.direct_url)
 pulumi.export("broker_url", valkey.broker_url)

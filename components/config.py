@@ -124,6 +124,7 @@ class MonitoringConfig:
     window: str
     latency_ms: int
     ssl_expiry_days: int
+    slack_channel: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -521,6 +522,7 @@ def parse(
         window=r.choice("window", "5m", ("5m", "10m", "30m", "1h")),
         latency_ms=r.int("latencyMs", 2000, 100),
         ssl_expiry_days=r.int("sslExpiryDays", 14, 1, 90),
+        slack_channel=r.str("slackChannel", "#alerts", re.compile(r"^[#@]?[a-z0-9._-]{1,80}$"), "a Slack channel"),
     )
     r.finish()
     if monitoring.enabled and not alert_emails and slack_webhook_url is None:

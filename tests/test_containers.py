@@ -82,15 +82,15 @@ def test_worker_gets_the_configured_concurrency(run):
 
 
 def test_every_docker_provider_waits_on_its_droplets_readiness(run):
-    ready = run.of_type("command:remote:Command")
     providers = run.of_type(PROVIDER)
-    assert len(providers) == len(ready) == run.cfg.app.replicas
-    droplets = run.of_type("digitalocean:index/droplet:Droplet")
+    assert len(providers) == len(run.of_type("command:remote:Command")) == run.cfg.app.replicas
     for provider in providers:
-        i = int(re.search(r"-host-(\d+)-", provider.name)[1])
-        assert ready[i].urn in provider.dependencies
-        assert droplets[i].urn in run.upstream(ready[i].urn)
-        assert provider.inputs["host"] == f"ssh://deploy@{droplets[i].outputs['ipv4Address']}"
+        i = re.search(r"-host-(\d+)-", provider.name)[1]
+        droplet = run.named(f"webstack-{run.stack}-node-{i}")
+        ready = run.named(f"webstack-{run.stack}-node-{i}-ready")
+        assert ready.urn in provider.dependencies
+        assert droplet.urn in run.upstream(ready.urn)
+        assert provider.inputs["host"] == f"ssh://deploy@{droplet.outputs['ipv4Address']}"
         assert "StrictHostKeyChecking=accept-new" in provider.inputs["sshOpts"]
         assert "registryAuth" not in provider.inputs
 

@@ -478,8 +478,13 @@ def _resolve(value: Any) -> Export:
     )
 
 
-def run(stack: str, overrides: dict[str, Any] | None = None, preview: bool = False) -> Run:
-    """Evaluate the program for `stack`; raises the program's own errors (e.g. ConfigError)."""
+def run(
+    stack: str, overrides: dict[str, Any] | None = None, preview: bool = False, secrets: dict[str, str] | None = None
+) -> Run:
+    """Evaluate the program for `stack`; raises the program's own errors (e.g. ConfigError).
+
+    `secrets` are config values set with `pulumi config set --secret` (key without namespace).
+    """
     values = stack_config(stack, overrides)
     mocks = WebstackMocks(stack, preview)
     monitor = RecordingMonitor(mocks)
@@ -487,7 +492,8 @@ def run(stack: str, overrides: dict[str, Any] | None = None, preview: bool = Fal
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
     pulumi.runtime.settings.SETTINGS.outputs.clear()
-    pulumi_config.set_all_config(_as_cli_strings(values), [])
+    secret_values = {f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()}
+    pulumi_config.set_all_config({**_as_cli_strings(values), **secret_values}, list(secret_values))
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:

@@ -71,7 +71,7 @@ def cost_rows(run: Run) -> list[dict[str, Any]]:
     """One row per billable item, priced from tools/prices.yaml."""
     rows: list[dict[str, Any]] = []
     spaces_counted = False
-    for r in run.resources:
+    for r in sorted(run.resources, key=lambda r: r.urn):
         if not r.custom:
             continue
         rule = PRICES["billing"].get(r.type)

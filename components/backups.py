@@ -1,0 +1,121 @@
+"""Backups: a private, versioned Spaces bucket with expiry, a key scoped to it, and a
+scheduled logical dump of Postgres into it, so a copy exists outside DigitalOcean's PITR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_digitalocean as do
+import pulumi_docker as docker
+
+from components.containers import LOG_OPTS
+from components.dockerhost import DockerHost
+
+DUMP_PREFIX = "postgres"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupsArgs:
+    bucket_name: str
+    """Spaces bucket name, unique in the region; no default (derived from domain and stack)."""
+    region: str
+    """Spaces region; no default (config `region`)."""
+    docker_host: DockerHost
+    """Host that runs the dump container (the first droplet); no default."""
+    pg_host: pulumi.Input[str]
+    """Postgres host the dump connects to directly (not through the pool); no default."""
+    pg_port: pulumi.Input[int]
+    """Its port; no default."""
+    pg_database: str
+    """Database to dump; no default."""
+    pg_user: str
+    """User to dump as; no default."""
+    pg_password: pulumi.Input[str]
+    """Its password (secret); no default."""
+    pg_sslmode: str = "require"
+    """libpq sslmode; default require (managed), `disable` for the container on the docker network."""
+    retention_days: int = 7
+    """Days a dump is kept, in the bucket's lifecycle and the dump job; default 7 (prod sets 30)."""
+    schedule: str = "@daily"
+    """Cron schedule of the dump; default @daily."""
+    image: str = "eeshugerman/postgres-backup-s3:17"
+    """Pinned dump image; default eeshugerman/postgres-backup-s3:17."""
+    protect: bool = False
+    """Protect the bucket and never force_destroy it; default False (config `protect`)."""
+
+
+class Backups(pulumi.ComponentResource):
+    """Outputs `bucket` (name) and `endpoint`. The Spaces key may read and write this bucket
+    only; its secret reaches the dump container as a secret env var."""
+
+    bucket: do.SpacesBucket
+    endpoint: str
+
+    def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("webstack:backups:Backups", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.endpoint = f"https://{args.region}.digitaloceanspaces.com"
+        self.bucket = do.SpacesBucket(
+            f"{name}-bucket",
+            name=args.bucket_name,
+            region=args.region,
+            acl="private",
+            versioning=do.SpacesBucketVersioningArgs(enabled=True),
+            lifecycle_rules=[
+                do.SpacesBucketLifecycleRuleArgs(
+                    id="expire-dumps",
+                    enabled=True,
+                    prefix=f"{DUMP_PREFIX}/",
+                    expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=args.retention_days),
+                    noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(
+                        days=args.retention_days
+                    ),
+                    abort_incomplete_multipart_upload_days=1,
+                )
+            ],
+            # Disposable stacks empty the bucket on destroy; a protected one never does.
+            force_destroy=not args.protect,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        key = do.SpacesKey(
+            f"{name}-key",
+            name=f"{name}-dumps",
+            grants=[do.SpacesKeyGrantArgs(bucket=self.bucket.name, permission="readwrite")],
+            opts=child,
+        )
+        env = pulumi.Output.all(
+            key.access_key, key.secret_key, args.pg_host, args.pg_port, args.pg_password, self.bucket.name
+        ).apply(
+            lambda v: [
+                f"SCHEDULE={args.schedule}",
+                f"BACKUP_KEEP_DAYS={args.retention_days}",
+                f"S3_REGION={args.region}",
+                f"S3_ENDPOINT={self.endpoint}",
+                f"S3_BUCKET={v[5]}",
+                f"S3_PREFIX={DUMP_PREFIX}",
+                f"S3_ACCESS_KEY_ID={v[0]}",
+                f"S3_SECRET_ACCESS_KEY={v[1]}",
+                f"POSTGRES_HOST={v[2]}",
+                f"POSTGRES_PORT={v[3]}",
+                f"POSTGRES_DATABASE={args.pg_database}",
+                f"POSTGRES_USER={args.pg_user}",
+                f"POSTGRES_PASSWORD={v[4]}",
+                f"PGSSLMODE={args.pg_sslmode}",
+            ]
+        )
+        on_host = pulumi.ResourceOptions(parent=self, provider=args.docker_host.provider)
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=on_host)
+        docker.Container(
+            f"{name}-dump",
+            name="pg-backup",
+            image=image.image_id,
+            envs=pulumi.Output.secret(env),
+            restart="unless-stopped",
+            memory=256,
+            log_driver="json-file",
+            log_opts=LOG_OPTS,
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.docker_host.network.name)],
+            opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
+        )
+        self.register_outputs({"bucket": self.bucket.name, "endpoint": self.endpoint})

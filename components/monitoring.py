@@ -1,0 +1,95 @@
+"""Monitoring: resource alerts on the app droplets, and uptime checks on every public URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_digitalocean as do
+
+# DigitalOcean's metric names for the three alerts the seed guides set up by hand.
+METRICS = {
+    "cpu": "v1/insights/droplet/cpu",
+    "memory": "v1/insights/droplet/memory_utilization_percent",
+    "disk": "v1/insights/droplet/disk_utilization_percent",
+}
+UPTIME_REGIONS = ["us_east", "us_west", "eu_west", "se_asia"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    app_tag: pulumi.Input[str]
+    """Tag of the droplets to watch; no default."""
+    hostnames: tuple[str, ...]
+    """Public names to check over HTTPS; no default (config `app.hostnames`)."""
+    health_path: str = "/health"
+    """Path the uptime checks request; default /health."""
+    emails: tuple[str, ...] = ()
+    """Alert recipients; default none (config `alertEmails`)."""
+    slack_url: pulumi.Input[str] | None = None
+    """Slack incoming-webhook URL (secret); default None (config `slackWebhookUrl`)."""
+    slack_channel: str = "#alerts"
+    """Slack channel named in alerts; default #alerts."""
+    cpu_percent: int = 80
+    """CPU alert threshold; default 80."""
+    memory_percent: int = 85
+    """Memory alert threshold; default 85."""
+    disk_percent: int = 85
+    """Disk alert threshold; default 85."""
+    window: str = "5m"
+    """How long a threshold must be exceeded; default 5m."""
+    latency_ms: int = 2000
+    """Uptime latency alert threshold; default 2000."""
+    ssl_expiry_days: int = 14
+    """Alert this many days before the edge certificate expires; default 14."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    """CPU, memory and disk alerts over the app tag (so new droplets are covered without a
+    change here), and per hostname an uptime check with down, latency and TLS-expiry alerts."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("webstack:monitoring:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        slack = [{"channel": args.slack_channel, "url": pulumi.Output.secret(args.slack_url)}] if args.slack_url else []
+        thresholds = {"cpu": args.cpu_percent, "memory": args.memory_percent, "disk": args.disk_percent}
+        for metric, threshold in thresholds.items():
+            do.MonitorAlert(
+                f"{name}-{metric}",
+                type=METRICS[metric],
+                compare="GreaterThan",
+                value=threshold,
+                window=args.window,
+                tags=[args.app_tag],
+                enabled=True,
+                description=f"{name}: {metric} above {threshold}% for {args.window}",
+                alerts=do.MonitorAlertAlertsArgs(emails=list(args.emails), slacks=slack),
+                opts=child,
+            )
+        notify = [do.UptimeAlertNotificationArgs(emails=list(args.emails), slacks=slack)]
+        for host in args.hostnames:
+            label = host.replace(".", "-")
+            check = do.UptimeCheck(
+                f"{name}-{label}",
+                name=f"{name}-{label}",
+                target=f"https://{host}{args.health_path}",
+                type="https",
+                regions=UPTIME_REGIONS,
+                enabled=True,
+                opts=child,
+            )
+            alerts = {
+                "down": dict(type="down_global", period="2m"),
+                "latency": dict(type="latency", threshold=args.latency_ms, comparison="greater_than", period="5m"),
+                "tls": dict(type="ssl_expiry", threshold=args.ssl_expiry_days, comparison="less_than", period="2m"),
+            }
+            for role, spec in alerts.items():
+                do.UptimeAlert(
+                    f"{name}-{label}-{role}",
+                    name=f"{host} {role}",
+                    check_id=check.id,
+                    notifications=notify,
+                    opts=child,
+                    **spec,
+                )
+        self.register_outputs({})
