@@ -9,8 +9,7 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
-from components.containers import LOG_OPTS
-from components.dockerhost import DockerHost
+from components.dockerhost import LOG_OPTS, DockerHost
 
 DUMP_PREFIX = "postgres"
 

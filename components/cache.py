@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
-import pulumi_random as random
 
-from components.dockerhost import DockerHost
+from components.dockerhost import DockerHost, data_container
 
 BROKER_POLICY = "noeviction"
 CACHE_POLICY = "allkeys_lru"
@@ -110,17 +109,16 @@ class Valkey(pulumi.ComponentResource):
         host = args.docker_host
         if host is None:
             raise ValueError("Valkey in container mode needs a docker_host")
-        on_host = pulumi.ResourceOptions(parent=self, provider=host.provider)
-        password = random.RandomPassword(
-            f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        volume = docker.Volume(f"{name}-data", name=f"{name}-data", opts=on_host)
-        image = docker.RemoteImage(f"{name}-image", name=args.container_image, keep_locally=True, opts=on_host)
-        container_name = f"{name}-valkey"
-        container = docker.Container(
-            f"{name}-container",
-            name=container_name,
-            image=image.image_id,
+        container, password = data_container(
+            self,
+            name,
+            host,
+            role="valkey",
+            image=args.container_image,
+            data_path="/data",
+            memory_mb=args.memory_mb,
+            protect=args.protect,
+            env=lambda pw: [f"VALKEY_PASSWORD={pw}"],
             # The password reaches the server through the environment, never the command line
             # (which `docker inspect` and `ps` show).
             entrypoints=["sh", "-c"],
@@ -128,17 +126,15 @@ class Valkey(pulumi.ComponentResource):
                 'exec valkey-server --requirepass "$VALKEY_PASSWORD" --appendonly yes '
                 f"--maxmemory {args.memory_mb * 3 // 4}mb --maxmemory-policy {BROKER_POLICY}"
             ],
-            envs=pulumi.Output.secret(password.result.apply(lambda pw: [f"VALKEY_PASSWORD={pw}"])),
-            restart="unless-stopped",
-            memory=args.memory_mb,
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=["valkey"])],
-            log_driver="json-file",
-            log_opts={"max-size": "10m", "max-file": "3"},
-            opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD-SHELL", 'valkey-cli -a "$VALKEY_PASSWORD" --no-auth-warning ping | grep -q PONG'],
+                interval="10s",
+                timeout="5s",
+                retries=5,
+            ),
         )
         self.host = container.name  # consumers wait for the container
-        base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password.result, self.host, CONTAINER_PORT)
+        base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password, self.host, CONTAINER_PORT)
         self.broker_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/0"))
         self.cache_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/1"))
 

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.dockerhost import DockerHost
+from components.dockerhost import LOG_OPTS, DockerHost
 
-LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 CERT_PATH = "/etc/nginx/certs/origin.pem"
 KEY_PATH = "/etc/nginx/certs/origin.key"
 WEB_ALIAS = "web"

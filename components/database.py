@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
-import pulumi_random as random
 
-from components.dockerhost import DockerHost
+from components.dockerhost import DockerHost, data_container
 
 DB_NAME = "app"
 DB_USER = "app"
@@ -140,48 +139,28 @@ class Postgres(pulumi.ComponentResource):
         host = args.docker_host
         if host is None:
             raise ValueError("Postgres in container mode needs a docker_host")
-        on_host = pulumi.ResourceOptions(parent=self, provider=host.provider)
-        password = random.RandomPassword(
-            f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        volume = docker.Volume(
-            f"{name}-data",
-            name=f"{name}-data",
-            opts=pulumi.ResourceOptions.merge(
-                on_host, pulumi.ResourceOptions(protect=args.protect, retain_on_delete=args.protect)
-            ),
-        )
-        image = docker.RemoteImage(f"{name}-image", name=args.container_image, keep_locally=True, opts=on_host)
-        container_name = f"{name}-postgres"
-        self.container = docker.Container(
-            f"{name}-container",
-            name=container_name,
-            image=image.image_id,
-            restart="unless-stopped",
-            memory=args.memory_mb,
-            envs=pulumi.Output.secret(
-                password.result.apply(
-                    lambda pw: [f"POSTGRES_DB={DB_NAME}", f"POSTGRES_USER={DB_USER}", f"POSTGRES_PASSWORD={pw}"]
-                )
-            ),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/postgresql/data")],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=["postgres"])],
+        self.container, password = data_container(
+            self,
+            name,
+            host,
+            role="postgres",
+            image=args.container_image,
+            data_path="/var/lib/postgresql/data",
+            memory_mb=args.memory_mb,
+            protect=args.protect,
+            env=lambda pw: [f"POSTGRES_DB={DB_NAME}", f"POSTGRES_USER={DB_USER}", f"POSTGRES_PASSWORD={pw}"],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD-SHELL", f"pg_isready -U {DB_USER} -d {DB_NAME}"], interval="10s", timeout="5s", retries=5
             ),
-            log_driver="json-file",
-            log_opts={"max-size": "10m", "max-file": "3"},
-            wait=True,
-            opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         # The container's own name output makes every consumer wait for it to be healthy.
         self.host = self.container.name
         self.port = pulumi.Output.from_input(CONTAINER_PORT)
-        self.password = password.result
+        self.password = password
         # Reachable only on the host's docker network, which never leaves the droplet: no TLS.
         self.url = pulumi.Output.secret(
             pulumi.Output.format(
-                "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password.result, self.host, CONTAINER_PORT, DB_NAME
+                "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password, self.host, CONTAINER_PORT, DB_NAME
             )
         )
         self.direct_url = self.url

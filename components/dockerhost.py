@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 
 DEPLOY_USER = "deploy"
 NETWORK_NAME = "webstack"
+LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,3 +50,51 @@ class DockerHost(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
         )
         self.register_outputs({"network": self.network.name})
+
+
+def data_container(
+    owner: pulumi.Resource,
+    name: str,
+    host: DockerHost,
+    *,
+    role: str,
+    image: str,
+    data_path: str,
+    memory_mb: int,
+    protect: bool,
+    env: Callable[[str], list[str]],
+    **container_args,
+) -> tuple[docker.Container, pulumi.Output[str]]:
+    """A data service (dev's Postgres or Valkey) as a container on `host`, children of `owner`.
+
+    A generated password reaches it only through its secret environment (`env(password)`),
+    its data lives in a named volume (protected with the stack), and it is reachable only
+    on the host's docker network under the alias `role`. Returns the container and the
+    password.
+    """
+    on_host = pulumi.ResourceOptions(parent=owner, provider=host.provider)
+    password = random.RandomPassword(
+        f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=owner)
+    )
+    volume = docker.Volume(
+        f"{name}-data",
+        name=f"{name}-data",
+        opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)),
+    )
+    pulled = docker.RemoteImage(f"{name}-image", name=image, keep_locally=True, opts=on_host)
+    container = docker.Container(
+        f"{name}-container",
+        name=f"{name}-{role}",
+        image=pulled.image_id,
+        envs=pulumi.Output.secret(password.result.apply(env)),
+        restart="unless-stopped",
+        memory=memory_mb,
+        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=data_path)],
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[role])],
+        log_driver="json-file",
+        log_opts=LOG_OPTS,
+        wait=True,
+        opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
+        **container_args,
+    )
+    return container, password.result
