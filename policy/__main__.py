@@ -5,7 +5,6 @@ Constructing a PolicyPack starts the analyzer's gRPC server, so nothing imports 
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack
-
 from rules import ALL_POLICIES, pack_config
 
 PolicyPack(

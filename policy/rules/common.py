@@ -48,7 +48,14 @@ REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 DOCKER_PROVIDER = "pulumi:providers:docker"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 
-WORLD = ("0.0.0.0/0", "::/0")
+
+def is_world(cidr: Any) -> bool:
+    """True for 0.0.0.0/0 or ::/0 in any spelling (::0/0, 0/0 with a host part)."""
+    try:
+        return ipaddress.ip_network(str(cidr).strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
 
 # --------------------------------------------------------------------------- config
 
@@ -84,7 +91,9 @@ def protect_data(args: ResourceValidationArgs | StackValidationArgs) -> bool:
     return bool(config(args, "protectData"))
 
 
-def admin_networks(args: ResourceValidationArgs | StackValidationArgs) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def admin_networks(
+    args: ResourceValidationArgs | StackValidationArgs,
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [ipaddress.ip_network(str(cidr), strict=False) for cidr in config(args, "adminCidrs")]
 
 
@@ -172,10 +181,6 @@ def strings(value: Any) -> list[str]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return [str(v) for v in value]
     return []
-
-
-def label(args: ResourceValidationArgs) -> str:
-    return args.name
 
 
 # --------------------------------------------------------------------------- stack

@@ -17,7 +17,7 @@ TLS_INPUTS = ("certPath", "certMaterial", "caMaterial")
 
 
 def image_problem(image: Any) -> str | None:
-    """Why `image` is not pinned, or None: an image id (sha256:...), a digest (@sha256:...) or a tag other than latest."""
+    """Why `image` is not pinned, or None: an image id (sha256:...), a digest (@sha256:...) or any tag but latest."""
     if not isinstance(image, str) or not image:
         return "has no image"
     if image.startswith("sha256:") or "@sha256:" in image:
@@ -91,7 +91,7 @@ def _secure_host(props: Mapping[str, Any], args) -> Iterator[str]:
 pinned = resource_policy(
     "container-image-pinned",
     "Container images and pulled images are pinned: an image id, a @sha256 digest or a tag other than latest. "
-    "Docker docs: Image tags and digests; Checkov CKV_DOCKER_7 (no latest).",
+    "Docker docs: Image tags and digests; Checkov CKV_DOCKER_7 (its Dockerfile analogue).",
     (CONTAINER, REMOTE_IMAGE),
     _pinned,
 )

@@ -11,8 +11,8 @@ from .common import (
     DB_FIREWALL,
     SPACES_BUCKET,
     VALKEY_CONFIG,
-    WORLD,
     is_set,
+    is_world,
     known,
     of_type,
     protect_data,
@@ -44,7 +44,7 @@ def _firewall_per_cluster(args) -> Iterator[tuple[str | None, str]]:
             if not rules:
                 yield fw.urn, f"DB firewall {fw.name} has no rules: the cluster would admit every source"
             for rule in rules:
-                if rule.get("type") == "ip_addr" and rule.get("value") in WORLD:
+                if rule.get("type") == "ip_addr" and is_world(rule.get("value")):
                     yield fw.urn, f"DB firewall {fw.name} admits {rule.get('value')}"
 
 
@@ -78,20 +78,21 @@ def _broker_noeviction(args) -> Iterator[tuple[str | None, str]]:
 in_vpc = resource_policy(
     "db-cluster-in-vpc",
     "Managed database clusters live in the stack's VPC (privateNetworkUuid). "
-    "DigitalOcean docs: Managed Databases, secure with VPC networking.",
+    "DigitalOcean docs: VPC best practices; How to Secure PostgreSQL Managed Database Clusters.",
     DB_CLUSTER,
     _in_vpc,
 )
 firewall_per_cluster = stack_policy(
     "db-firewall-per-cluster",
     "Every managed database cluster has exactly one DatabaseFirewall (matched on clusterId), with rules, none of "
-    "them an ip_addr of 0.0.0.0/0 or ::/0. DigitalOcean docs: Managed Databases, configure trusted sources.",
+    "them an ip_addr of 0.0.0.0/0 or ::/0. DigitalOcean docs: How to Secure PostgreSQL Managed Database "
+    "Clusters (restrict incoming connections).",
     _firewall_per_cluster,
 )
 data_protected = stack_policy(
     "data-protected",
     "Where the stack protects data, database clusters and Spaces buckets carry protect=True, so `pulumi destroy` "
-    "refuses them. DigitalOcean docs: Managed Databases, backups and deletion.",
+    "refuses them. DigitalOcean Managed Databases shared responsibility model (protect the cluster's data).",
     _data_protected,
     config=("protectData",),
 )

@@ -46,8 +46,8 @@ def sshd_settings(user_data: str) -> tuple[bool, bool]:
     """(password login off, root login off) as a #cloud-config or a shell script user_data sets them.
 
     cloud-config: `ssh_pwauth: false` / `disable_root: true`, or an sshd_config(.d) file in
-    write_files with `PasswordAuthentication no` / `PermitRootLogin no`. A script: those
-    sshd lines anywhere in it.
+    write_files with `PasswordAuthentication no` / `PermitRootLogin no` (the first one only
+    while ssh_pwauth is not true). A script: those sshd lines anywhere in it.
     """
     if not user_data.startswith("#cloud-config"):
         return bool(_PASSWORD_OFF.search(user_data)), bool(_ROOT_OFF.search(user_data))
@@ -62,7 +62,10 @@ def sshd_settings(user_data: str) -> tuple[bool, bool]:
         for f in doc.get("write_files") or []
         if isinstance(f, dict) and str(f.get("path", "")).startswith(SSHD_CONFIG)
     )
-    password_off = doc.get("ssh_pwauth") is False or bool(_PASSWORD_OFF.search(sshd))
+    # ssh_pwauth: true makes cloud-init write 50-cloud-init.conf with `PasswordAuthentication
+    # yes`, which sshd reads (and keeps) before any later drop-in: then no drop-in helps.
+    pwauth = doc.get("ssh_pwauth")
+    password_off = pwauth is False or (pwauth not in (True, "yes") and bool(_PASSWORD_OFF.search(sshd)))
     root_off = doc.get("disable_root") is True or bool(_ROOT_OFF.search(sshd))
     return password_off, root_off
 
@@ -93,40 +96,41 @@ def _backups(props: Mapping[str, Any], args) -> Iterator[str]:
 
 ssh_keys = resource_policy(
     "droplet-ssh-keys",
-    "Droplets log in with SSH keys only. Checkov CKV_DIO_2, Trivy AVD-DIG-0004.",
+    "Droplets log in with SSH keys only. Checkov CKV_DIO_2, Trivy AVD-DIG-0004; DigitalOcean Droplet hardening "
+    "guide: Ensure SSH Keys are Used to Authenticate.",
     DROPLET,
     _ssh_keys,
 )
 monitoring = resource_policy(
     "droplet-monitoring",
     "Droplets run the DigitalOcean metrics agent (monitoring = true), which memory and disk alerts need. "
-    "DigitalOcean docs: Monitoring, install the metrics agent.",
+    "DigitalOcean Monitoring docs: the metrics agent.",
     DROPLET,
     _monitoring,
 )
 in_vpc = resource_policy(
     "droplet-in-vpc",
-    "Droplets join the stack's own VPC (vpcUuid). DigitalOcean docs: VPC best practices.",
+    "Droplets join the stack's own VPC (vpcUuid). DigitalOcean docs: VPC best practices (isolate environments).",
     DROPLET,
     _in_vpc,
 )
 user_data_hardened = resource_policy(
     "droplet-ssh-hardened",
     "Droplet userData turns off SSH password and root login (ssh_pwauth: false, disable_root: true or an "
-    "sshd drop-in). DigitalOcean docs: Recommended Droplet security / initial server setup.",
+    "sshd drop-in). DigitalOcean tutorial: Recommended Security Measures to Protect Your Servers.",
     DROPLET,
     _user_data_hardened,
 )
 firewall_coverage = stack_policy(
     "droplet-firewall-coverage",
     "Every droplet is covered by a cloud firewall through one of its tags or its id. "
-    "DigitalOcean docs: Cloud Firewalls (apply to tags).",
+    "DigitalOcean Droplet hardening guide: Ensure the Droplet is Connected to a Firewall.",
     _firewall_coverage,
 )
 backups = resource_policy(
     "droplet-backups",
     "Droplets of a stack that protects data have backups on (advisory: droplets are cattle, data lives in "
-    "managed services). DigitalOcean docs: Droplet backups.",
+    "managed services). DigitalOcean Droplet hardening guide: Ensure Backups are Enabled.",
     DROPLET,
     _backups,
     level=ADVISORY,

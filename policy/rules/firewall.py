@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .common import FIREWALL, WORLD, admin_networks, allowed_world_ports, resource_policy, strings
+from .common import FIREWALL, admin_networks, allowed_world_ports, is_world, resource_policy, strings
 
 SSH_PORT = 22
 _OTHER_SOURCES = ("sourceTags", "sourceDropletIds", "sourceLoadBalancerUids", "sourceKubernetesIds")
@@ -46,7 +46,7 @@ def _world_allowed(ports: tuple[int, int] | None, allowed: set[int]) -> bool:
 def _no_world_ingress(props: Mapping[str, Any], args) -> Iterator[str]:
     allowed = allowed_world_ports(args)
     for rule in props.get("inboundRules") or []:
-        world = [a for a in strings(rule.get("sourceAddresses")) if a in WORLD]
+        world = [a for a in strings(rule.get("sourceAddresses")) if is_world(a)]
         if not world:
             continue
         if _world_allowed(port_range(rule), allowed):
@@ -87,7 +87,7 @@ no_world_ingress = resource_policy(
 ssh_admin_only = resource_policy(
     "firewall-ssh-admin-only",
     "Cloud firewall rules that open TCP port 22 admit only addresses inside adminCidrs. "
-    "DigitalOcean docs: Recommended Droplet security (restrict SSH to trusted IPs).",
+    "DigitalOcean tutorial: Recommended Security Measures to Protect Your Servers (firewalls).",
     FIREWALL,
     _ssh_admin_only,
     config=("adminCidrs",),

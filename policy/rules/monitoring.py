@@ -42,7 +42,8 @@ def _alerts_cover_droplets(args) -> Iterator[tuple[str | None, str]]:
             covering = [
                 a
                 for a in alerts
-                if known(a.props, "type") == alert_type and (shares_tag(a, droplet) or refers_to(a, "entities", droplet))
+                if known(a.props, "type") == alert_type
+                and (shares_tag(a, droplet) or refers_to(a, "entities", droplet))
             ]
             if not covering:
                 yield droplet.urn, f"droplet {droplet.name} has no enabled {metric} alert on one of its tags"
@@ -56,9 +57,7 @@ def _target_host(check) -> str | None:
 
 
 def _uptime_per_hostname(args) -> Iterator[tuple[str | None, str]]:
-    checked = {
-        _target_host(c) for c in of_type(args, UPTIME_CHECK) if known(c.props, "enabled") is not False
-    }
+    checked = {_target_host(c) for c in of_type(args, UPTIME_CHECK) if known(c.props, "enabled") is not False}
     for record in of_type(args, DNS_RECORD):
         name = known(record.props, "name")
         if known(record.props, "proxied") is True and known(record.props, "type") in PROXIABLE and name not in checked:
