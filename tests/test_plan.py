@@ -123,3 +123,18 @@ def test_graph_edges_are_the_recorded_dependencies():
     mermaid = graph.to_mermaid(run)
     expected = sum(1 for r in run.resources if r.custom for d in direct_dependencies(r) if run.by_urn(d).custom)
     assert mermaid.count(" --> ") == expected > 0
+
+
+def test_cost_of_a_small_configuration_equals_the_hand_computed_sum():
+    run = harness.run("staging", {"monitoring.enabled": False, "backups.enabled": False})
+    # s-1vcpu-2gb droplet 12.00 + Postgres db-s-1vcpu-1gb 15.00 + Valkey db-s-1vcpu-1gb 15.00
+    # + an assigned reserved IP 0.00, from tools/prices.yaml
+    assert plan.build(run)["cost"]["monthly_total"] == pytest.approx(42.00)
+
+
+def test_cost_of_prod_equals_the_hand_computed_sum():
+    # 2 x s-2vcpu-4gb 24.00 + 2 x daily backups (30 %) 7.20 + load balancer 12.00
+    # + Postgres db-s-2vcpu-4gb primary 60.00 + standby 60.00 + Valkey broker 15.00 + cache 30.00
+    # + Spaces 5.00 + 3 uptime checks x 1.00
+    expected = 2 * 24 + 2 * 7.2 + 12 + 60 + 60 + 15 + 30 + 5 + 3
+    assert plan.build(recorded("prod"))["cost"]["monthly_total"] == pytest.approx(expected)
