@@ -5,7 +5,7 @@ import pulumi
 from components import cloudflare_ips
 from components.backups import Backups, BackupsArgs
 from components.cache import Valkey, ValkeyArgs
-from components.config import load
+from components.config import BACKUP_MEMORY_MB, BEAT_MEMORY_MB, PROXY_MEMORY_MB, load, nginx_spec
 from components.containers import AppContainers, AppContainersArgs
 from components.database import Postgres, PostgresArgs
 from components.dockerhost import DockerHost, DockerHostArgs
@@ -15,7 +15,7 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.origin import OriginTls, OriginTlsArgs
 from components.project import Project, ProjectArgs
-from components.proxy import ProxySpec, render_nginx_conf
+from components.proxy import render_nginx_conf
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.servers import AppServers, AppServersArgs
 
@@ -49,6 +49,8 @@ servers = AppServers(
         memory_mb=app.droplet_memory_mb,
         replicas=app.replicas,
         ssh_public_keys=cfg.ssh_public_keys,
+        ssh_key_fingerprints=cfg.ssh_key_fingerprints,
+        ready_after=(network.firewall,),
         backups=cfg.backups.droplet_backups,
         backup_plan=cfg.backups.droplet_plan,
         backup_hour=cfg.backups.droplet_hour,
@@ -103,22 +105,7 @@ env_args = dict(
     secrets=secrets.values,
     web_workers=app.web_workers,
 )
-nginx_conf = render_nginx_conf(
-    ProxySpec(
-        server_names=app.hostnames,
-        upstream=f"web:{app.port}",
-        health_path=app.health_path,
-        # Behind the load balancer nginx's peer is the LB's VPC address, not Cloudflare's.
-        real_ip_ranges=cloudflare_ips.ALL + ((cfg.vpc_cidr,) if load_balanced else ()),
-        auth_paths=app.auth_paths,
-        client_max_body_size=cfg.proxy.client_max_body_size,
-        content_security_policy=cfg.proxy.content_security_policy,
-        api_rate_per_s=cfg.proxy.api_rate_per_s,
-        api_burst=cfg.proxy.api_burst,
-        auth_rate_per_s=cfg.proxy.auth_rate_per_s,
-        auth_burst=cfg.proxy.auth_burst,
-    )
-)
+nginx_conf = render_nginx_conf(nginx_spec(app, cfg.proxy, cfg.vpc_cidr if load_balanced else None))
 containers: list[AppContainers] = []
 for i, host in enumerate(hosts):
     first = containers[0] if containers else None
@@ -143,6 +130,8 @@ for i, host in enumerate(hosts):
                 health_path=app.health_path,
                 web_memory_mb=app.web_memory_mb,
                 worker_memory_mb=app.worker_memory_mb,
+                proxy_memory_mb=PROXY_MEMORY_MB,
+                beat_memory_mb=BEAT_MEMORY_MB,
                 first=first is None,
                 release_gate=first.release_gate if first else None,
                 release_resource=first.migrate if first else None,
@@ -190,7 +179,7 @@ if cfg.backups.enabled:
     backups = Backups(
         f"{name}-backups",
         BackupsArgs(
-            bucket_name=f"{cfg.domain.replace('.', '-')}-{cfg.stack}-backups",
+            bucket_name=cfg.bucket_name,
             region=cfg.region,
             docker_host=hosts[0],
             pg_host=postgres.host,
@@ -203,6 +192,7 @@ if cfg.backups.enabled:
             schedule=cfg.backups.schedule,
             image=cfg.backups.image,
             protect=cfg.protect,
+            memory_mb=BACKUP_MEMORY_MB,
         ),
     )
 

@@ -42,6 +42,8 @@ class BackupsArgs:
     """Pinned dump image; default eeshugerman/postgres-backup-s3:17."""
     protect: bool = False
     """Protect the bucket and never force_destroy it; default False (config `protect`)."""
+    memory_mb: int = 256
+    """Memory limit of the dump container; default 256 (components/config.py BACKUP_MEMORY_MB)."""
 
 
 class Backups(pulumi.ComponentResource):
@@ -111,7 +113,7 @@ class Backups(pulumi.ComponentResource):
             image=image.image_id,
             envs=pulumi.Output.secret(env),
             restart="unless-stopped",
-            memory=256,
+            memory=args.memory_mb,
             log_driver="json-file",
             log_opts=LOG_OPTS,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.docker_host.network.name)],

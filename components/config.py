@@ -17,7 +17,8 @@ from typing import Any
 
 import pulumi
 
-from components import catalog
+from components import catalog, cloudflare_ips
+from components import proxy as proxy_renderer
 from components.envmap import PROVIDED_ENV
 
 NAMESPACE = "webstack"
@@ -28,6 +29,7 @@ SCALAR_KEYS = (
     "vpcCidr",
     "sshTrustedCidrs",
     "sshPublicKeys",
+    "sshKeyFingerprints",
     "alertEmails",
 )
 OBJECT_KEYS = ("app", "database", "valkey", "edge", "proxy", "monitoring", "backups")
@@ -37,8 +39,20 @@ SECRET_KEYS = ("slackWebhookUrl",)
 # (issue's sizing rule), plus the direct connections of migrate and the backup dump.
 POOL_EXTRA_PROCESSES = 2
 DIRECT_CONNECTIONS = 2
-# Memory limit of a containerised Postgres or Valkey (dev), counted against the droplet.
-DATA_CONTAINER_MEMORY_MB = 256
+# Memory limits of the stack's own containers (one place; components take them as args).
+DATA_CONTAINER_MEMORY_MB = 256  # containerised Postgres or Valkey (dev)
+PROXY_MEMORY_MB = 128
+BEAT_MEMORY_MB = 128
+BACKUP_MEMORY_MB = 256
+# Left to the OS, sshd, dockerd and the DigitalOcean agent on every droplet.
+HOST_RESERVE_MB = 256
+# The only ranges DigitalOcean accepts for a VPC, and what it keeps for itself inside them.
+# https://docs.digitalocean.com/products/networking/vpc/details/limits/
+RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+DO_RESERVED = tuple(
+    ipaddress.ip_network(n) for n in ("10.244.0.0/16", "10.245.0.0/16", "10.246.0.0/24", "10.229.0.0/16")
+)
+_FINGERPRINT = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$")
 
 
 class ConfigError(pulumi.RunError):
@@ -147,6 +161,7 @@ class StackConfig:
     vpc_cidr: str
     ssh_trusted_cidrs: tuple[str, ...]
     ssh_public_keys: tuple[str, ...]
+    ssh_key_fingerprints: tuple[str, ...]
     alert_emails: tuple[str, ...]
     slack_webhook_url: pulumi.Output[str] | None
     app: AppConfig
@@ -156,6 +171,11 @@ class StackConfig:
     proxy: ProxyConfig
     monitoring: MonitoringConfig
     backups: BackupsConfig
+
+    @property
+    def bucket_name(self) -> str:
+        """The backup bucket: unique per domain and stack, within Spaces' naming rules."""
+        return f"{self.domain.replace('.', '-')}-{self.stack}-backups"
 
     @property
     def environment(self) -> str:
@@ -320,10 +340,12 @@ def parse(
     vpc_cidr = raw.get("vpcCidr") or ""
     try:
         net = ipaddress.ip_network(vpc_cidr)
-        if net.version != 4 or not net.is_private or not 16 <= net.prefixlen <= 24:
+        if net.version != 4 or not any(net.subnet_of(r) for r in RFC1918) or not 16 <= net.prefixlen <= 24:
             raise ValueError
+        if any(net.overlaps(r) for r in DO_RESERVED):
+            bad("vpcCidr", vpc_cidr, f"outside DigitalOcean's reserved {', '.join(map(str, DO_RESERVED))}")
     except ValueError:
-        bad("vpcCidr", raw.get("vpcCidr"), "a private IPv4 network from /16 to /24, e.g. 10.10.0.0/20")
+        bad("vpcCidr", raw.get("vpcCidr"), "an RFC 1918 IPv4 network from /16 to /24, e.g. 10.10.0.0/20")
 
     ssh_cidrs = scalar_list("sshTrustedCidrs", 1)
     for cidr in ssh_cidrs:
@@ -339,6 +361,11 @@ def parse(
         parts = key.split()
         if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
             bad("sshPublicKeys", key[:40], "an OpenSSH public key line (ssh-ed25519 AAAA... comment)")
+
+    fingerprints = scalar_list("sshKeyFingerprints", 0)
+    for fp in fingerprints:
+        if not _FINGERPRINT.match(fp):
+            bad("sshKeyFingerprints", fp, "an MD5 fingerprint as DigitalOcean shows it (aa:bb:...:ff, 16 pairs)")
 
     alert_emails = scalar_list("alertEmails", 0)
     for email in alert_emails:
@@ -356,9 +383,13 @@ def parse(
     for host in hostnames:
         if not (is_domain(host) and (host == domain or host.endswith("." + domain))):
             r.bad("hostnames", host, f"a fully qualified name inside {domain or 'the domain'}")
-    if len(set(hostnames)) != len(hostnames):
-        r.bad("hostnames", list(hostnames), "a list without duplicates")
+    if len({h.replace(".", "-") for h in hostnames}) != len(hostnames):
+        r.bad("hostnames", list(hostnames), "a list without duplicates (a-b.x and a.b.x count as the same)")
     web_command = r.strings("webCommand", ("gunicorn", "app.wsgi:application", f"--bind=0.0.0.0:{port}"))
+    for arg in web_command:
+        bind = re.match(r"^(?:--bind=|-b)?(?:[0-9.]+|\[[0-9a-f:]+\]):(\d+)$", arg)
+        if bind and int(bind[1]) != port:
+            r.bad("webCommand", list(web_command), f"binding app.port {port} (nginx and the healthcheck use it)")
     web_workers = r.int("webWorkers", 3, 1, 64)
     web_memory = r.int("webMemoryMb", 512, 64)
     worker_command = r.strings("workerCommand", ("celery", "--app=app", "worker", "--loglevel=INFO"))
@@ -369,6 +400,8 @@ def parse(
     beat_command = r.strings("beatCommand", ("celery", "--app=app", "beat", "--loglevel=INFO"))
     release_command = r.strings("releaseCommand", ("python", "manage.py", "migrate", "--noinput"))
     generated = r.strings("generatedSecrets", ("SECRET_KEY", "JWT_SECRET_KEY"), 0)
+    if len(set(generated)) != len(generated):
+        r.bad("generatedSecrets", list(generated), "a list without duplicates")
     for name in generated:
         if not _ENV_NAME.match(name) or name in PROVIDED_ENV:
             r.bad("generatedSecrets", name, "an env var name ^[A-Z_][A-Z0-9_]*$ not provided by the stack")
@@ -554,8 +587,17 @@ def parse(
     if backups.enabled and region in catalog.REGIONS and region not in catalog.SPACES_REGIONS:
         bad("region", region, "a region with Spaces while backups.enabled is true")
 
-    if not problems:
-        problems += _sizing_problems(app, database, valkey)
+    for mode_key, mode in (("database.mode", database.mode), ("valkey.mode", valkey.mode)):
+        if mode == "container" and app.replicas > 1:
+            problems.append(
+                f"{NAMESPACE}:{mode_key} = 'container': must be managed with app.replicas = {app.replicas}; "
+                "a container on the first droplet is reachable from that droplet only"
+            )
+    bucket = f"{domain.replace('.', '-')}-{stack}-backups"
+    if backups.enabled and (len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket)):
+        bad("backups.enabled", True, f"false, or a domain and stack name giving a valid bucket name ({bucket!r})")
+    problems += _proxy_problems(app, proxy)
+    problems += _sizing_problems(app, database, valkey, backups)
     if problems:
         raise ConfigError(
             f"invalid configuration for stack {stack!r} ({len(problems)} problem"
@@ -569,6 +611,7 @@ def parse(
         vpc_cidr=vpc_cidr,
         ssh_trusted_cidrs=ssh_cidrs,
         ssh_public_keys=ssh_keys,
+        ssh_key_fingerprints=fingerprints,
         alert_emails=alert_emails,
         slack_webhook_url=slack_webhook_url,
         app=app,
@@ -586,7 +629,46 @@ def connections_needed(app: AppConfig) -> int:
     return app.replicas * (app.web_workers + app.worker_concurrency) + POOL_EXTRA_PROCESSES
 
 
-def _sizing_problems(app: AppConfig, db: DatabaseConfig, valkey: ValkeyConfig) -> list[str]:
+def _proxy_problems(app: AppConfig, proxy: ProxyConfig) -> list[str]:
+    """What nginx would refuse, checked by the renderer's own rules, named by config key."""
+    keys = {
+        "server_names": "app.hostnames",
+        "upstream": "app.port",
+        "health_path": "app.healthPath",
+        "auth_paths": "app.authPaths",
+        "client_max_body_size": "proxy.clientMaxBodySize",
+        "content_security_policy": "proxy.contentSecurityPolicy",
+        "api_rate_per_s": "proxy.apiRatePerSecond",
+        "api_burst": "proxy.apiBurst",
+        "auth_rate_per_s": "proxy.authRatePerSecond",
+        "auth_burst": "proxy.authBurst",
+    }
+    try:
+        proxy_renderer.validate(nginx_spec(app, proxy, load_balanced_vpc=None))
+    except proxy_renderer.ProxySpecError as err:
+        return [f"{NAMESPACE}:{keys.get(err.field, err.field)} = {err.value!r}: must be {err.allowed}"]
+    return []
+
+
+def nginx_spec(app: AppConfig, proxy: ProxyConfig, load_balanced_vpc: str | None) -> proxy_renderer.ProxySpec:
+    """The nginx settings of this config; behind a load balancer nginx also trusts the VPC,
+    where the load balancer's address lives."""
+    return proxy_renderer.ProxySpec(
+        server_names=app.hostnames,
+        upstream=f"web:{app.port}",
+        health_path=app.health_path,
+        real_ip_ranges=cloudflare_ips.ALL + ((load_balanced_vpc,) if load_balanced_vpc else ()),
+        auth_paths=app.auth_paths,
+        client_max_body_size=proxy.client_max_body_size,
+        content_security_policy=proxy.content_security_policy,
+        api_rate_per_s=proxy.api_rate_per_s,
+        api_burst=proxy.api_burst,
+        auth_rate_per_s=proxy.auth_rate_per_s,
+        auth_burst=proxy.auth_burst,
+    )
+
+
+def _sizing_problems(app: AppConfig, db: DatabaseConfig, valkey: ValkeyConfig, backups: BackupsConfig) -> list[str]:
     problems = []
     need = connections_needed(app)
     formula = (
@@ -607,20 +689,53 @@ def _sizing_problems(app: AppConfig, db: DatabaseConfig, valkey: ValkeyConfig) -
             f"{NAMESPACE}:app.replicas = {app.replicas}: {formula} exceeds the container Postgres "
             f"max_connections {catalog.CONTAINER_PG_MAX_CONNECTIONS}; use database.mode managed"
         )
-    reserved = 256  # proxy, beat and the Docker daemon
-    reserved += DATA_CONTAINER_MEMORY_MB * [db.mode, valkey.mode].count("container")
-    used = app.web_memory_mb + app.worker_memory_mb + reserved
+    # The first droplet carries the most: web, worker, proxy, beat, the backup dump and,
+    # in container mode, the data services.
+    parts = {
+        "webMemoryMb": app.web_memory_mb,
+        "workerMemoryMb": app.worker_memory_mb,
+        "proxy": PROXY_MEMORY_MB,
+        "beat": BEAT_MEMORY_MB,
+        "host": HOST_RESERVE_MB,
+    }
+    if backups.enabled:
+        parts["backup dump"] = BACKUP_MEMORY_MB
+    for label, mode in (("postgres", db.mode), ("valkey", valkey.mode)):
+        if mode == "container":
+            parts[label] = DATA_CONTAINER_MEMORY_MB
+    used = sum(parts.values())
     if used > app.droplet_memory_mb:
+        detail = " + ".join(f"{k} {v}" for k, v in parts.items())
         problems.append(
-            f"{NAMESPACE}:app.dropletSize = {app.droplet_size!r}: must have at least {used} MB for "
-            f"webMemoryMb {app.web_memory_mb} + workerMemoryMb {app.worker_memory_mb} + {reserved} MB; "
-            f"it has {app.droplet_memory_mb} MB"
+            f"{NAMESPACE}:app.dropletSize = {app.droplet_size!r}: must have at least {used} MB "
+            f"({detail}); it has {app.droplet_memory_mb} MB"
         )
     return problems
+
+
+def _namespace_keys() -> set[str]:
+    """Every `webstack:` key the stack sets, from the engine's config (env var or runtime)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.get_config_env()) | set(runtime_config.CONFIG.get())
+    return {k.split(":", 1)[1] for k in keys if k.startswith(f"{NAMESPACE}:")}
 
 
 def load() -> StackConfig:
     """Read this stack's config; raise ConfigError (no traceback) on any bad value."""
     cfg = pulumi.Config(NAMESPACE)
+    known = set(SCALAR_KEYS + OBJECT_KEYS + SECRET_KEYS)
+    unknown = sorted(_namespace_keys() - known)
     raw = {key: cfg.get(key) for key in SCALAR_KEYS + OBJECT_KEYS}
-    return parse(raw, pulumi.get_stack(), slack_webhook_url=cfg.get_secret("slackWebhookUrl"))
+    try:
+        config = parse(raw, pulumi.get_stack(), slack_webhook_url=cfg.get_secret("slackWebhookUrl"))
+    except ConfigError as err:
+        if unknown:
+            err.args = (f"{err.args[0]}\n  - unknown keys {unknown}; allowed: {sorted(known)}",)
+        raise
+    if unknown:
+        raise ConfigError(
+            f"invalid configuration for stack {pulumi.get_stack()!r}: "
+            f"{', '.join(f'{NAMESPACE}:{k}' for k in unknown)}: unknown key; allowed: {', '.join(sorted(known))}"
+        )
+    return config

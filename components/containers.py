@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.dockerhost import LOG_OPTS, DockerHost
+from components.dockerhost import LOG_OPTS, DockerHost, exit_gate
 
 CERT_PATH = "/etc/nginx/certs/origin.pem"
 KEY_PATH = "/etc/nginx/certs/origin.key"
@@ -52,6 +52,10 @@ class AppContainersArgs:
     """Memory limit of web; default 512."""
     worker_memory_mb: int = 512
     """Memory limit of worker; default 512."""
+    proxy_memory_mb: int
+    """Memory limit of nginx; no default (components/config.py PROXY_MEMORY_MB)."""
+    beat_memory_mb: int
+    """Memory limit of beat; no default (components/config.py BEAT_MEMORY_MB)."""
     first: bool = False
     """True on the first droplet: runs beat and the migration; default False."""
     release_gate: pulumi.Input[str] | None = None
@@ -106,7 +110,8 @@ class AppContainers(pulumi.ComponentResource):
                 attach=True,
                 logs=True,
             )
-            self.release_gate = pulumi.Output.all(self.migrate.exit_code, image.image_id).apply(_check_release)
+            # The release is named by its image id, once the migration has exited 0.
+            self.release_gate = pulumi.Output.concat(exit_gate(self.migrate, "the migration"), image.image_id)
             release_after: list[pulumi.Resource] = [self.migrate]
         else:
             if args.release_gate is None or args.release_resource is None:
@@ -152,13 +157,13 @@ class AppContainers(pulumi.ComponentResource):
             # Two schedulers would fire every periodic task twice: beat runs here only.
             container(
                 "beat", after=release_after, image=image.image_id, command=list(args.beat_command), envs=args.env,
-                memory=128, labels=release_label,
+                memory=args.beat_memory_mb, labels=release_label,
             )  # fmt: skip
         container(
             "proxy",
             after=[web],
             image=proxy_image.image_id,
-            memory=128,
+            memory=args.proxy_memory_mb,
             ports=[docker.ContainerPortArgs(internal=p, external=p) for p in (80, 443)],
             uploads=[
                 docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
@@ -167,14 +172,3 @@ class AppContainers(pulumi.ComponentResource):
             ],
         )
         self.register_outputs({"release": self.release_gate})
-
-
-def _check_release(values: list) -> str:
-    """Fail the update when the migration failed; otherwise name the release (image id)."""
-    exit_code, image_id = values
-    if exit_code not in (0, None):
-        raise pulumi.RunError(
-            f"migration exited with code {exit_code}; no web or worker container of this release "
-            "was started. Read its output with `docker logs migrate` on the first droplet."
-        )
-    return image_id

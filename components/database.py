@@ -8,7 +8,7 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
-from components.dockerhost import DockerHost, data_container
+from components.dockerhost import LOG_OPTS, DockerHost, data_container, exit_gate
 
 DB_NAME = "app"
 DB_USER = "app"
@@ -117,11 +117,14 @@ class Postgres(pulumi.ComponentResource):
             rules=[do.DatabaseFirewallRuleArgs(type="tag", value=args.app_tag)],
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.host = self.cluster.private_host
-        self.port = self.cluster.port
         self.password = user.password
-        # The URLs carry the firewall as a dependency: a process that gets one can connect.
+        # The URLs carry the firewall (and the grant below) as dependencies: a process that
+        # gets one can connect.
         reachable = firewall.id.apply(lambda _: "")
+        if args.docker_host is not None:
+            reachable = pulumi.Output.concat(reachable, self._grant(name, args, db, user, firewall))
+        self.host = pulumi.Output.concat(self.cluster.private_host, reachable)
+        self.port = self.cluster.port
         self.url = pulumi.Output.secret(pulumi.Output.concat(pool.private_uri, reachable))
         self.direct_url = pulumi.Output.secret(
             pulumi.Output.format(
@@ -134,6 +137,43 @@ class Postgres(pulumi.ComponentResource):
                 reachable,
             )
         )
+
+    def _grant(
+        self, name: str, args: PostgresArgs, db: do.DatabaseDb, user: do.DatabaseUser, firewall: do.DatabaseFirewall
+    ) -> pulumi.Output[str]:
+        """Let the app user create tables: from Postgres 15 only the database owner (doadmin,
+        who created it through the API) may create in schema public. A one-shot psql on the
+        first droplet, as doadmin, through the DB firewall; empty text once it succeeded."""
+        assert self.cluster is not None and args.docker_host is not None
+        on_host = pulumi.ResourceOptions(parent=self, provider=args.docker_host.provider)
+        admin_url = pulumi.Output.format(
+            "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode=require",
+            self.cluster.user,
+            self.cluster.password,
+            self.cluster.private_host,
+            self.cluster.port,
+            db.name,
+        )
+        client = docker.RemoteImage(f"{name}-client", name=args.container_image, keep_locally=True, opts=on_host)
+        grant = docker.Container(
+            f"{name}-grant",
+            name="pg-grant",
+            image=client.image_id,
+            entrypoints=["sh", "-c"],
+            command=[f'psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -c "GRANT ALL ON SCHEMA public TO {DB_USER}"'],
+            envs=pulumi.Output.secret(admin_url.apply(lambda url: [f"ADMIN_URL={url}"])),
+            restart="no",
+            must_run=False,
+            attach=True,
+            logs=True,
+            memory=128,
+            log_driver="json-file",
+            log_opts=LOG_OPTS,
+            opts=pulumi.ResourceOptions.merge(
+                on_host, pulumi.ResourceOptions(delete_before_replace=True, depends_on=[user, firewall])
+            ),
+        )
+        return exit_gate(grant, "granting schema public to the app user")
 
     def _container(self, name: str, args: PostgresArgs) -> None:
         host = args.docker_host

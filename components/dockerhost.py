@@ -98,3 +98,22 @@ def data_container(
         **container_args,
     )
     return container, password.result
+
+
+def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
+    """Empty text once a one-shot container exited 0; fails the update otherwise.
+
+    Whatever takes this output as an input (or as part of one) waits for the one-shot and is
+    never created after a failure. In preview the exit code is unknown and nothing fails.
+    """
+
+    def check(code: int | None) -> str:
+        if code not in (0, None):
+            raise pulumi.RunError(
+                f"{what} exited with code {code}; nothing that depends on it was started. "
+                f"Read its output with `docker logs` on the first droplet, fix, then "
+                f"`pulumi up --target-replace <its URN>`."
+            )
+        return ""
+
+    return container.exit_code.apply(check)

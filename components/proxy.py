@@ -57,11 +57,20 @@ class ProxySpec:
     """DNS server that resolves the upstream; default "127.0.0.11", Docker's embedded DNS."""
 
 
-def _fail(field: str, value: object, allowed: str) -> ValueError:
-    return ValueError(f"ProxySpec.{field}: {value!r} is invalid; {allowed}")
+class ProxySpecError(ValueError):
+    """A spec field nginx would not accept; config validation maps `field` to its key."""
+
+    def __init__(self, field: str, value: object, allowed: str):
+        super().__init__(f"ProxySpec.{field}: {value!r} is invalid; {allowed}")
+        self.field, self.value, self.allowed = field, value, allowed
 
 
-def _validate(spec: ProxySpec) -> None:
+def _fail(field: str, value: object, allowed: str) -> ProxySpecError:
+    return ProxySpecError(field, value, allowed)
+
+
+def validate(spec: ProxySpec) -> None:
+    """Raise ProxySpecError for the first field nginx would refuse."""
     if not spec.server_names:
         raise _fail("server_names", spec.server_names, "at least one FQDN is required")
     for name in spec.server_names:
@@ -231,7 +240,7 @@ def render_nginx_conf(spec: ProxySpec) -> str:
 
     Same spec gives byte-identical output, so an unchanged stack never sees a diff.
     """
-    _validate(spec)
+    validate(spec)
     real_ip = [f"set_real_ip_from {cidr};" for cidr in spec.real_ip_ranges]
     http = [
         # The image's mime.types, by absolute path: a relative include would be resolved

@@ -32,7 +32,12 @@ class AppServersArgs:
     replicas: int = 1
     """Number of droplets; default 1."""
     ssh_public_keys: tuple[str, ...] = ()
-    """Keys for the deploy user and DigitalOcean's key list; default none (config requires one)."""
+    """Keys for the deploy user (cloud-init); default none (config requires one)."""
+    ssh_key_fingerprints: tuple[str, ...] = ()
+    """Keys already in the DigitalOcean account to attach; default none: the keys above are
+    uploaded as SshKeys (DigitalOcean refuses the same key twice in one account)."""
+    ready_after: tuple[pulumi.Resource, ...] = ()
+    """What must exist before a droplet counts as ready (its firewall); default none."""
     backups: bool = False
     """DigitalOcean droplet backups; default False (config `backups.dropletBackups`)."""
     backup_plan: str = "daily"
@@ -58,8 +63,9 @@ class AppServers(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppServersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:servers:AppServers", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        keys = [
-            do.SshKey(f"{name}-key-{i}", name=f"{name}-key-{i}", public_key=key, opts=child)
+        # Root login is disabled; DigitalOcean's key list only spares us the emailed root password.
+        fingerprints: list[pulumi.Input[str]] = list(args.ssh_key_fingerprints) or [
+            do.SshKey(f"{name}-key-{i}", name=f"{name}-key-{i}", public_key=key, opts=child).fingerprint
             for i, key in enumerate(args.ssh_public_keys)
         ]
         user_data = render_cloud_init(ssh_public_keys=args.ssh_public_keys, memory_mb=args.memory_mb)
@@ -75,7 +81,7 @@ class AppServers(pulumi.ComponentResource):
                 monitoring=True,
                 ipv6=True,
                 resize_disk=False,
-                ssh_keys=[k.fingerprint for k in keys],
+                ssh_keys=fingerprints,
                 tags=list(args.tags),
                 user_data=user_data,
                 backups=args.backups,
@@ -93,7 +99,8 @@ class AppServers(pulumi.ComponentResource):
                 ),
                 create=READY_SCRIPT,
                 triggers=[droplet.id],
-                opts=child,
+                # Nothing is started on a droplet before its firewall is in place.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready_after)),
             )
             self.droplets.append(droplet)
             self.ready.append(ready)

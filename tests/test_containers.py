@@ -61,7 +61,8 @@ def test_only_the_proxy_publishes_ports(run):
 
 def test_every_container_restarts_rotates_logs_and_is_replaced_safely(run):
     for c in run.of_type(CONTAINER):
-        expected = "no" if c.inputs["name"] == "migrate" else "unless-stopped"
+        one_shot = c.inputs["name"] in ("migrate", "pg-grant")
+        expected = "no" if one_shot else "unless-stopped"
         assert c.inputs["restart"] == expected, c.name
         assert c.inputs["logDriver"] == "json-file"
         assert set(c.inputs["logOpts"]) == {"max-size", "max-file"}
@@ -133,3 +134,28 @@ def test_nginx_conf_of_every_stack_passes_nginx_t(stack, tmp_path):
     assert "limit_req zone=auth" in text and "limit_req zone=api" in text
     for path in run.cfg.app.auth_paths:
         assert path in text
+
+
+def test_managed_postgres_grants_the_app_user_before_migrating(run):
+    grants = _containers(run, "pg-grant")
+    if run.cfg.database.mode != "managed":
+        assert grants == []
+        return
+    (grant,) = grants
+    assert "GRANT ALL ON SCHEMA public TO app" in grant.inputs["command"][0]
+    assert "envs" in grant.secret_paths, "the admin URL is a secret"
+    assert grant.inputs["mustRun"] is False and grant.inputs["attach"] is True
+    firewall = next(f for f in run.of_type("digitalocean:index/databaseFirewall:DatabaseFirewall") if "-db-" in f.name)
+    assert firewall.urn in run.upstream(grant.urn), "it connects through the DB firewall"
+    for c in _containers(run, "migrate") + _containers(run, "web") + _containers(run, "pg-backup"):
+        assert grant.urn in run.upstream(c.urn), c.name
+
+
+def test_data_containers_never_evict_and_stay_on_the_docker_network(run):
+    if run.cfg.valkey.mode != "container":
+        return
+    (valkey,) = [c for c in run.of_type(CONTAINER) if c.name.endswith("-valkey-container")]
+    assert "--maxmemory-policy noeviction" in valkey.inputs["command"][0]
+    assert "--appendonly yes" in valkey.inputs["command"][0]
+    assert "VALKEY_PASSWORD" not in valkey.inputs["command"][0].replace('"$VALKEY_PASSWORD"', "")
+    assert not valkey.inputs.get("ports")

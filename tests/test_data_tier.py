@@ -12,7 +12,7 @@ VALKEY_CONFIG = "digitalocean:index/databaseValkeyConfig:DatabaseValkeyConfig"
 def test_every_cluster_is_in_the_vpc(run):
     vpc = run.one("digitalocean:index/vpc:Vpc")
     for cluster in run.of_type(CLUSTER):
-        assert cluster.inputs["privateNetworkUuid"] == vpc.outputs.get("id", cluster.inputs["privateNetworkUuid"])
+        assert cluster.inputs["privateNetworkUuid"] == vpc.id
         assert vpc.urn in cluster.property_dependencies["privateNetworkUuid"]
 
 

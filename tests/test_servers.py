@@ -26,7 +26,25 @@ def test_one_droplet_per_replica_with_the_expected_settings(run):
         assert d.inputs["ipv6"] is True
         assert vpc.urn in d.property_dependencies["vpcUuid"]
         assert tag in d.inputs["tags"] and f"env:{run.stack}" in d.inputs["tags"]
-        assert len(d.inputs["sshKeys"]) == len(run.cfg.ssh_public_keys)
+        expected = run.cfg.ssh_key_fingerprints or run.cfg.ssh_public_keys
+        assert len(d.inputs["sshKeys"]) == len(expected)
+        if run.cfg.ssh_key_fingerprints:
+            assert d.inputs["sshKeys"] == list(run.cfg.ssh_key_fingerprints)
+            assert run.of_type("digitalocean:index/sshKey:SshKey") == [], "no duplicate key upload"
+
+
+def test_without_fingerprints_the_stack_uploads_its_keys():
+    run = harness.run("staging", {"sshKeyFingerprints": []})
+    keys = run.of_type("digitalocean:index/sshKey:SshKey")
+    assert len(keys) == len(run.cfg.ssh_public_keys)
+    (droplet,) = run.of_type(DROPLET)
+    assert all(k.urn in droplet.property_dependencies["sshKeys"] for k in keys)
+
+
+def test_readiness_waits_for_the_firewall(run):
+    firewall = run.one("digitalocean:index/firewall:Firewall")
+    for ready in run.of_type(READY):
+        assert firewall.urn in ready.dependencies
 
 
 def test_cloud_init_of_every_stack_passes_the_real_validator(run, tmp_path):

@@ -300,6 +300,7 @@ _FAKES = {
 @dataclass
 class Resource:
     urn: str
+    id: str
     type: str
     name: str
     parent: str
@@ -352,6 +353,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
             return pulumi_mocks.resource_pb2.RegisterResourceResponse(urn=urn)
+        if urn in self.resources:  # the engine refuses this too
+            raise ValueError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
         pulumi_mocks._ensure_event_loop()
         raw = json_format.MessageToDict(request.object)
         secret_paths: list[str] = []
@@ -374,6 +377,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded.append(
             Resource(
                 urn=urn,
+                id=id_ or "",
                 type=request.type,
                 name=request.name,
                 parent=request.parent,
