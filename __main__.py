@@ -135,6 +135,7 @@ for i, host in enumerate(hosts):
                 first=first is None,
                 release_gate=first.release_gate if first else None,
                 release_resource=first.migrate if first else None,
+                rollout_after=containers[-1].web if containers else None,
             ),
         )
     )

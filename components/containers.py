@@ -62,6 +62,9 @@ class AppContainersArgs:
     """On other droplets: the first droplet's migration result to wait on; default None."""
     release_resource: pulumi.Resource | None = None
     """On other droplets: the first droplet's migration container; default None."""
+    rollout_after: pulumi.Resource | None = None
+    """The previous droplet's web container: this web is replaced only once that one is
+    healthy, so a release rolls droplet by droplet; default None (first droplet)."""
 
 
 class AppContainers(pulumi.ComponentResource):
@@ -74,6 +77,7 @@ class AppContainers(pulumi.ComponentResource):
     """
 
     migrate: docker.Container | None
+    web: docker.Container
     release_gate: pulumi.Output[str]
 
     def __init__(self, name: str, args: AppContainersArgs, opts: pulumi.ResourceOptions | None = None):
@@ -122,7 +126,7 @@ class AppContainers(pulumi.ComponentResource):
 
         web = container(
             "web",
-            after=release_after,
+            after=release_after + ([args.rollout_after] if args.rollout_after else []),
             image=image.image_id,
             command=list(args.web_command),
             envs=args.env,
@@ -159,6 +163,7 @@ class AppContainers(pulumi.ComponentResource):
                 "beat", after=release_after, image=image.image_id, command=list(args.beat_command), envs=args.env,
                 memory=args.beat_memory_mb, labels=release_label,
             )  # fmt: skip
+        self.web = web
         container(
             "proxy",
             after=[web],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -159,3 +160,13 @@ def test_data_containers_never_evict_and_stay_on_the_docker_network(run):
     assert "--appendonly yes" in valkey.inputs["command"][0]
     assert "VALKEY_PASSWORD" not in valkey.inputs["command"][0].replace('"$VALKEY_PASSWORD"', "")
     assert not valkey.inputs.get("ports")
+
+
+def test_a_release_rolls_web_droplet_by_droplet():
+    # Droplet i's web is registered only after droplet i-1's web is healthy (wait=True), so
+    # with fixed container names the load balancer always has a droplet serving.
+    run = recorded("prod")
+    webs = sorted(_containers(run, "web"), key=lambda c: c.name)
+    assert len(webs) >= 2
+    for before, after in itertools.pairwise(webs):
+        assert before.urn in after.dependencies
