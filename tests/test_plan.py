@@ -53,19 +53,16 @@ def test_every_registered_type_has_a_price_and_a_duration_row(built):
             assert r.type in plan.DURATIONS["seconds"], f"no duration row for {r.type}"
 
 
-def test_a_type_without_price_row_fails_the_plan(monkeypatch):
-    billing = dict(plan.PRICES["billing"])
-    del billing["digitalocean:index/vpc:Vpc"]
-    monkeypatch.setitem(plan.PRICES, "billing", billing)
-    with pytest.raises(plan.PlanError, match="no price row"):
-        plan.build(recorded("staging"))
-
-
-def test_a_type_without_duration_row_fails_the_plan(monkeypatch):
-    seconds = dict(plan.DURATIONS["seconds"])
-    del seconds["digitalocean:index/vpc:Vpc"]
-    monkeypatch.setitem(plan.DURATIONS, "seconds", seconds)
-    with pytest.raises(plan.PlanError, match="no duration row"):
+@pytest.mark.parametrize(
+    ("table", "key", "message"),
+    [(plan.PRICES, "billing", "no price row"), (plan.DURATIONS, "seconds", "no duration row")],
+    ids=["price", "duration"],
+)
+def test_a_type_missing_from_a_table_fails_the_plan(monkeypatch, table, key, message):
+    rows = dict(table[key])
+    del rows["digitalocean:index/vpc:Vpc"]
+    monkeypatch.setitem(table, key, rows)
+    with pytest.raises(plan.PlanError, match=message):
         plan.build(recorded("staging"))
 
 
