@@ -105,6 +105,8 @@ env_args = dict(
     secrets=secrets.values,
     web_workers=app.web_workers,
 )
+app_env_lines = app_env(database_url=postgres.url, **env_args)
+release_env_lines = app_env(database_url=postgres.direct_url, **env_args)
 nginx_conf = render_nginx_conf(nginx_spec(app, cfg.proxy, cfg.vpc_cidr if load_balanced else None))
 containers: list[AppContainers] = []
 for i, host in enumerate(hosts):
@@ -116,8 +118,8 @@ for i, host in enumerate(hosts):
                 host=host,
                 image=app.image,
                 proxy_image=cfg.proxy.image,
-                env=app_env(database_url=postgres.url, **env_args),
-                release_env=app_env(database_url=postgres.direct_url, **env_args),
+                env=app_env_lines,
+                release_env=release_env_lines,
                 nginx_conf=nginx_conf,
                 cert_pem=origin.cert_pem,
                 key_pem=origin.key_pem,
