@@ -14,6 +14,7 @@ exists, so every computed output (ids, IPs, passwords) is unknown.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import runpy
@@ -413,9 +414,9 @@ class Run:
     resources: list[Resource]
     exports: dict[str, Export]
 
-    @property
+    @functools.cached_property
     def cfg(self):
-        """The validated config the program saw (components.config.StackConfig)."""
+        """The validated config the program saw (components.config.StackConfig), parsed once."""
         from components.config import parse
 
         raw = {k.split(":", 1)[1]: v for k, v in _as_cli_strings(self.config).items()}

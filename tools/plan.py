@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from components.config import ConfigError
 from tools import harness
 from tools.harness import Resource, Run, direct_dependencies
 
@@ -168,9 +169,12 @@ def simulate_deploy(run: Run) -> dict[str, Any]:
 
 
 def _key_properties(r: Resource) -> dict[str, Any]:
-    secret = set(r.secret_paths)
-    return {k: r.inputs[k] for k in KEY_PROPERTIES if k in r.inputs and k not in secret and not isinstance(
-        r.inputs[k], (dict, list))}  # fmt: skip
+    """Scalar, non-secret inputs worth showing and comparing."""
+    return {
+        k: r.inputs[k]
+        for k in KEY_PROPERTIES
+        if k in r.inputs and k not in r.secret_paths and not isinstance(r.inputs[k], (dict, list))
+    }
 
 
 def build(run: Run) -> dict[str, Any]:
@@ -332,14 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=2) if args.json else render_diff(result), end="")
         else:
             print(json.dumps(plan, indent=2) if args.json else render(plan), end="")
-    except (harness.StackConfigError, PlanError) as exc:
+    except (harness.StackConfigError, ConfigError, PlanError) as exc:
+        # What the CLI would refuse, or the program's own bad-config RunError: no traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # the program's own RunError (bad config) prints without a traceback
-        if exc.__class__.__name__ == "ConfigError":
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
     return 0
 
 
