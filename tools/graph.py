@@ -52,8 +52,34 @@ def _roots(run: Run) -> list[str]:
     return sorted({r.parent for r in run.resources if r.parent not in urns})
 
 
-def to_dot(run: Run) -> str:
+def _nested(run: Run, node, cluster_open: str, cluster_close: str) -> list[str]:
+    """Resources nested by parent: components as clusters, custom resources as nodes.
+
+    `node(r, id)` renders one resource; `cluster_open` is formatted with id, kind and name.
+    """
     ids, kids = _ids(run), _children(run)
+    lines: list[str] = []
+
+    def emit(parent: str, depth: int) -> None:
+        pad = "  " * depth
+        for r in kids.get(parent, []):
+            if r.custom:
+                lines.append(pad + node(r, ids[r.urn]))
+            else:
+                kind = r.type.rsplit(":", 1)[-1]
+                lines.extend(
+                    pad + line for line in cluster_open.format(id=ids[r.urn], kind=kind, name=r.name).split("\n")
+                )
+                emit(r.urn, depth + 1)
+                lines.append(pad + cluster_close)
+
+    for root in _roots(run):
+        emit(root, 1)
+    return lines
+
+
+def to_dot(run: Run) -> str:
+    ids = _ids(run)
     lines = [
         f'digraph "webstack-{run.stack}" {{',
         "  rankdir=LR;",
@@ -62,41 +88,27 @@ def to_dot(run: Run) -> str:
         '  edge [color="#7a869a"];',
     ]
 
-    def emit(parent: str, depth: int) -> None:
-        pad = "  " * depth
-        for r in kids.get(parent, []):
-            if r.custom:
-                fill = ', fillcolor="#fde8e8"' if r.protect else ""
-                lines.append(f'{pad}{ids[r.urn]} [label="{_short(r.type)}\\n{r.name}"{fill}];')
-            else:
-                lines.append(f"{pad}subgraph cluster_{ids[r.urn]} {{")
-                lines.append(f'{pad}  label="{r.type.rsplit(":", 1)[-1]} {r.name}"; style="rounded"; color="#9aa5b1";')
-                emit(r.urn, depth + 1)
-                lines.append(f"{pad}}}")
+    def node(r, nid: str) -> str:
+        fill = ', fillcolor="#fde8e8"' if r.protect else ""
+        return f'{nid} [label="{_short(r.type)}\\n{r.name}"{fill}];'
 
-    for root in _roots(run):
-        emit(root, 1)
+    lines += _nested(
+        run,
+        node,
+        'subgraph cluster_{id} {{\n  label="{kind} {name}"; style="rounded"; color="#9aa5b1";',
+        "}",
+    )
     lines += [f"  {ids[a]} -> {ids[b]};" for a, b in _edges(run)]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def to_mermaid(run: Run) -> str:
-    ids, kids = _ids(run), _children(run)
+    ids = _ids(run)
     lines = ["flowchart LR"]
-
-    def emit(parent: str, depth: int) -> None:
-        pad = "  " * depth
-        for r in kids.get(parent, []):
-            if r.custom:
-                lines.append(f'{pad}{ids[r.urn]}["{_short(r.type)}<br/>{r.name}"]')
-            else:
-                lines.append(f'{pad}subgraph {ids[r.urn]}["{r.type.rsplit(":", 1)[-1]} {r.name}"]')
-                emit(r.urn, depth + 1)
-                lines.append(f"{pad}end")
-
-    for root in _roots(run):
-        emit(root, 1)
+    lines += _nested(
+        run, lambda r, nid: f'{nid}["{_short(r.type)}<br/>{r.name}"]', 'subgraph {id}["{kind} {name}"]', "end"
+    )
     lines += [f"  {ids[a]} --> {ids[b]}" for a, b in _edges(run)]
     return "\n".join(lines) + "\n"
 
