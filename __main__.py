@@ -5,7 +5,7 @@ import pulumi
 from components import cloudflare_ips
 from components.backups import Backups, BackupsArgs
 from components.cache import Valkey, ValkeyArgs
-from components.config import BACKUP_MEMORY_MB, BEAT_MEMORY_MB, PROXY_MEMORY_MB, load, nginx_spec
+from components.config import BACKUP_MEMORY_MB, PROBE_MEMORY_MB, PROXY_MEMORY_MB, load, nginx_spec
 from components.containers import AppContainers, AppContainersArgs
 from components.database import Postgres, PostgresArgs
 from components.dockerhost import DockerHost, DockerHostArgs
@@ -15,6 +15,7 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.origin import OriginTls, OriginTlsArgs
 from components.project import Project, ProjectArgs
+from components.registry import registry_auth
 from components.proxy import render_nginx_conf
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.servers import AppServers, AppServersArgs
@@ -26,8 +27,11 @@ load_balanced = app.replicas >= 2
 
 secrets = AppSecrets(
     f"{name}-secrets",
-    AppSecretsArgs(names=app.generated_secrets, rotation=app.secrets_rotation),
+    AppSecretsArgs(rotations=tuple(sorted(app.generated_secrets.items()))),
 )
+# The user's own secrets: plaintext only inside the config reader, Pulumi secrets from here on.
+user_secrets = {key: pulumi.Output.secret(value) for key, value in sorted(app.secret_env.items())}
+pull_auth = registry_auth(f"{name}-registry", app.registry) if app.registry else ()
 network = Network(
     name,
     NetworkArgs(
@@ -58,8 +62,11 @@ servers = AppServers(
     ),
 )
 hosts = [
-    DockerHost(f"{name}-host-{i}", DockerHostArgs(address=address, ready=ready))
-    for i, (address, ready) in enumerate(zip(servers.addresses, servers.ready, strict=True))
+    DockerHost(
+        f"{name}-host-{i}",
+        DockerHostArgs(address=droplet.ipv4_address, droplet_id=droplet.id, ready=ready, registry_auth=pull_auth),
+    )
+    for i, (droplet, ready) in enumerate(zip(servers.droplets, servers.ready, strict=True))
 ]
 postgres = Postgres(
     f"{name}-db",
@@ -78,39 +85,49 @@ postgres = Postgres(
         protect=cfg.protect,
         docker_host=hosts[0],
         container_image=cfg.database.container_image,
+        extensions=cfg.database.extensions,
     ),
 )
-valkey = Valkey(
-    f"{name}-valkey",
-    ValkeyArgs(
-        mode=cfg.valkey.mode,
-        region=cfg.region,
-        vpc_id=network.vpc.id,
-        app_tag=network.app_tag.name,
-        version=cfg.valkey.version,
-        size=cfg.valkey.size,
-        split_cache=cfg.valkey.split_cache,
-        cache_size=cfg.valkey.cache_size,
-        protect=cfg.protect,
-        docker_host=hosts[0],
-        container_image=cfg.valkey.container_image,
-    ),
-)
+valkey = None
+if cfg.valkey.mode != "none":
+    valkey = Valkey(
+        f"{name}-valkey",
+        ValkeyArgs(
+            mode=cfg.valkey.mode,
+            region=cfg.region,
+            vpc_id=network.vpc.id,
+            app_tag=network.app_tag.name,
+            version=cfg.valkey.version,
+            size=cfg.valkey.size,
+            split_cache=cfg.valkey.split_cache,
+            cache_size=cfg.valkey.cache_size_slug,
+            protect=cfg.protect,
+            docker_host=hosts[0],
+            container_image=cfg.valkey.container_image,
+        ),
+    )
 origin = OriginTls(f"{name}-origin", OriginTlsArgs(hostnames=app.hostnames))
 
+stack_values = {
+    "databaseUrl": postgres.url,
+    "directDatabaseUrl": postgres.direct_url,
+    "brokerUrl": valkey.broker_url if valkey else None,
+    "cacheUrl": valkey.cache_url if valkey else None,
+}
 env_args = dict(
-    plain=dict(app.env),
-    broker_url=valkey.broker_url,
-    cache_url=valkey.cache_url,
-    secrets=secrets.values,
+    plain=dict(app.env_vars),
+    aliases=dict(app.env_aliases),
+    secrets={**secrets.values, **user_secrets},
     web_workers=app.web_workers,
 )
-app_env_lines = app_env(database_url=postgres.url, **env_args)
-release_env_lines = app_env(database_url=postgres.direct_url, **env_args)
-nginx_conf = render_nginx_conf(nginx_spec(app, cfg.proxy, cfg.vpc_cidr if load_balanced else None))
+app_env_lines = app_env(values=stack_values, **env_args)
+# The release command (migrations) gets the direct connection under DATABASE_URL.
+release_env_lines = app_env(values={**stack_values, "databaseUrl": postgres.direct_url}, **env_args)
+nginx_conf = render_nginx_conf(nginx_spec(cfg, cfg.vpc_cidr if load_balanced else None))
 containers: list[AppContainers] = []
 for i, host in enumerate(hosts):
     first = containers[0] if containers else None
+    previous = containers[-1] if containers else None
     containers.append(
         AppContainers(
             f"{name}-app-{i}",
@@ -124,20 +141,21 @@ for i, host in enumerate(hosts):
                 cert_pem=origin.cert_pem,
                 key_pem=origin.key_pem,
                 web_command=app.web_command,
-                worker_command=app.worker_command,
-                worker_concurrency=app.worker_concurrency,
-                beat_command=app.beat_command,
+                web_memory_mb=app.web_memory_mb,
+                web_stop_seconds=app.web_stop_seconds,
+                processes=tuple(sorted(app.processes.items())),
                 release_command=app.release_command,
                 port=app.port,
                 health_path=app.health_path,
-                web_memory_mb=app.web_memory_mb,
-                worker_memory_mb=app.worker_memory_mb,
+                health_status=app.health_status,
+                health_host=app.hostnames[0],
                 proxy_memory_mb=PROXY_MEMORY_MB,
-                beat_memory_mb=BEAT_MEMORY_MB,
+                probe_memory_mb=PROBE_MEMORY_MB,
                 first=first is None,
                 release_gate=first.release_gate if first else None,
                 release_resource=first.migrate if first else None,
-                rollout_after=containers[-1].web if containers else None,
+                rollout_after=previous.probe if previous else None,
+                rollout_gate=previous.healthy if previous else None,
             ),
         )
     )
@@ -149,6 +167,8 @@ edge = Edge(
         hostnames=app.hostnames,
         target=network.public_ip,
         zone_id=cfg.edge.zone_id,
+        import_rate_limit=cfg.edge.import_rate_limit,
+        import_records=cfg.edge.import_records,
         manage_zone_settings=cfg.edge.manage_zone_settings,
         hsts_max_age=cfg.edge.hsts_max_age,
         auth_paths=app.auth_paths,
@@ -199,7 +219,14 @@ if cfg.backups.enabled:
         ),
     )
 
-front_door = network.load_balancer.load_balancer_urn if network.load_balancer else network.reserved_ip.reserved_ip_urn
+# The API lists a reserved IP in a project as do:floatingip:<ip>, whatever URN the resource
+# reports; sending that form keeps the next `pulumi up` from trying to move it (provider
+# issues #1031, #1264).
+front_door = (
+    network.load_balancer.load_balancer_urn
+    if network.load_balancer
+    else pulumi.Output.concat("do:floatingip:", network.reserved_ip.ip_address)
+)
 Project(
     name,
     ProjectArgs(
@@ -209,7 +236,7 @@ Project(
             *(d.droplet_urn for d in servers.droplets),
             front_door,
             *([postgres.cluster.cluster_urn] if postgres.cluster else []),
-            *(c.cluster_urn for c in valkey.clusters),
+            *(c.cluster_urn for c in (valkey.clusters if valkey else [])),
             *([backups.bucket.bucket_urn] if backups else []),
         ),
     ),
@@ -223,10 +250,10 @@ pulumi.export("front_door", "load balancer" if load_balanced else "reserved IP")
 pulumi.export("droplet_ips", servers.addresses)
 pulumi.export("ssh", [pulumi.Output.concat("ssh deploy@", address) for address in servers.addresses])
 pulumi.export("database_host", postgres.host)
-pulumi.export("valkey_host", valkey.host)
+pulumi.export("valkey_host", valkey.host if valkey else None)
 pulumi.export("backup_bucket", backups.bucket.name if backups else None)
 pulumi.export("backup_endpoint", backups.endpoint if backups else None)
 pulumi.export("database_url", postgres.url)
 pulumi.export("database_direct_url", postgres.direct_url)
-pulumi.export("broker_url", valkey.broker_url)
-pulumi.export("cache_url", valkey.cache_url)
+pulumi.export("broker_url", valkey.broker_url if valkey else None)
+pulumi.export("cache_url", valkey.cache_url if valkey else None)

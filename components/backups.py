@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_digitalocean as do
-import pulumi_docker as docker
 
-from components.dockerhost import LOG_OPTS, DockerHost
+from components.dockerhost import DockerHost
 
 DUMP_PREFIX = "postgres"
 
@@ -105,18 +104,15 @@ class Backups(pulumi.ComponentResource):
                 f"PGSSLMODE={args.pg_sslmode}",
             ]
         )
-        on_host = pulumi.ResourceOptions(parent=self, provider=args.docker_host.provider)
-        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=on_host)
-        docker.Container(
+        host = args.docker_host
+        image = host.image(f"{name}-image", args.image, self)
+        host.container(
             f"{name}-dump",
+            parent=self,
+            memory_mb=args.memory_mb,
             name="pg-backup",
             image=image.image_id,
             envs=pulumi.Output.secret(env),
             restart="unless-stopped",
-            memory=args.memory_mb,
-            log_driver="json-file",
-            log_opts=LOG_OPTS,
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.docker_host.network.name)],
-            opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         self.register_outputs({"bucket": self.bucket.name, "endpoint": self.endpoint})

@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from components.dockerhost import DockerHost, data_container
 
 BROKER_POLICY = "noeviction"
-CACHE_POLICY = "allkeys_lru"
+CACHE_POLICY = "allkeys-lru"
 CONTAINER_PORT = 6379
 
 
@@ -30,7 +30,7 @@ class ValkeyArgs:
     size: str = "db-s-1vcpu-1gb"
     """Broker node size; default db-s-1vcpu-1gb."""
     split_cache: bool = False
-    """True adds a second cluster for the cache with allkeys_lru; default False (cache shares the broker)."""
+    """True adds a second cluster for the cache with allkeys-lru; default False (cache shares the broker)."""
     cache_size: str = "db-s-1vcpu-1gb"
     """Cache node size when split; default db-s-1vcpu-1gb."""
     protect: bool = False
@@ -122,10 +122,7 @@ class Valkey(pulumi.ComponentResource):
             # The password reaches the server through the environment, never the command line
             # (which `docker inspect` and `ps` show).
             entrypoints=["sh", "-c"],
-            command=[
-                'exec valkey-server --requirepass "$VALKEY_PASSWORD" --appendonly yes '
-                f"--maxmemory {args.memory_mb * 3 // 4}mb --maxmemory-policy {BROKER_POLICY}"
-            ],
+            command=["exec valkey-server " + " ".join(server_args(args.memory_mb))],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD-SHELL", 'valkey-cli -a "$VALKEY_PASSWORD" --no-auth-warning ping | grep -q PONG'],
                 interval="10s",
@@ -137,6 +134,22 @@ class Valkey(pulumi.ComponentResource):
         base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password, self.host, CONTAINER_PORT)
         self.broker_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/0"))
         self.cache_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/1"))
+
+
+def server_args(memory_mb: int) -> list[str]:
+    """valkey-server's arguments in container mode, as shell words: the shell expands
+    "$VALKEY_PASSWORD" from the environment. Append-only persistence, a broker that never
+    evicts, and maxmemory at 3/4 of the container's `memory_mb` limit."""
+    return [
+        "--requirepass",
+        '"$VALKEY_PASSWORD"',
+        "--appendonly",
+        "yes",
+        "--maxmemory",
+        f"{memory_mb * 3 // 4}mb",
+        "--maxmemory-policy",
+        BROKER_POLICY,
+    ]
 
 
 def _url(cluster: do.DatabaseCluster, db: int, ready: pulumi.Output[str]) -> pulumi.Output[str]:

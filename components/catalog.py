@@ -86,3 +86,33 @@ CONTAINER_PG_MAX_CONNECTIONS = 100
 
 # Ubuntu 24.04 LTS, the image every app droplet boots.
 DROPLET_IMAGE = "ubuntu-24-04-x64"
+
+# Cloudflare rate limiting rules by zone plan ("Rate limiting rules: availability by plan",
+# cloudflare-docs src/content/partials/waf/rate-limiting-availability-by-plan.mdx). Periods
+# and timeouts come from one list of supported values, cut at the plan's maximum; the Free
+# plan allows 10 s only. Counting by IP (ip.src, with the mandatory cf.colo.id) is on every plan.
+RATE_LIMIT_VALUES = (10, 15, 20, 30, 40, 45, 60, 90, 120, 180, 240, 300, 480, 600, 900, 1200, 1800, 2400, 3600,
+                     65535, 86400)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ZonePlan:
+    periods: tuple[int, ...]
+    timeouts: tuple[int, ...]
+    characteristics: frozenset[str]
+
+
+def _plan(max_period: int, max_timeout: int, *characteristics: str) -> ZonePlan:
+    return ZonePlan(
+        periods=tuple(v for v in RATE_LIMIT_VALUES if v <= max_period),
+        timeouts=tuple(v for v in RATE_LIMIT_VALUES if v <= max_timeout),
+        characteristics=frozenset(("cf.colo.id", "ip.src", *characteristics)),
+    )
+
+
+ZONE_PLANS = {
+    "free": _plan(10, 10),
+    "pro": _plan(60, 3600),
+    "business": _plan(600, 86400, "cf.unique_visitor_id"),
+    "enterprise": _plan(65535, 86400, "cf.unique_visitor_id"),
+}

@@ -1,19 +1,54 @@
-"""AppContainers: the app on one droplet: proxy (nginx), web, worker, and on the first
-droplet only, beat and the one-shot migration.
+"""AppContainers: the app on one droplet: nginx, the one HTTP process (web) with its health
+probe, the background processes, and on the first droplet the singletons and the release
+command.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shlex
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 
-from components.dockerhost import LOG_OPTS, DockerHost, exit_gate
+from components.config.process import Process
+from components.dockerhost import DockerHost, exit_gate
 
 CERT_PATH = "/etc/nginx/certs/origin.pem"
 KEY_PATH = "/etc/nginx/certs/origin.key"
 WEB_ALIAS = "web"
+# The probe runs curl from its own small image inside the web container's network namespace,
+# so nothing (no shell, no interpreter, no curl) is assumed inside the app image.
+PROBE_IMAGE = "curlimages/curl:8.11.1"
+PROBE_ATTEMPTS = 60
+PROBE_INTERVAL_SECONDS = 2
+
+
+def probe_script(*, port: int, path: str, status: int, host: str, attempts: int = PROBE_ATTEMPTS,
+                 interval: int = PROBE_INTERVAL_SECONDS) -> str:  # fmt: skip
+    """Shell for the probe: ask the web process for `path` as Cloudflare would (the served
+    hostname, X-Forwarded-Proto https, so host checks and HTTPS redirects pass) until it
+    answers `status`, at most `attempts` times; then fail naming what it last got."""
+    curl = (
+        "curl -s -o /dev/null -m 5 -w '%{http_code}' "
+        f"-H {shlex.quote('Host: ' + host)} -H 'X-Forwarded-Proto: https' "
+        f"{shlex.quote(f'http://127.0.0.1:{port}{path}')}"
+    )
+    return (
+        f"for i in $(seq {attempts}); do code=$({curl}); "
+        f'[ "$code" = "{status}" ] && exit 0; sleep {interval}; done; '
+        f'echo "webstack: {path} answered $code, not {status}, after {attempts} tries; the release stops here" >&2; '
+        "exit 1"
+    )
+
+
+def _digest(lines: list[str]) -> str:
+    """A digest of the env (which holds secrets): enough to notice a change, and the output
+    stays a secret because its input is one."""
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,9 +60,9 @@ class AppContainersArgs:
     proxy_image: str
     """Pinned nginx image; no default (config `proxy.image`, default nginx:1.27.5-alpine)."""
     env: pulumi.Input[list[str]]
-    """Secret KEY=value list for web, worker and beat (pooled DATABASE_URL); no default."""
+    """Secret KEY=value list for web and the processes (pooled DATABASE_URL); no default."""
     release_env: pulumi.Input[list[str]]
-    """Secret KEY=value list for the migration (direct DATABASE_URL); no default."""
+    """Secret KEY=value list for the release command (direct DATABASE_URL); no default."""
     nginx_conf: str
     """Rendered nginx.conf; no default (components/proxy.py)."""
     cert_pem: pulumi.Input[str]
@@ -35,140 +70,167 @@ class AppContainersArgs:
     key_pem: pulumi.Input[str]
     """Its private key (secret); no default."""
     web_command: tuple[str, ...]
-    """Web process command; no default (config `app.webCommand`)."""
-    worker_command: tuple[str, ...]
-    """Celery worker command, --concurrency appended; no default."""
-    worker_concurrency: int
-    """Celery concurrency; no default (config `app.workerConcurrency`, default 2)."""
-    beat_command: tuple[str, ...]
-    """Celery beat command; no default."""
-    release_command: tuple[str, ...]
-    """Migration command; no default (config `app.releaseCommand`)."""
+    """The HTTP process's command; no default (config `app.webCommand`)."""
+    web_memory_mb: int
+    """Memory limit of web; no default (config `app.webMemoryMb`, default 512)."""
+    web_stop_seconds: int = 30
+    """Grace between SIGTERM and SIGKILL for web; default 30."""
+    processes: tuple[tuple[str, Process], ...] = ()
+    """Background processes (name, spec); default none."""
+    release_command: tuple[str, ...] | None = None
+    """Release command run once per release on the first droplet; default None (no step)."""
     port: int = 8000
     """Port the web process listens on; default 8000."""
     health_path: str = "/health"
-    """Health endpoint for the web healthcheck; default /health."""
-    web_memory_mb: int = 512
-    """Memory limit of web; default 512."""
-    worker_memory_mb: int = 512
-    """Memory limit of worker; default 512."""
+    """Path the probe requests; default /health."""
+    health_status: int = 200
+    """Status a healthy web answers; default 200."""
+    health_host: str
+    """Host header of the probe: the first served hostname; no default."""
     proxy_memory_mb: int
-    """Memory limit of nginx; no default (components/config.py PROXY_MEMORY_MB)."""
-    beat_memory_mb: int
-    """Memory limit of beat; no default (components/config.py BEAT_MEMORY_MB)."""
+    """Memory limit of nginx; no default (components/config PROXY_MEMORY_MB)."""
+    probe_memory_mb: int
+    """Memory limit of the probe; no default (components/config PROBE_MEMORY_MB)."""
     first: bool = False
-    """True on the first droplet: runs beat and the migration; default False."""
+    """True on the first droplet: runs the singletons and the release command; default False."""
     release_gate: pulumi.Input[str] | None = None
-    """On other droplets: the first droplet's migration result to wait on; default None."""
+    """On other droplets: the first droplet's release to wait on; default None."""
     release_resource: pulumi.Resource | None = None
-    """On other droplets: the first droplet's migration container; default None."""
+    """On other droplets: the first droplet's release command container; default None."""
     rollout_after: pulumi.Resource | None = None
-    """The previous droplet's web container: this web is replaced only once that one is
-    healthy, so a release rolls droplet by droplet; default None (first droplet)."""
+    """The previous droplet's probe: this web is replaced only once that droplet's new web
+    answers, so a release rolls droplet by droplet; default None (first droplet)."""
+    rollout_gate: pulumi.Input[str] | None = None
+    """That probe's result (empty text once it passed; fails the update otherwise); default None."""
 
 
 class AppContainers(pulumi.ComponentResource):
-    """Containers have fixed names, so each is deleted before its replacement is created.
-
-    Only the proxy publishes host ports; web, worker and beat are reachable on the docker
-    network alone. On the first droplet the migration runs once per release (its container
-    is replaced when the image or env changes); every web and worker container of the
-    release waits for it, and a non-zero exit fails the update before any of them starts.
+    """web is released side by side: each release gets a new container name (a RandomId kept
+    on everything that would replace it) under the shared network alias `web`, so the new one
+    starts and passes the probe while the old one still serves; nginx resolves the alias per
+    request and the old one is stopped (SIGTERM, `webStopSeconds` of grace) at the end of the
+    update. Other containers have fixed names and are deleted before they are replaced. Only
+    the proxy publishes host ports.
     """
 
     migrate: docker.Container | None
-    web: docker.Container
+    probe: docker.Container
     release_gate: pulumi.Output[str]
+    healthy: pulumi.Output[str]
 
     def __init__(self, name: str, args: AppContainersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:containers:AppContainers", name, None, opts)
-        on_host = pulumi.ResourceOptions(parent=self, provider=args.host.provider)
-        network = [docker.ContainerNetworksAdvancedArgs(name=args.host.network.name)]
-        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=on_host)
-        proxy_image = docker.RemoteImage(f"{name}-proxy-image", name=args.proxy_image, keep_locally=True, opts=on_host)
+        host = args.host
+        image = host.image(f"{name}-image", args.image, self)
+        proxy_image = host.image(f"{name}-proxy-image", args.proxy_image, self)
 
-        def container(role: str, after: list[pulumi.Resource] | None = None, **kwargs) -> docker.Container:
+        def container(role: str, memory_mb: int, after: list[pulumi.Resource] | None = None, **kwargs):
             kwargs.setdefault("restart", "unless-stopped")
-            kwargs.setdefault("networks_advanced", network)
-            return docker.Container(
-                f"{name}-{role}",
-                name=role,
-                log_driver="json-file",
-                log_opts=LOG_OPTS,
-                opts=pulumi.ResourceOptions.merge(
-                    on_host, pulumi.ResourceOptions(delete_before_replace=True, depends_on=after or [])
-                ),
-                **kwargs,
-            )
+            kwargs.setdefault("name", role)
+            return host.container(f"{name}-{role}", parent=self, memory_mb=memory_mb, depends_on=after or [], **kwargs)
 
         self.migrate = None
         if args.first:
-            self.migrate = container(
-                "migrate",
-                image=image.image_id,
-                command=list(args.release_command),
-                envs=args.release_env,
-                memory=args.web_memory_mb,
-                restart="no",
-                must_run=False,
-                attach=True,
-                logs=True,
-            )
-            # The release is named by its image id, once the migration has exited 0.
-            self.release_gate = pulumi.Output.concat(exit_gate(self.migrate, "the migration"), image.image_id)
-            release_after: list[pulumi.Resource] = [self.migrate]
+            self.release_gate = pulumi.Output.from_input(image.image_id)
+            release_after: list[pulumi.Resource] = []
+            if args.release_command:
+                self.migrate = migrate = container(
+                    "migrate",
+                    args.web_memory_mb,
+                    image=image.image_id,
+                    command=list(args.release_command),
+                    envs=args.release_env,
+                    restart="no",
+                    must_run=False,
+                    attach=True,
+                    logs=True,
+                )
+                # The release is named by its image id, once the release command has exited 0.
+                self.release_gate = pulumi.Output.concat(exit_gate(migrate, "the release command"), image.image_id)
+                release_after = [migrate]
         else:
-            if args.release_gate is None or args.release_resource is None:
-                raise ValueError("a droplet that does not run the migration needs the first droplet's release")
+            if args.release_gate is None:
+                raise ValueError("a droplet that does not run the release needs the first droplet's release")
             self.release_gate = pulumi.Output.from_input(args.release_gate)
-            release_after = [args.release_resource]
+            release_after = [args.release_resource] if args.release_resource else []
         release_label = [docker.ContainerLabelArgs(label="webstack.release", value=self.release_gate)]
+        # The previous droplet's probe result (empty text once it passed): a failed probe
+        # there fails the update before this droplet's web is touched.
+        web_label = [
+            docker.ContainerLabelArgs(
+                label="webstack.release", value=pulumi.Output.concat(self.release_gate, args.rollout_gate or "")
+            )
+        ]
 
-        web = container(
-            "web",
-            after=release_after + ([args.rollout_after] if args.rollout_after else []),
+        web_spec = {"command": args.web_command, "memory": args.web_memory_mb, "stop": args.web_stop_seconds,
+                    "port": args.port}  # fmt: skip
+        release_id = random.RandomId(
+            f"{name}-web-release",
+            byte_length=4,
+            # A new name whenever anything that replaces web changes: the old container keeps
+            # serving under the alias until the new one is up.
+            keepers={
+                "release": self.release_gate,
+                "env": pulumi.Output.from_input(args.env).apply(_digest),
+                "spec": json.dumps(web_spec, sort_keys=True),
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        web = host.container(
+            f"{name}-web",
+            parent=self,
+            memory_mb=args.web_memory_mb,
+            depends_on=release_after + ([args.rollout_after] if args.rollout_after else []),
+            delete_before_replace=False,
+            name=pulumi.Output.concat("web-", release_id.hex),
             image=image.image_id,
             command=list(args.web_command),
             envs=args.env,
-            memory=args.web_memory_mb,
-            labels=release_label,
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.host.network.name, aliases=[WEB_ALIAS])],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=[
-                    "CMD",
-                    "python",
-                    "-c",
-                    "import urllib.request; urllib.request.urlopen("
-                    f"'http://127.0.0.1:{args.port}{args.health_path}', timeout=4)",
-                ],
-                interval="15s",
-                timeout="5s",
-                retries=3,
-                start_period="30s",
-            ),
-            wait=True,
+            labels=web_label,
+            restart="unless-stopped",
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[WEB_ALIAS])],
+            stop_timeout=args.web_stop_seconds,
+            destroy_grace_seconds=args.web_stop_seconds,
         )
-        container(
-            "worker",
-            after=release_after,
-            image=image.image_id,
-            command=[*args.worker_command, f"--concurrency={args.worker_concurrency}"],
-            envs=args.env,
-            memory=args.worker_memory_mb,
-            labels=release_label,
+        probe_image = host.image(f"{name}-probe-image", PROBE_IMAGE, self)
+        self.probe = container(
+            "probe",
+            args.probe_memory_mb,
+            after=[web],
+            image=probe_image.image_id,
+            entrypoints=["sh", "-c"],
+            command=[
+                probe_script(port=args.port, path=args.health_path, status=args.health_status, host=args.health_host)
+            ],
+            network_mode=pulumi.Output.concat("container:", web.name),
+            networks_advanced=None,
+            restart="no",
+            must_run=False,
+            attach=True,
+            logs=True,
         )
-        if args.first:
-            # Two schedulers would fire every periodic task twice: beat runs here only.
-            container(
-                "beat", after=release_after, image=image.image_id, command=list(args.beat_command), envs=args.env,
-                memory=args.beat_memory_mb, labels=release_label,
-            )  # fmt: skip
-        self.web = web
+        self.healthy = exit_gate(self.probe, "the web health probe")
+        for proc_name, proc in args.processes:
+            if proc.singleton and not args.first:
+                continue  # two schedulers would fire every job twice
+            for k in range(proc.count):
+                role = proc_name if proc.count == 1 else f"{proc_name}-{k + 1}"
+                container(
+                    role,
+                    proc.memory_mb,
+                    after=release_after,
+                    image=image.image_id,
+                    command=list(proc.command),
+                    envs=args.env,
+                    labels=release_label,
+                    stop_timeout=proc.stop_seconds,
+                    destroy_grace_seconds=proc.stop_seconds,
+                )
         container(
             "proxy",
+            args.proxy_memory_mb,
             after=[web],
             image=proxy_image.image_id,
-            memory=args.proxy_memory_mb,
             ports=[docker.ContainerPortArgs(internal=p, external=p) for p in (80, 443)],
             uploads=[
                 docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
@@ -176,4 +238,4 @@ class AppContainers(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(args.key_pem)),
             ],
         )
-        self.register_outputs({"release": self.release_gate})
+        self.register_outputs({"release": self.release_gate, "healthy": self.healthy})

@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
-from components.dockerhost import LOG_OPTS, DockerHost, data_container, exit_gate
+from components.dockerhost import DockerHost, data_container, exit_gate
 
 DB_NAME = "app"
 DB_USER = "app"
 CONTAINER_PORT = 5432
+# A DB firewall rule takes a while to apply after the API accepts it: the admin step retries
+# for up to ADMIN_ATTEMPTS x ADMIN_RETRY_SECONDS before it gives up.
+ADMIN_ATTEMPTS = 30
+ADMIN_RETRY_SECONDS = 10
+ADMIN_CONNECT_TIMEOUT = 10
+
+
+def admin_sql(user: str, extensions: tuple[str, ...] = ()) -> str:
+    """What doadmin runs before every release's migrations: from Postgres 15 only the database
+    owner (doadmin, who created it through the API) may create in schema public, and only it
+    may create extensions, so both happen here. Idempotent."""
+    creates = "".join(f'CREATE EXTENSION IF NOT EXISTS "{e}"; ' for e in extensions)
+    return f"{creates}GRANT ALL ON SCHEMA public TO {user};"
+
+
+def admin_script(sql: str, attempts: int = ADMIN_ATTEMPTS, delay: int = ADMIN_RETRY_SECONDS) -> str:
+    """Shell run in the client container: `sql` through psql as $ADMIN_URL.
+
+    psql exits 2 when it cannot reach the server (a firewall rule not applied yet): that is
+    retried, each attempt bounded by PGCONNECT_TIMEOUT; any other failure (an SQL error) stops
+    at once with psql's own message. Out of attempts, it fails naming the likely cause.
+    """
+    return (
+        f"export PGCONNECT_TIMEOUT={ADMIN_CONNECT_TIMEOUT}; "
+        f"for i in $(seq {attempts}); do "
+        f'psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -c {shlex.quote(sql)}; rc=$?; '
+        '[ "$rc" -eq 0 ] && exit 0; [ "$rc" -ne 2 ] && exit "$rc"; '
+        f"sleep {delay}; done; "
+        f"echo 'webstack: could not reach the database as doadmin in {attempts} attempts "
+        f"(about {attempts * (delay + ADMIN_CONNECT_TIMEOUT)} s): check that the database firewall admits this droplet "
+        "(its tag) and that the cluster is online' >&2; exit 1"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +82,8 @@ class PostgresArgs:
     """Container mode only: pinned image; default postgres:17.6-alpine."""
     memory_mb: int = 256
     """Container mode only: memory limit; default 256."""
+    extensions: tuple[str, ...] = ()
+    """Extensions the admin step creates before migrations; default none (config `database.extensions`)."""
 
 
 class Postgres(pulumi.ComponentResource):
@@ -100,6 +135,9 @@ class Postgres(pulumi.ComponentResource):
         )
         db = do.DatabaseDb(f"{name}-db", cluster_id=self.cluster.id, name=DB_NAME, opts=data)
         user = do.DatabaseUser(f"{name}-user", cluster_id=self.cluster.id, name=DB_USER, opts=child)
+        # Every pool field forces replacement and the name is fixed (it is the database name in
+        # the pooled URL): delete first, so a new size never collides with the old pool's name
+        # or shares the cluster's connection budget with it.
         pool = do.DatabaseConnectionPool(
             f"{name}-pool",
             cluster_id=self.cluster.id,
@@ -108,7 +146,7 @@ class Postgres(pulumi.ComponentResource):
             size=args.pool_size,
             db_name=db.name,
             user=user.name,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         # Each write replaces every rule, so a changed rule set must not coexist with the old one.
         firewall = do.DatabaseFirewall(
@@ -122,7 +160,15 @@ class Postgres(pulumi.ComponentResource):
         # gets one can connect.
         reachable = firewall.id.apply(lambda _: "")
         if args.docker_host is not None:
-            reachable = pulumi.Output.concat(reachable, self._grant(name, args, db, user, firewall))
+            admin_url = pulumi.Output.format(
+                "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode=require",
+                self.cluster.user,
+                self.cluster.password,
+                self.cluster.private_host,
+                self.cluster.port,
+                db.name,
+            )
+            reachable = pulumi.Output.concat(reachable, self._admin(name, args, admin_url, [user, firewall]))
         self.host = pulumi.Output.concat(self.cluster.private_host, reachable)
         self.port = self.cluster.port
         self.url = pulumi.Output.secret(pulumi.Output.concat(pool.private_uri, reachable))
@@ -138,42 +184,31 @@ class Postgres(pulumi.ComponentResource):
             )
         )
 
-    def _grant(
-        self, name: str, args: PostgresArgs, db: do.DatabaseDb, user: do.DatabaseUser, firewall: do.DatabaseFirewall
+    def _admin(
+        self, name: str, args: PostgresArgs, admin_url: pulumi.Output[str], after: list[pulumi.Resource]
     ) -> pulumi.Output[str]:
-        """Let the app user create tables: from Postgres 15 only the database owner (doadmin,
-        who created it through the API) may create in schema public. A one-shot psql on the
-        first droplet, as doadmin, through the DB firewall; empty text once it succeeded."""
-        assert self.cluster is not None and args.docker_host is not None
-        on_host = pulumi.ResourceOptions(parent=self, provider=args.docker_host.provider)
-        admin_url = pulumi.Output.format(
-            "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode=require",
-            self.cluster.user,
-            self.cluster.password,
-            self.cluster.private_host,
-            self.cluster.port,
-            db.name,
-        )
-        client = docker.RemoteImage(f"{name}-client", name=args.container_image, keep_locally=True, opts=on_host)
-        grant = docker.Container(
+        """The admin step (admin_sql: extensions, then schema public for the app user) as a
+        one-shot psql on the first droplet, as the database owner; empty text once it exited 0.
+        It is replaced, so it runs again, whenever its command or the admin URL changes."""
+        host = args.docker_host
+        assert host is not None
+        client = host.image(f"{name}-client", args.container_image, self)
+        grant = host.container(
             f"{name}-grant",
+            parent=self,
+            memory_mb=128,
+            depends_on=after,
             name="pg-grant",
             image=client.image_id,
             entrypoints=["sh", "-c"],
-            command=[f'psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -c "GRANT ALL ON SCHEMA public TO {DB_USER}"'],
+            command=[admin_script(admin_sql(DB_USER, args.extensions))],
             envs=pulumi.Output.secret(admin_url.apply(lambda url: [f"ADMIN_URL={url}"])),
             restart="no",
             must_run=False,
             attach=True,
             logs=True,
-            memory=128,
-            log_driver="json-file",
-            log_opts=LOG_OPTS,
-            opts=pulumi.ResourceOptions.merge(
-                on_host, pulumi.ResourceOptions(delete_before_replace=True, depends_on=[user, firewall])
-            ),
         )
-        return exit_gate(grant, "granting schema public to the app user")
+        return exit_gate(grant, "the database admin step (extensions, schema grant)")
 
     def _container(self, name: str, args: PostgresArgs) -> None:
         host = args.docker_host
@@ -193,14 +228,15 @@ class Postgres(pulumi.ComponentResource):
                 tests=["CMD-SHELL", f"pg_isready -U {DB_USER} -d {DB_NAME}"], interval="10s", timeout="5s", retries=5
             ),
         )
-        # The container's own name output makes every consumer wait for it to be healthy.
-        self.host = self.container.name
+        # Reachable only on the host's docker network, which never leaves the droplet: no TLS.
+        # The container's user owns the database, so the same admin step runs as it.
+        url = pulumi.Output.format(
+            "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password, self.container.name, CONTAINER_PORT, DB_NAME
+        )
+        ready = self._admin(name, args, url, [self.container])
+        # The container's name (and the admin step) make every consumer wait until it is usable.
+        self.host = pulumi.Output.concat(self.container.name, ready)
         self.port = pulumi.Output.from_input(CONTAINER_PORT)
         self.password = password
-        # Reachable only on the host's docker network, which never leaves the droplet: no TLS.
-        self.url = pulumi.Output.secret(
-            pulumi.Output.format(
-                "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password, self.host, CONTAINER_PORT, DB_NAME
-            )
-        )
+        self.url = pulumi.Output.secret(pulumi.Output.concat(url, ready))
         self.direct_url = self.url

@@ -1,8 +1,10 @@
-"""DockerHost: a Docker provider that talks to one app droplet over SSH, and its network."""
+"""DockerHost: a Docker provider that talks to one app droplet over SSH, its network, and the
+one way to put an image or a container on that droplet.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -12,44 +14,126 @@ import pulumi_random as random
 DEPLOY_USER = "deploy"
 NETWORK_NAME = "webstack"
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+# Every docker resource on a droplet carries the droplet's id in a property that forces its
+# replacement (container/network/volume labels, image triggers): the docker provider's `host`
+# does not, so without it a replaced droplet would come up empty while the update "succeeds".
+DROPLET_LABEL = "webstack.droplet"
+# The daemon sets MemorySwap to twice Memory when it is unset, and the provider reads that
+# back into `memory_swap`; sending the read-back form keeps the next preview empty.
+SWAP_FACTOR = 2
+
+
+def known_hosts_file(droplet_id: str) -> str:
+    """The runner's known_hosts file for one droplet.
+
+    DigitalOcean reuses IPv4 addresses, so a key trusted per address would make a rebuilt
+    droplet on a known address fail with "host key changed". One file per droplet id: the
+    first contact with a droplet records its key (accept-new), any later change is refused.
+    """
+    return f"~/.ssh/webstack_known_hosts_{droplet_id}"
+
+
+def ssh_opts(droplet_id: str) -> list[str]:
+    """Options for the docker CLI's ssh: strict per-droplet host keys, a live connection."""
+    return [
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        f"UserKnownHostsFile={known_hosts_file(droplet_id)}",
+        "-o",
+        "ServerAliveInterval=30",
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
 class DockerHostArgs:
     address: pulumi.Input[str]
     """Public IPv4 address of the droplet; no default."""
+    droplet_id: pulumi.Input[str]
+    """The droplet's id: names its known_hosts file and pins every docker resource to it; no default."""
     ready: pulumi.Resource
     """The droplet's readiness step; nothing talks to Docker before it finishes. No default."""
     user: str = DEPLOY_USER
     """SSH user in the docker group; default deploy."""
+    registry_auth: Sequence[docker.ProviderRegistryAuthArgs] = ()
+    """Credentials the daemon pulls private images with; each password must be a Pulumi secret
+    (the provider encrypts secret inputs in the state); default none (public images)."""
 
 
 class DockerHost(pulumi.ComponentResource):
     """`provider` (ssh://deploy@<ip>, the operator's SSH agent) and `network` for the containers.
 
-    The docker CLI's own ssh runs with StrictHostKeyChecking=accept-new: the first contact
-    with a new droplet records its key, a changed key afterwards is refused.
-    No registry credentials go in the provider: its configuration is stored unencrypted.
+    `image()` and `container()` are the only way components put something on the droplet:
+    they apply the provider, the droplet pin, log rotation, the memory limit in its read-back
+    form, and delete-before-replace (container names are fixed per host).
     """
 
     provider: docker.Provider
     network: docker.Network
+    droplet_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: DockerHostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:dockerhost:DockerHost", name, None, opts)
+        self.droplet_id = pulumi.Output.from_input(args.droplet_id)
         self.provider = docker.Provider(
             f"{name}-docker",
             host=pulumi.Output.concat("ssh://", args.user, "@", args.address),
-            ssh_opts=["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30"],
+            ssh_opts=self.droplet_id.apply(ssh_opts),
+            registry_auth=list(args.registry_auth) or None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.ready]),
         )
         self.network = docker.Network(
             f"{name}-net",
             name=NETWORK_NAME,
             driver="bridge",
+            labels=[docker.NetworkLabelArgs(label=DROPLET_LABEL, value=self.droplet_id)],
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
         )
-        self.register_outputs({"network": self.network.name})
+        self.register_outputs({"network": self.network.name, "droplet_id": self.droplet_id})
+
+    def _on_host(self, parent: pulumi.Resource, **opts) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent, provider=self.provider, **opts)
+
+    def image(self, name: str, ref: str, parent: pulumi.Resource) -> docker.RemoteImage:
+        """Pull `ref` onto this droplet (kept when the resource goes, other containers may use it)."""
+        return docker.RemoteImage(
+            name, name=ref, keep_locally=True, triggers={DROPLET_LABEL: self.droplet_id}, opts=self._on_host(parent)
+        )
+
+    def volume(self, name: str, parent: pulumi.Resource, protect: bool) -> docker.Volume:
+        """A named volume; a protected one is also retained if its resource is ever deleted."""
+        return docker.Volume(
+            name,
+            name=name,
+            labels=[docker.VolumeLabelArgs(label=DROPLET_LABEL, value=self.droplet_id)],
+            opts=self._on_host(parent, protect=protect, retain_on_delete=protect),
+        )
+
+    def container(
+        self,
+        resource_name: str,
+        *,
+        parent: pulumi.Resource,
+        memory_mb: int,
+        labels: Sequence[docker.ContainerLabelArgs] = (),
+        depends_on: Sequence[pulumi.Resource] = (),
+        delete_before_replace: bool = True,
+        **kwargs,
+    ) -> docker.Container:
+        """A container on this droplet; `kwargs` are docker.Container arguments (`name` among them).
+
+        Delete-before-replace unless the caller derives a new name per replacement."""
+        kwargs.setdefault("networks_advanced", [docker.ContainerNetworksAdvancedArgs(name=self.network.name)])
+        return docker.Container(
+            resource_name,
+            labels=[docker.ContainerLabelArgs(label=DROPLET_LABEL, value=self.droplet_id), *labels],
+            memory=memory_mb,
+            memory_swap=memory_mb * SWAP_FACTOR,
+            log_driver="json-file",
+            log_opts=LOG_OPTS,
+            opts=self._on_host(parent, delete_before_replace=delete_before_replace, depends_on=list(depends_on)),
+            **kwargs,
+        )
 
 
 def data_container(
@@ -72,29 +156,22 @@ def data_container(
     on the host's docker network under the alias `role`. Returns the container and the
     password.
     """
-    on_host = pulumi.ResourceOptions(parent=owner, provider=host.provider)
     password = random.RandomPassword(
         f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=owner)
     )
-    volume = docker.Volume(
-        f"{name}-data",
-        name=f"{name}-data",
-        opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)),
-    )
-    pulled = docker.RemoteImage(f"{name}-image", name=image, keep_locally=True, opts=on_host)
-    container = docker.Container(
+    volume = host.volume(f"{name}-data", owner, protect)
+    pulled = host.image(f"{name}-image", image, owner)
+    container = host.container(
         f"{name}-container",
+        parent=owner,
+        memory_mb=memory_mb,
         name=f"{name}-{role}",
         image=pulled.image_id,
         envs=pulumi.Output.secret(password.result.apply(env)),
         restart="unless-stopped",
-        memory=memory_mb,
         volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=data_path)],
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[role])],
-        log_driver="json-file",
-        log_opts=LOG_OPTS,
         wait=True,
-        opts=pulumi.ResourceOptions.merge(on_host, pulumi.ResourceOptions(delete_before_replace=True)),
         **container_args,
     )
     return container, password.result

@@ -29,12 +29,19 @@ class EdgeArgs:
     """IPv4 address the records point at (load balancer or reserved IP); no default."""
     zone_id: str | None = None
     """Zone id; default None: looked up by `domain` (config `edge.zoneId`)."""
+    import_rate_limit: str | None = None
+    """Id of an http_ratelimit ruleset the zone already has, to adopt instead of creating one
+    (Cloudflare allows one per zone); default None (config `edge.import.rateLimit`)."""
+    import_records: tuple[tuple[str, str], ...] = ()
+    """(hostname, record id) pairs of existing DNS records to adopt; default none
+    (config `edge.import.records`)."""
     manage_zone_settings: bool = False
     """Own the zone-wide settings and the rate-limit ruleset; default False (prod sets true)."""
     hsts_max_age: int = 31536000
     """HSTS max-age in seconds when managing the zone; default one year."""
     auth_paths: tuple[str, ...] = ("/login", "/api/auth/")
-    """Paths the edge rate limit covers; a trailing / means the prefix; default /login, /api/auth/."""
+    """Auth paths: each covers every request path that starts with it, as nginx's prefix
+    locations do; default /login, /api/auth/."""
     rate_limit_requests: int = 20
     """Requests per period per client before blocking; default 20."""
     rate_limit_period: int = 10
@@ -43,13 +50,20 @@ class EdgeArgs:
     """Block duration in seconds; default 10 (the free plan's only value)."""
 
 
+# Rule refs are stable ids: without one, every change to the rule makes a new rule id and
+# resets its counters.
+RATE_LIMIT_REF = "webstack_auth_rate_limit"
+
+
 def auth_expression(paths: tuple[str, ...]) -> str:
-    """Cloudflare rules expression matching the auth paths (prefix when it ends with /)."""
-    parts = [
-        f'starts_with(http.request.uri.path, "{p}")' if p.endswith("/") else f'http.request.uri.path eq "{p}"'
-        for p in paths
-    ]
-    return " or ".join(f"({p})" for p in parts)
+    """Cloudflare rules expression matching the auth paths with nginx's meaning of a plain
+    `location /path`: every request path that starts with it (so /login/ is no way around)."""
+    return " or ".join(f'(starts_with(http.request.uri.path, "{p}"))' for p in paths)
+
+
+def _adopt(import_id: str | None) -> pulumi.ResourceOptions:
+    """Adopt an existing object on the first `pulumi up` (remove the id from config after it)."""
+    return pulumi.ResourceOptions(import_=import_id) if import_id else pulumi.ResourceOptions()
 
 
 class Edge(pulumi.ComponentResource):
@@ -74,6 +88,7 @@ class Edge(pulumi.ComponentResource):
                 opts=pulumi.InvokeOutputOptions(parent=self),
             )
             self.zone_id = zone.id
+        adopt_records = dict(args.import_records)
         for host in args.hostnames:
             label = "apex" if host == args.domain else host.removesuffix("." + args.domain).replace(".", "-")
             cloudflare.DnsRecord(
@@ -86,7 +101,10 @@ class Edge(pulumi.ComponentResource):
                 ttl=1,
                 comment="managed by webstack",
                 # A record of another type under the same name would collide with the new one.
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                opts=pulumi.ResourceOptions.merge(
+                    pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                    _adopt(adopt_records.get(host) and f"{args.zone_id}/{adopt_records[host]}"),
+                ),
             )
         if args.manage_zone_settings:
             for setting, value in ZONE_SETTINGS.items():
@@ -121,6 +139,7 @@ class Edge(pulumi.ComponentResource):
                 phase="http_ratelimit",
                 rules=[
                     cloudflare.RulesetRuleArgs(
+                        ref=RATE_LIMIT_REF,
                         action="block",
                         description="auth endpoints",
                         expression=auth_expression(args.auth_paths),
@@ -132,7 +151,12 @@ class Edge(pulumi.ComponentResource):
                         ),
                     )
                 ],
-                opts=child,
+                # One http_ratelimit entry point per zone (error 20217), and zone, kind, name
+                # and phase force replacement: the old one must go before the new one exists.
+                opts=pulumi.ResourceOptions.merge(
+                    pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                    _adopt(args.import_rate_limit and f"zones/{args.zone_id}/{args.import_rate_limit}"),
+                ),
             )
         self.urls = [f"https://{host}" for host in args.hostnames]
         self.register_outputs({"zone_id": self.zone_id, "urls": self.urls})

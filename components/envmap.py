@@ -1,8 +1,9 @@
 """The environment every app process sees: a pure function, no resources.
 
-Plain values come from `app.env`; everything the stack provides (connection URLs,
-generated secrets) is added here, so config validation can refuse a plain entry that
-would shadow one of them.
+Plain values come from `app.env`, the user's secrets from `app.secretEnv`, generated ones
+from AppSecrets; the stack's own values (connection URLs) go in under fixed names and under
+any alias the app already uses (`app.envAliases`), so config validation can refuse an entry
+that would shadow one of them.
 """
 
 from __future__ import annotations
@@ -11,40 +12,41 @@ from collections.abc import Mapping
 
 import pulumi
 
-# Names the stack sets itself; a plain `app.env` entry may not override them.
-PROVIDED_ENV: tuple[str, ...] = (
-    "DATABASE_URL",
-    "CELERY_BROKER_URL",
-    "REDIS_URL",
-    "CACHE_URL",
-    "WEB_CONCURRENCY",
-)
+# The stack's own values an app can receive, by the name `app.envAliases` uses for them.
+STACK_VALUES: tuple[str, ...] = ("databaseUrl", "directDatabaseUrl", "brokerUrl", "cacheUrl")
+# Names the stack sets itself, and which of its values each carries (Valkey's only when it exists).
+DEFAULT_NAMES: dict[str, str] = {
+    "DATABASE_URL": "databaseUrl",
+    "CELERY_BROKER_URL": "brokerUrl",
+    "REDIS_URL": "brokerUrl",
+    "CACHE_URL": "cacheUrl",
+}
+PROVIDED_ENV: tuple[str, ...] = (*DEFAULT_NAMES, "WEB_CONCURRENCY")
 
 
 def app_env(
     *,
     plain: Mapping[str, str],
-    database_url: pulumi.Input[str],
-    broker_url: pulumi.Input[str],
-    cache_url: pulumi.Input[str],
+    values: Mapping[str, pulumi.Input[str] | None],
+    aliases: Mapping[str, str] = {},  # noqa: B006 (read only)
     secrets: Mapping[str, pulumi.Input[str]],
     web_workers: int,
 ) -> pulumi.Output[list[str]]:
     """`KEY=value` lines for a container, secret as a whole because URLs and secrets are.
 
-    Sorted so an unchanged config renders the same list and replaces nothing.
+    `values` maps each STACK_VALUES name to its Output (None where the stack has none, e.g.
+    no Valkey). Sorted so an unchanged config renders the same list and replaces nothing.
     gunicorn reads WEB_CONCURRENCY as its worker count.
     """
-    values: dict[str, pulumi.Input[str]] = dict(plain)
-    values.update(secrets)
-    values["DATABASE_URL"] = database_url
-    values["CELERY_BROKER_URL"] = broker_url
-    values["REDIS_URL"] = broker_url
-    values["CACHE_URL"] = cache_url
-    values["WEB_CONCURRENCY"] = str(web_workers)
-    names = sorted(values)
+    env: dict[str, pulumi.Input[str]] = dict(plain)
+    env.update(secrets)
+    for name, value_name in {**DEFAULT_NAMES, **aliases}.items():
+        if values.get(value_name) is not None:
+            env[name] = values[value_name]
+    env["WEB_CONCURRENCY"] = str(web_workers)
+    names = sorted(env)
     return pulumi.Output.secret(
-        pulumi.Output.all(*[values[n] for n in names]).apply(
+        pulumi.Output.all(*[env[n] for n in names]).apply(
             lambda vals: [f"{n}={v}" for n, v in zip(names, vals, strict=True)]
         )
     )

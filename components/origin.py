@@ -31,18 +31,21 @@ class OriginTls(pulumi.ComponentResource):
     def __init__(self, name: str, args: OriginTlsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:origin:OriginTls", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Cloudflare reads the hostnames back in its own order and a change to them replaces
+        # the certificate: sending them sorted keeps an unchanged stack without a diff.
+        names = sorted(args.hostnames)
         key = tls.PrivateKey(f"{name}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
         csr = tls.CertRequest(
             f"{name}-csr",
             private_key_pem=key.private_key_pem,
             subject=tls.CertRequestSubjectArgs(common_name=args.hostnames[0], organization="webstack"),
-            dns_names=list(args.hostnames),
+            dns_names=names,
             opts=child,
         )
         cert = cloudflare.OriginCaCertificate(
             f"{name}-cert",
             csr=csr.cert_request_pem,
-            hostnames=list(args.hostnames),
+            hostnames=names,
             request_type="origin-ecc",
             requested_validity=VALIDITY_DAYS,
             opts=child,

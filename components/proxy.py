@@ -20,6 +20,14 @@ _UPSTREAM_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?:[0-9]{1,5}"
 _PATH_RE = re.compile(r"/[A-Za-z0-9._~!*+,=@%/-]*")
 _FILE_RE = re.compile(r"/[A-Za-z0-9._/-]+")
 _SIZE_RE = re.compile(r"[0-9]+[kKmMgG]?")
+# Locations the renderer writes itself: another location with the same prefix is a duplicate.
+_OWN_PREFIXES = ("/", "/api/")
+# How long a WebSocket tunnel may stay silent (no frame either way) before nginx closes it.
+WEBSOCKET_TIMEOUT_S = 3600
+# The largest read timeout: an hour. Cloudflare itself gives up after 100 s (error 524).
+MAX_READ_TIMEOUT_S = 3600
+# The largest static max-age: a year, what RFC 9111 caches are told to treat as "never expires".
+MAX_STATIC_MAX_AGE_S = 31536000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +44,8 @@ class ProxySpec:
     """CIDRs trusted to set CF-Connecting-IP: Cloudflare's v4/v6 ranges (plus the load
     balancer's address when there is one); no default."""
     auth_paths: tuple[str, ...] = ("/login", "/api/auth/")
-    """Prefixes under the strict "auth" rate limit; default ("/login", "/api/auth/")."""
+    """Prefixes under the strict "auth" rate limit: each a plain prefix location, covering every
+    path that starts with it, as the edge rule does; default ("/login", "/api/auth/")."""
     client_max_body_size: str = "10m"
     """Largest request body accepted; default "10m"."""
     content_security_policy: str = "default-src 'self'"
@@ -53,8 +62,23 @@ class ProxySpec:
     """Origin certificate (PEM) inside the container; default "/etc/nginx/certs/origin.pem"."""
     key_path: str = "/etc/nginx/certs/origin.key"
     """Origin private key inside the container; default "/etc/nginx/certs/origin.key"."""
+    hsts_max_age: int = 31536000
+    """Strict-Transport-Security max-age in seconds; default one year (config edge.hstsMaxAge)."""
     resolver: str = "127.0.0.11"
     """DNS server that resolves the upstream; default "127.0.0.11", Docker's embedded DNS."""
+    websocket_paths: tuple[str, ...] = ()
+    """Prefixes whose requests may upgrade to a WebSocket (e.g. "/ws"): each a prefix location
+    passing Upgrade/Connection to the upstream, silent for up to WEBSOCKET_TIMEOUT_S; default
+    none, and then no location passes an upgrade."""
+    read_timeout_s: int = 60
+    """proxy_read_timeout and proxy_send_timeout everywhere but the WebSocket paths, 1 to
+    MAX_READ_TIMEOUT_S; default 60 (config proxy.readTimeoutSeconds)."""
+    static_path: str | None = None
+    """Prefix ending in "/" (e.g. "/static/") whose successful responses are cached:
+    Cache-Control "public, max-age=static_max_age_s, immutable" replaces the upstream's;
+    default None, no such location."""
+    static_max_age_s: int = 86400
+    """max-age of static_path's responses, 1 to MAX_STATIC_MAX_AGE_S; default one day."""
 
 
 class ProxySpecError(ValueError):
@@ -100,7 +124,7 @@ def validate(spec: ProxySpec) -> None:
     # "$" would be expanded as an nginx variable and cannot be escaped inside a string.
     if not csp.strip() or "$" in csp or any(ord(c) < 0x20 or ord(c) == 0x7F for c in csp):
         raise _fail("content_security_policy", csp, "must be non-empty, one line, without '$'")
-    for field in ("api_rate_per_s", "api_burst", "auth_rate_per_s", "auth_burst"):
+    for field in ("api_rate_per_s", "api_burst", "auth_rate_per_s", "auth_burst", "hsts_max_age"):
         value = getattr(spec, field)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise _fail(field, value, "must be a positive integer")
@@ -112,6 +136,55 @@ def validate(spec: ProxySpec) -> None:
         ipaddress.ip_address(spec.resolver)
     except ValueError:
         raise _fail("resolver", spec.resolver, "must be an IP address") from None
+    _validate_options(spec)
+
+
+def _prefix_problem(path: object) -> str | None:
+    """Why `path` cannot be a prefix location of its own, or None."""
+    if not isinstance(path, str) or not _PATH_RE.fullmatch(path):
+        return "a path starting with '/' without spaces, quotes, ';', braces or '$'"
+    if path in _OWN_PREFIXES:
+        return "other than '/' and '/api/' (locations of their own)"
+    if "/." in path:
+        return "free of '/.' (the dotfile rule denies such paths)"
+    return None
+
+
+def _validate_options(spec: ProxySpec) -> None:
+    """The WebSocket, timeout and static-file fields."""
+    if not isinstance(spec.websocket_paths, tuple):
+        raise _fail("websocket_paths", spec.websocket_paths, "a tuple of path prefixes")
+    for path in spec.websocket_paths:
+        why = _prefix_problem(path)
+        if why:
+            raise _fail("websocket_paths", path, why)
+    if len(set(spec.websocket_paths)) != len(spec.websocket_paths):
+        raise _fail("websocket_paths", spec.websocket_paths, "unique (a duplicate is a duplicate location)")
+    if spec.static_path is not None:
+        why = _prefix_problem(spec.static_path)
+        if why is None and not spec.static_path.endswith("/"):
+            why = "a directory ending in '/', such as '/static/'"
+        if why:
+            raise _fail("static_path", spec.static_path, why)
+    # A prefix inside another one's would take part of its paths away: the auth limit, the
+    # upgrade or the caching would silently stop applying there.
+    groups = [
+        ("auth_paths", spec.auth_paths),
+        ("websocket_paths", spec.websocket_paths),
+        ("static_path", (spec.static_path,) if spec.static_path is not None else ()),
+    ]
+    for index, (field, paths) in enumerate(groups):
+        for path in paths:
+            if path == spec.health_path:
+                raise _fail(field, path, "other than health_path")
+            for other_field, others in groups[:index]:
+                for other in others:
+                    if path.startswith(other) or other.startswith(path):
+                        raise _fail(field, path, f"apart from {other_field} entry {other!r} (one inside the other)")
+    for field, top in (("read_timeout_s", MAX_READ_TIMEOUT_S), ("static_max_age_s", MAX_STATIC_MAX_AGE_S)):
+        value = getattr(spec, field)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise _fail(field, value, f"an integer from 1 to {top}")
 
 
 def _quote(value: str) -> str:
@@ -137,6 +210,54 @@ def _block(head: str, lines: list[str], indent: int) -> list[str]:
 
 def _location(match: str, lines: list[str]) -> list[str]:
     return _block(f"location {match}", lines, 2)
+
+
+def _security_headers(spec: ProxySpec) -> list[str]:
+    # The same max-age as the zone setting (config edge.hstsMaxAge): one source of truth.
+    return [
+        f'add_header Strict-Transport-Security "max-age={spec.hsts_max_age}; includeSubDomains" always;',
+        'add_header X-Content-Type-Options "nosniff" always;',
+        'add_header X-Frame-Options "DENY" always;',
+        'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
+        f"add_header Content-Security-Policy {_quote(spec.content_security_policy)} always;",
+    ]
+
+
+def _api_limit(spec: ProxySpec, path: str) -> list[str]:
+    """The /api/ limit for a location of its own under /api/, which /api/'s would not reach."""
+    return [f"limit_req zone=api burst={spec.api_burst} nodelay;"] if path.startswith("/api/") else []
+
+
+def _websocket(spec: ProxySpec, path: str) -> list[str]:
+    # Any proxy_set_header here drops every inherited one: the server's four are repeated.
+    return _location(
+        path,
+        [
+            *_api_limit(spec, path),
+            "proxy_http_version 1.1;",
+            *_proxy_headers("https"),
+            "proxy_set_header Upgrade $http_upgrade;",
+            "proxy_set_header Connection $connection_upgrade;",
+            f"proxy_read_timeout {WEBSOCKET_TIMEOUT_S}s;",
+            f"proxy_send_timeout {WEBSOCKET_TIMEOUT_S}s;",
+            "proxy_pass $upstream;",
+        ],
+    )
+
+
+def _static(spec: ProxySpec, path: str) -> list[str]:
+    # Any add_header here drops every inherited one: the security headers are repeated. The
+    # caching header has no "always": an error under this prefix must not be cached a day.
+    return _location(
+        path,
+        [
+            *_api_limit(spec, path),
+            *_security_headers(spec),
+            f'add_header Cache-Control "public, max-age={spec.static_max_age_s}, immutable";',
+            "proxy_hide_header Cache-Control;",
+            "proxy_pass $upstream;",
+        ],
+    )
 
 
 def _http80(spec: ProxySpec) -> list[str]:
@@ -175,7 +296,6 @@ def _reject_unknown() -> list[str]:
 
 
 def _https(spec: ProxySpec) -> list[str]:
-    csp = _quote(spec.content_security_policy)
     body = [
         # "listen ... http2" rather than "http2 on": the latter needs nginx >= 1.25.1, and
         # Debian 12's nginx 1.22, which validates this file in CI, rejects it. nginx 1.27
@@ -192,12 +312,9 @@ def _https(spec: ProxySpec) -> list[str]:
         "ssl_session_timeout 1d;",
         "ssl_session_tickets off;",
         "",
-        # Set here and in no location: one add_header in a location would drop them all.
-        'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
-        'add_header X-Content-Type-Options "nosniff" always;',
-        'add_header X-Frame-Options "DENY" always;',
-        'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
-        f"add_header Content-Security-Policy {csp} always;",
+        # Set here and, in full, in the one location with an add_header of its own (_static):
+        # one add_header in a location drops every inherited one.
+        *_security_headers(spec),
         "",
         f"client_max_body_size {spec.client_max_body_size};",
         "",
@@ -215,6 +332,10 @@ def _https(spec: ProxySpec) -> list[str]:
             [f"limit_req zone=auth burst={spec.auth_burst} nodelay;", "proxy_pass $upstream;"],
         )
         locations.append("")
+    for path in spec.websocket_paths:
+        locations += [*_websocket(spec, path), ""]
+    if spec.static_path is not None:
+        locations += [*_static(spec, spec.static_path), ""]
     locations += [
         *_location(
             "/api/",
@@ -282,10 +403,13 @@ def render_nginx_conf(spec: ProxySpec) -> str:
         "resolver_timeout 5s;",
         "proxy_http_version 1.1;",
         "proxy_connect_timeout 10s;",
-        "proxy_read_timeout 60s;",
-        "proxy_send_timeout 60s;",
+        f"proxy_read_timeout {spec.read_timeout_s}s;",
+        f"proxy_send_timeout {spec.read_timeout_s}s;",
         "",
     ]
+    if spec.websocket_paths:
+        # Connection: upgrade when the client asks to upgrade, close otherwise (as without it).
+        http += [*_block("map $http_upgrade $connection_upgrade", ["default upgrade;", "'' close;"], 0), ""]
     lines = [
         "# Rendered by webstack (components/proxy.py); edit the renderer, not this file.",
         "worker_processes auto;",

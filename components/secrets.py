@@ -14,10 +14,9 @@ SECRET_LENGTH = 64
 
 @dataclass(frozen=True, kw_only=True)
 class AppSecretsArgs:
-    names: tuple[str, ...]
-    """Env var names to generate a secret for; default (SECRET_KEY, JWT_SECRET_KEY) from config."""
-    rotation: pulumi.Input[int]
-    """Bump to regenerate every secret; default 1 from config."""
+    rotations: tuple[tuple[str, int], ...]
+    """(env var name, rotation counter) per secret to generate: bumping one counter regenerates
+    that secret only; no default (config `app.generatedSecrets`)."""
 
 
 class AppSecrets(pulumi.ComponentResource):
@@ -28,14 +27,14 @@ class AppSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:secrets:AppSecrets", name, None, opts)
         self.values = {}
-        for secret_name in args.names:
+        for secret_name, rotation in args.rotations:
             password = random.RandomPassword(
                 f"{name}-{secret_name.lower().replace('_', '-')}",
                 length=SECRET_LENGTH,
                 special=True,
                 override_special=URL_SAFE_SPECIAL,
-                keepers={"rotation": pulumi.Output.from_input(args.rotation).apply(str)},
+                keepers={"rotation": str(rotation)},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.values[secret_name] = password.result
-        self.register_outputs({"names": list(args.names)})
+        self.register_outputs({"names": [n for n, _ in args.rotations]})

@@ -1,19 +1,49 @@
-"""Shared, cached recordings: the SDK import and each stack's run happen once per session."""
+"""Shared, cached recordings: the SDK import and each stack's run happen once per session.
+
+"Once per session", not once per process: mutmut (`make mutate`) runs the whole suite once
+in its own process to learn which tests reach which function (MUTANT_UNDER_TEST=stats),
+then forks one child per mutant and runs pytest again there on those tests. Two traps:
+
+- a cache filled in the parent would hand every mutant the unmutated recording, and every
+  mutant would survive: the cache is emptied when a session starts and is keyed on the
+  mutant under test as well;
+- in the stats run, a cached recording would credit the program's functions to the first
+  test that recorded the stack only, and a mutant would be tested by that one test: the
+  stats run records afresh for every call, so each test is credited with what it reads.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 
 import pytest
 
 from tools import harness
 
 STACKS = tuple(harness.stack_files())
+# mutmut's name for the active mutant, in the environment of the child that tests it.
+MUTANT_ENV = "MUTANT_UNDER_TEST"
 
 
 @functools.cache
-def recorded(stack: str, preview: bool = False) -> harness.Run:
+def _recording(stack: str, preview: bool, mutant: str) -> harness.Run:
     return harness.run(stack, preview=preview)
+
+
+def recorded(stack: str, preview: bool = False) -> harness.Run:
+    """The recording of `stack` (normal or preview mode), made at most once per session and mutant."""
+    mutant = os.environ.get(MUTANT_ENV, "")
+    if mutant == "stats":
+        return harness.run(stack, preview=bool(preview))
+    return _recording(stack, bool(preview), mutant)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_recordings():
+    """Nothing recorded by an earlier session in this process reaches this one."""
+    _recording.cache_clear()
+    yield
 
 
 @pytest.fixture(params=STACKS)

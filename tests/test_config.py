@@ -19,7 +19,7 @@ BAD = [
     ("staging", {"vpcCidr": "10.244.0.0/20"}, "webstack:vpcCidr", "reserved"),
     ("staging", {"sshKeyFingerprints": ["SHA256:abc"]}, "webstack:sshKeyFingerprints", "MD5"),
     ("staging", {"vpcCIDR": "10.50.0.0/20"}, "webstack:vpcCIDR", "unknown key"),
-    ("staging", {"app.generatedSecrets": ["SECRET_KEY", "SECRET_KEY"]}, "app.generatedSecrets", "duplicates"),
+    ("staging", {"app.generatedSecrets": {"SECRET_KEY": 0}}, "app.generatedSecrets.SECRET_KEY", ">= 1"),
     ("staging", {"app.hostnames": ["a-b.example.com", "a.b.example.com"]}, "app.hostnames", "same"),
     ("staging", {"app.webCommand": ["gunicorn", "x:app", "--bind=0.0.0.0:9000"]}, "app.webCommand", "app.port"),
     ("staging", {"app.authPaths": ["/"]}, "webstack:app.authPaths", "not be '/'"),
@@ -46,10 +46,15 @@ BAD = [
     ("staging", {"app.healthPath": "health"}, "webstack:app.healthPath", "starting with /"),
     ("staging", {"app.env": {"lower_case": "x"}}, "webstack:app.env.lower_case", "A-Z"),
     ("staging", {"app.env": {"DATABASE_URL": "sqlite://"}}, "webstack:app.env.DATABASE_URL", "provides"),
-    ("staging", {"app.env": {"SECRET_KEY": "changeme"}}, "webstack:app.env.SECRET_KEY", "generated secret"),
-    ("staging", {"app.generatedSecrets": ["REDIS_URL"]}, "webstack:app.generatedSecrets", "not provided"),
+    ("staging", {"app.env": {"SECRET_KEY": "changeme"}}, "webstack:app.generatedSecrets.SECRET_KEY", "app.env"),
+    ("staging", {"app.generatedSecrets": {"REDIS_URL": 1}}, "webstack:app.generatedSecrets.REDIS_URL", "provides"),
     ("staging", {"app.replica": 2}, "webstack:app.replica", "unknown key"),
-    ("staging", {"app.workerCommand": ["celery", "worker", "--concurrency=8"]}, "app.workerCommand", "Concurrency"),
+    ("staging", {"app.processes": {"web": {"command": ["x"]}}}, "webstack:app.processes.web", "other than web"),
+    ("staging", {"app.processes": {"worker": {"memoryMb": 64}}}, "app.processes.worker.command", "no default"),
+    ("staging", {"app.envAliases": {"X_URL": "nope"}}, "webstack:app.envAliases.X_URL", "cacheUrl"),
+    ("staging", {"app.secretEnv": {"STRIPE_KEY": "sk"}}, "webstack:app.secretEnv.STRIPE_KEY", "--secret"),
+    ("staging", {"app.registry": {"kind": "token", "server": "ghcr.io"}}, "app.registry.password", "set for kind"),
+    ("staging", {"database.extensions": ["postgis2"]}, "webstack:database.extensions", "uuid-ossp"),
     ("staging", {"database.mode": "sqlite"}, "webstack:database.mode", "container, managed"),
     ("staging", {"database.nodes": 4}, "webstack:database.nodes", "1-3"),
     ("staging", {"database.nodes": 2}, "webstack:database.nodes", "standby"),
@@ -64,7 +69,40 @@ BAD = [
     ("staging", {"edge.manageZoneSettings": True}, "webstack:edge.manageZoneSettings", "one owner"),
     ("staging", {"app.webMemoryMb": 4096}, "webstack:app.dropletSize", "MB"),
     ("prod", {"protect": False}, "webstack:protect", "production"),
-]
+    # Cloudflare's rate-limit values by zone plan, and what Universal SSL covers (issue 10)
+    ("staging", {"edge.rateLimitPeriod": 60}, "webstack:edge.rateLimitPeriod", "free plan"),
+    ("staging", {"edge.rateLimitTimeout": 3600}, "webstack:edge.rateLimitTimeout", "free plan"),
+    ("prod", {"edge.plan": "pro", "edge.rateLimitPeriod": 120}, "webstack:edge.rateLimitPeriod", "pro plan"),
+    ("prod", {"edge.plan": "pro", "edge.rateLimitTimeout": 86400}, "webstack:edge.rateLimitTimeout", "pro plan"),
+    ("prod", {"edge.plan": "business", "edge.rateLimitPeriod": 3600}, "edge.rateLimitPeriod", "business plan"),
+    ("prod", {"edge.plan": "pro", "edge.rateLimitPeriod": 25}, "webstack:edge.rateLimitPeriod", "10, 15, 20, 30"),
+    ("staging", {"edge.plan": "gold"}, "webstack:edge.plan", "business"),
+    ("staging", {"app.hostnames": ["api.staging.example.com"]}, "webstack:app.hostnames", "Universal SSL"),
+    ("staging", {"edge.import": {"records": {"staging.example.com": "abc"}}, "edge.zoneId": "f" * 32},
+     "webstack:edge.import.records.staging.example.com", "32-hex"),
+    ("staging", {"edge.import": {"records": {"x.example.com": "0" * 32}}, "edge.zoneId": "f" * 32},
+     "webstack:edge.import.records.x.example.com", "app.hostnames"),
+    ("staging", {"edge.import": {"records": {"staging.example.com": "0" * 32}}}, "webstack:edge.zoneId", "import"),
+    ("prod", {"edge.import": {"rateLimit": "nope"}, "edge.zoneId": "f" * 32}, "edge.import.rateLimit", "32-hex"),
+    ("staging", {"edge.import": {"rateLimit": "0" * 32}, "edge.zoneId": "f" * 32}, "edge.import.rateLimit", "owns"),
+    ("staging", {"edge.import": {"rulesets": "x"}}, "webstack:edge.import.rulesets", "unknown key"),
+    # nginx options the seed guides need (issue 13 item 8)
+    ("staging", {"proxy.websocketPaths": ["ws"]}, "webstack:proxy.websocketPaths", "path prefix such as /ws"),
+    ("staging", {"proxy.websocketPaths": "/ws"}, "webstack:proxy.websocketPaths", "array"),
+    ("staging", {"proxy.websocketPaths": ["/ws", "/ws"]}, "webstack:proxy.websocketPaths", "unique"),
+    ("staging", {"proxy.websocketPaths": ["/api/"]}, "webstack:proxy.websocketPaths", "locations of their own"),
+    ("staging", {"proxy.websocketPaths": ["/login/ws"]}, "webstack:proxy.websocketPaths", "auth_paths entry '/login'"),
+    ("staging", {"proxy.websocketPaths": ["/health"]}, "webstack:proxy.websocketPaths", "health_path"),
+    ("staging", {"proxy.readTimeoutSeconds": 0}, "webstack:proxy.readTimeoutSeconds", "1-3600"),
+    ("staging", {"proxy.readTimeoutSeconds": 3601}, "webstack:proxy.readTimeoutSeconds", "1-3600"),
+    ("staging", {"proxy.staticPath": "/static"}, "webstack:proxy.staticPath", "ending in '/'"),
+    ("staging", {"proxy.staticPath": "/.assets/"}, "webstack:proxy.staticPath", "'/.'"),
+    ("staging", {"proxy.staticPath": "/api/"}, "webstack:proxy.staticPath", "locations of their own"),
+    ("staging", {"proxy.staticPath": "/ws/", "proxy.websocketPaths": ["/ws"]}, "webstack:proxy.staticPath",
+     "websocket_paths entry '/ws'"),
+    ("staging", {"proxy.staticMaxAgeSeconds": 0}, "webstack:proxy.staticMaxAgeSeconds", "1-31536000"),
+    ("staging", {"proxy.staticMaxAgeSeconds": 31536001}, "webstack:proxy.staticMaxAgeSeconds", "1-31536000"),
+]  # fmt: skip
 
 
 def _reject(stack: str, overrides: dict) -> ConfigError:
@@ -114,8 +152,32 @@ def test_pulumi_yaml_defaults_apply_when_stack_omits_them():
     assert values["region"] == "nyc3"
 
 
+def _cfg(stack, overrides):
+    return harness.Run(stack, False, harness.stack_config(stack, overrides), [], {}).cfg
+
+
 def test_sizing_formula_counts_every_process():
-    # replicas x (web workers + Celery concurrency) + beat + migrate
-    app = harness.stack_config("prod")["app"]
-    expected = app["replicas"] * (app["webWorkers"] + app["workerConcurrency"]) + 2
-    assert connections_needed(recorded("prod").cfg.app) == expected
+    # prod: replicas 2 x (web workers 4 + worker 1x4) + beat (singleton) 1 + release 1
+    assert connections_needed(recorded("prod").cfg.app) == 2 * (4 + 4) + 1 + 1
+
+
+def test_sizing_counts_only_the_processes_that_exist():
+    # A Node app with no background process and no release command: web workers only.
+    cfg = _cfg("staging", {"app.processes": {}, "app.releaseCommand": None, "app.replicas": 2, "app.webWorkers": 5})
+    assert connections_needed(cfg.app) == 2 * 5
+    # A per-droplet process counts on each droplet, a singleton once, whatever it is called.
+    cfg = _cfg(
+        "staging",
+        {
+            "app.replicas": 3,
+            "app.webWorkers": 2,
+            "app.releaseCommand": None,
+            "database.poolSize": 26,
+            "database.size": "db-s-2vcpu-4gb",
+            "app.processes": {
+                "consumer": {"command": ["node", "consumer.js"], "count": 2, "connections": 3, "memoryMb": 128},
+                "clock": {"command": ["node", "clock.js"], "singleton": True, "connections": 2, "memoryMb": 64},
+            },
+        },
+    )
+    assert connections_needed(cfg.app) == 3 * (2 + 2 * 3) + 2

@@ -54,7 +54,7 @@ def test_prod_cache_is_lru_on_its_own_cluster():
     run = recorded("prod")
     caches = [c for c in run.of_type(CLUSTER) if c.inputs["engine"] == "valkey" and "cache" in c.name]
     assert len(caches) == 1
-    assert _policy_of(run, caches[0]) == "allkeys_lru"
+    assert _policy_of(run, caches[0]) == "allkeys-lru"
     assert run.exports["cache_url"].value != run.exports["broker_url"].value
 
 

@@ -88,12 +88,30 @@ def test_spaces_key_is_scoped_to_the_bucket_and_backup_credentials_are_secret(ru
     assert dump.provider_urn.endswith("-host-0-docker"), "the dump runs on the first droplet"
 
 
+def _as_api_lists_it(urn: str) -> str:
+    """The project API lists reserved IPs under their old name (provider issues #1031, #1264)."""
+    return urn.replace("do:reservedip:", "do:floatingip:", 1)
+
+
 def test_every_digitalocean_resource_is_in_the_stacks_project(run):
     (project,) = run.of_type(PROJECT)
-    expected = {value for r in run.resources for field, value in r.outputs.items() if field in DO_URN_FIELDS}
+    expected = {
+        _as_api_lists_it(value) for r in run.resources for field, value in r.outputs.items() if field in DO_URN_FIELDS
+    }
     assert expected, "the recording has DigitalOcean URNs"
     assert set(project.inputs["resources"]) == expected
     assert project.inputs["environment"] == run.cfg.environment
+
+
+def test_the_project_sends_what_the_api_reads_back_so_a_second_up_changes_nothing(run):
+    """A URN the API lists in another form would be a diff on every `pulumi up`, and moving a
+    reserved IP that is assigned to a droplet fails (412)."""
+    (project,) = run.of_type(PROJECT)
+    sent = set(project.inputs["resources"])
+    assert sent == {_as_api_lists_it(u) for u in sent}
+    if run.of_type("digitalocean:index/reservedIp:ReservedIp"):
+        ip = run.one("digitalocean:index/reservedIp:ReservedIp").outputs["ipAddress"]
+        assert f"do:floatingip:{ip}" in sent
 
 
 def test_prod_protects_every_data_resource():

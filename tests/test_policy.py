@@ -300,8 +300,8 @@ CASES = [
     bad("data-protected", "cluster", res("cluster")),
     bad("data-protected", "bucket", res("bucket")),
     good("broker-noeviction", "noeviction", BROKER, valkey_config(BROKER, "noeviction")),
-    good("broker-noeviction", "lru-cache", CACHE, valkey_config(CACHE, "allkeys_lru")),
-    bad("broker-noeviction", "lru", BROKER, valkey_config(BROKER, "allkeys_lru")),
+    good("broker-noeviction", "lru-cache", CACHE, valkey_config(CACHE, "allkeys-lru")),
+    bad("broker-noeviction", "lru", BROKER, valkey_config(BROKER, "allkeys-lru")),
     bad("broker-noeviction", "no-config", BROKER, valkey_config(CACHE, "noeviction")),
     # spaces
     good("spaces-bucket-not-public", "private", bucket()),
@@ -390,14 +390,19 @@ CASES = [
     good("container-ports-proxy-only", "web-no-ports", container("web")),
     bad("container-ports-proxy-only", "web-ports", container("web", ports=[{"internal": 8000, "external": 8000}])),
     bad("container-ports-proxy-only", "host-network", container("worker", networkMode="host")),
-    good("docker-provider-no-registry-auth", "none", res("docker", host="ssh://deploy@192.0.2.1")),
-    good("docker-provider-no-registry-auth", "empty-json", res("docker", host="ssh://d@h", registryAuth="[]")),
-    bad(
-        "docker-provider-no-registry-auth",
-        "json",
+    good("docker-provider-registry-auth-token", "none", res("docker", host="ssh://deploy@192.0.2.1")),
+    good("docker-provider-registry-auth-token", "empty-json", res("docker", host="ssh://d@h", registryAuth="[]")),
+    good(
+        "docker-provider-registry-auth-token",
+        "token",
         res("docker", registryAuth='[{"address":"ghcr.io","username":"u","password":"p"}]'),
     ),
-    bad("docker-provider-no-registry-auth", "list", res("docker", registryAuth=[{"address": "ghcr.io"}])),
+    bad(
+        "docker-provider-registry-auth-token",
+        "config-file",
+        res("docker", registryAuth=[{"address": "ghcr.io", "configFileContent": "{}"}]),
+    ),
+    bad("docker-provider-registry-auth-token", "no-password", res("docker", registryAuth=[{"address": "ghcr.io"}])),
     good("docker-provider-secure-host", "ssh", res("docker", host="ssh://deploy@192.0.2.1")),
     good("docker-provider-secure-host", "tcp-tls", res("docker", host="tcp://h:2376", certPath="/certs")),
     bad("docker-provider-secure-host", "tcp", res("docker", host="tcp://192.0.2.1:2375")),
@@ -553,7 +558,7 @@ MUTATIONS = {
     "db-firewall-per-cluster": (_drop("webstack-prod-db-firewall"), "webstack-prod-db-cluster"),
     "data-protected": (_unprotect("webstack-prod-db-cluster"), "webstack-prod-db-cluster"),
     "broker-noeviction": (
-        _set("webstack-prod-valkey-broker-config", valkeyMaxmemoryPolicy="allkeys_lru"),
+        _set("webstack-prod-valkey-broker-config", valkeyMaxmemoryPolicy="allkeys-lru"),
         "webstack-prod-valkey-broker-cluster",
     ),
     "spaces-bucket-no-force-destroy": (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tools import harness
 
 
@@ -55,13 +57,86 @@ def test_generated_secrets_are_64_url_safe_characters(run):
         assert set(p.inputs["overrideSpecial"]) <= set("-_.~")
 
 
-def test_bumping_rotation_changes_every_keeper():
+def test_each_generated_secret_rotates_on_its_own():
+    # Bumping SECRET_KEY's counter regenerates SECRET_KEY only; JWT_SECRET_KEY keeps its value.
     before = harness.run("staging")
-    after = harness.run("staging", {"app.secretsRotation": 2})
+    after = harness.run("staging", {"app.generatedSecrets": {"SECRET_KEY": 2, "JWT_SECRET_KEY": 1}})
     keep = {r.name: r.inputs["keepers"] for r in before.of_type("random:index/randomPassword:RandomPassword")}
-    for r in after.of_type("random:index/randomPassword:RandomPassword"):
-        if r.name in keep and "-secrets-" in r.name:
-            assert r.inputs["keepers"] != keep[r.name]
+    changed = {
+        r.name
+        for r in after.of_type("random:index/randomPassword:RandomPassword")
+        if "-secrets-" in r.name and r.inputs["keepers"] != keep[r.name]
+    }
+    assert changed == {"webstack-staging-secrets-secret-key"}
+
+
+USER_SECRETS = {
+    "app.secretEnv": {"STRIPE_SECRET_KEY": {"secure": "v1:AAAA"}, "SMTP_PASSWORD": {"secure": "v1:BBBB"}},
+}
+TOKEN_REGISTRY = {
+    "app.image": "ghcr.io/example/shop:1.4.2",
+    "app.registry": {"kind": "token", "server": "ghcr.io", "username": "ci-bot", "password": {"secure": "v1:CCCC"}},
+}
+DOCR_REGISTRY = {
+    "app.image": "registry.digitalocean.com/example/shop:1.4.2",
+    "app.registry": {"kind": "docr", "name": "example"},
+}
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize("registry", [TOKEN_REGISTRY, DOCR_REGISTRY], ids=["token", "docr"])
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_user_secrets_and_registry_credentials_are_never_plaintext(stack, registry, preview):
+    run = harness.run(stack, {**USER_SECRETS, **registry}, preview=preview)
+    # Config values are known in preview too, so this search can fail in both modes.
+    leaks = [
+        (r.name, path)
+        for r in run.resources
+        for path, text in _plain_strings(r.inputs, "", r.secret_paths)
+        if harness.SECRET_MARK in text
+    ]
+    assert leaks == []
+    for name, export in run.exports.items():
+        assert export.secret or harness.SECRET_MARK not in json.dumps(export.value), name
+    # ... and it is not vacuous: the secrets do reach every app container's env, as secrets.
+    for c in run.of_type("docker:index/container:Container"):
+        if "-app-" in c.name and c.inputs.get("envs") is not None and c.inputs["name"] not in ("probe", "proxy"):
+            assert "envs" in c.secret_paths
+            if not preview:
+                names = {line.split("=", 1)[0] for line in c.inputs["envs"]}
+                assert {"STRIPE_SECRET_KEY", "SMTP_PASSWORD"} <= names, c.name
+                assert any(harness.SECRET_MARK in line for line in c.inputs["envs"] if line.startswith("STRIPE"))
+
+
+@pytest.mark.parametrize("registry", [TOKEN_REGISTRY, DOCR_REGISTRY], ids=["token", "docr"])
+def test_private_images_are_pulled_with_the_registry_credentials(registry):
+    run = harness.run("prod", {**USER_SECRETS, **registry})
+    providers = run.of_type("pulumi:providers:docker")
+    assert len(providers) == run.cfg.app.replicas
+    for provider in providers:
+        (auth,) = json.loads(provider.inputs["registryAuth"]) if isinstance(
+            provider.inputs["registryAuth"], str
+        ) else provider.inputs["registryAuth"]
+        assert any(p.startswith("registryAuth") for p in provider.secret_paths), provider.secret_paths
+        if registry is TOKEN_REGISTRY:
+            assert auth["address"] == "ghcr.io" and auth["username"] == "ci-bot"
+            assert harness.SECRET_MARK in auth["password"]
+        else:
+            assert auth["address"] == "registry.digitalocean.com"
+            (creds,) = run.of_type(
+                "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials"
+            )
+            assert creds.inputs["registryName"] == "example" and creds.inputs["write"] is False
+            assert not run.of_type("digitalocean:index/containerRegistry:ContainerRegistry"), "one per account"
+    # The app image is pulled through those providers; the public helper images need none.
+    images = [r for r in run.of_type("docker:index/remoteImage:RemoteImage") if r.name.endswith("-app-0-image")]
+    assert images and images[0].inputs["name"] == run.cfg.app.image
+
+
+def test_public_images_need_no_credentials():
+    run = harness.run("prod")
+    for provider in run.of_type("pulumi:providers:docker"):
+        assert "registryAuth" not in provider.inputs
 
 
 def test_container_env_and_tls_key_stay_secret_in_preview_too(any_run):

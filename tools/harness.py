@@ -100,6 +100,25 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[st
     return values
 
 
+def decrypt(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """What the CLI hands the program for `{secure: ...}` leaves (`pulumi config set --secret
+    --path`): the plaintext, here a recognisable fake, and the top-level keys now secret."""
+    secret: list[str] = []
+
+    def walk(node: Any, path: str) -> Any:
+        if isinstance(node, dict) and set(node) == {"secure"}:
+            secret.append(path.split(".", 1)[0])
+            return fake_secret("config", path)
+        if isinstance(node, dict):
+            return {k: walk(v, f"{path}.{k}") for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        return node
+
+    plain = {key: walk(value, key) for key, value in values.items()}
+    return plain, sorted(set(secret))
+
+
 def _as_cli_strings(values: dict[str, Any]) -> dict[str, str]:
     """The CLI hands the program strings; structured values arrive as JSON."""
     out = {}
@@ -208,6 +227,12 @@ class WebstackMocks(pulumi.runtime.Mocks):
         }
 
 
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
 def _simple(prefix: str, urn_field: str | None = None):
     def fake(self: WebstackMocks, key: tuple, inputs: dict) -> tuple[str, dict]:
         rid = _uuid(*key)
@@ -260,6 +285,15 @@ _FAKES = {
         lambda k, i: {"accessKey": "DO00" + _h(*k, n=16).upper(), "secretKey": fake_secret(*k, length=43)}
     ),
     "digitalocean:index/uptimeCheck:UptimeCheck": _simple("uptime"),
+    "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials": _fixed(
+        lambda k, i: {
+            "dockerCredentials": json.dumps(
+                {"auths": {"registry.digitalocean.com": {"auth": _b64(f"{(t := fake_secret(*k, length=40))}:{t}")}}}
+            ),
+            "credentialExpirationTime": "2027-11-23T00:00:00Z",
+        }
+    ),
+    "random:index/randomId:RandomId": _fixed(lambda k, i: {"hex": _h(*k, n=8), "b64Std": _h(*k, "b", n=8)}),
     "random:index/randomPassword:RandomPassword": _fixed(
         lambda k, i: {"result": fake_secret(*k, length=int(i.get("length", 32))), "bcryptHash": fake_secret(*k, "b")}
     ),
@@ -316,6 +350,7 @@ class Resource:
     delete_before_replace: bool
     retain_on_delete: bool
     additional_secret_outputs: list[str]
+    import_id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -393,6 +428,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 retain_on_delete=bool(request.retainOnDelete),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                import_id=request.importId,
                 outputs=state,
             )
         )
@@ -419,8 +455,9 @@ class Run:
         """The validated config the program saw (components.config.StackConfig), parsed once."""
         from components.config import parse
 
-        raw = {k.split(":", 1)[1]: v for k, v in _as_cli_strings(self.config).items()}
-        return parse(raw, self.stack)
+        plain, secret_keys = decrypt(self.config)
+        raw = {k.split(":", 1)[1]: v for k, v in _as_cli_strings(plain).items()}
+        return parse(raw, self.stack, secret_keys=frozenset(secret_keys))
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -498,7 +535,10 @@ def run(
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
     pulumi.runtime.settings.SETTINGS.outputs.clear()
     secret_values = {f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()}
-    pulumi_config.set_all_config({**_as_cli_strings(values), **secret_values}, list(secret_values))
+    plain, secret_keys = decrypt(values)
+    pulumi_config.set_all_config(
+        {**_as_cli_strings(plain), **secret_values}, [*secret_values, *(f"{PROJECT}:{k}" for k in secret_keys)]
+    )
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:

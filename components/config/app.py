@@ -1,0 +1,132 @@
+"""`webstack:app`: the image, its one HTTP process and any background processes, hostnames,
+environment and secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from components import catalog
+from components.config.base import Image, Section, choice, problem, raise_if, strings, text
+from components.config.process import (
+    ENV_NAME,
+    EnvName,
+    EnvValue,
+    Process,
+    ProcessName,
+    Registry,
+    Seconds,
+    StackValue,
+    image_registry,
+)
+from components.envmap import PROVIDED_ENV
+
+URL_PATH = r"^/[A-Za-z0-9/_.-]*$"
+_BIND = re.compile(r"^(?:--bind=|-b)?(?:[0-9.]+|\[[0-9a-f:]+\]):(\d+)$")
+
+
+class AppConfig(Section):
+    image: Image
+    """Pinned app image (tag or digest, never `latest`); required."""
+    registry: Registry | None = None
+    """Private registry the image is pulled from {kind: docr, name} or {kind: token, server, username,
+    password (secret)}; unset: a public image."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    """Port the web process listens on inside its container."""
+    health_path: text(URL_PATH, "a path starting with /") = "/health"
+    """Health endpoint: release probe, load balancer check, uptime checks."""
+    health_status: Annotated[int, Field(ge=200, le=399)] = 200
+    """Status the health endpoint answers when healthy."""
+    replicas: Annotated[int, Field(ge=1, le=100)] = 1
+    """App droplets; 2 or more puts a load balancer in front."""
+    droplet_size: choice(*catalog.DROPLET_SIZES) = "s-1vcpu-2gb"
+    """Droplet size slug."""
+    hostnames: strings()
+    """FQDNs served, each inside `domain` (one proxied DNS record each); the first is the probes' Host."""
+    web_command: strings() = ("gunicorn", "app.wsgi:application", "--bind=0.0.0.0:8000")
+    """The one HTTP process behind nginx; a `--bind` port must equal `port`."""
+    web_workers: Annotated[int, Field(ge=1, le=64)] = 3
+    """Its workers (database connections), passed as WEB_CONCURRENCY."""
+    web_memory_mb: Annotated[int, Field(ge=64)] = 512
+    """Memory limit of the web container (MB)."""
+    web_stop_seconds: Seconds = 30
+    """Grace between SIGTERM and SIGKILL when a web container is replaced (in-flight requests)."""
+    processes: dict[ProcessName, Process] = Field(default_factory=dict)
+    """Background processes by name {command, memoryMb, count, singleton, connections, stopSeconds};
+    none required (Celery worker and beat are one configuration of them)."""
+    release_command: strings() | None = None
+    """One-shot command run before any process of a release starts (migrations); unset: none."""
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    """Plain env vars; may not shadow a URL or secret the stack provides."""
+    secret_env: dict[EnvName, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    """Your own secrets (Stripe, SMTP, ...), each set with `pulumi config set --secret --path
+    'app.secretEnv.NAME'`; they reach the containers as Pulumi secrets only."""
+    env_aliases: dict[EnvName, StackValue] = Field(default_factory=dict)
+    """Extra names for the stack's values, e.g. CELERY_RESULT_BACKEND: cacheUrl."""
+    generated_secrets: dict[EnvName, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    """Env vars filled with 64-character random secrets, each with its own rotation counter
+    (bump one to rotate only that secret), e.g. {SECRET_KEY: 1}."""
+    auth_paths: strings() = ("/login", "/api/auth/")
+    """Prefixes rate-limited tighter at nginx and at the edge (/login covers /login/reset)."""
+
+    @property
+    def droplet_memory_mb(self) -> int:
+        return catalog.DROPLET_SIZES[self.droplet_size].memory_mb
+
+    @property
+    def env_vars(self) -> tuple[tuple[str, str], ...]:
+        """`env` as sorted (NAME, text) pairs; booleans as JSON (true/false)."""
+        return tuple((k, json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in sorted(self.env.items()))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppConfig:
+        bad: list[str] = []
+        if len({h.replace(".", "-") for h in self.hostnames}) != len(self.hostnames):
+            bad.append(
+                problem(
+                    "app.hostnames",
+                    list(self.hostnames),
+                    "a list without duplicates (a-b.x and a.b.x count as the same)",
+                )
+            )
+        for arg in self.web_command:
+            bind = _BIND.match(arg)
+            if bind and int(bind[1]) != self.port:
+                bad.append(
+                    problem(
+                        "app.webCommand",
+                        list(self.web_command),
+                        f"binding app.port {self.port} (nginx and the probe use it)",
+                    )
+                )
+        owners: dict[str, str] = {}
+        for where, names in (
+            ("env", self.env),
+            ("secretEnv", self.secret_env),
+            ("envAliases", self.env_aliases),
+            ("generatedSecrets", self.generated_secrets),
+        ):
+            for name in names:
+                if name in owners:
+                    bad.append(problem(f"app.{where}.{name}", "...", f"defined once (app.{owners[name]} has it too)"))
+                owners.setdefault(name, where)
+        for name in self.generated_secrets:
+            if not re.match(ENV_NAME, name) or name in PROVIDED_ENV:
+                bad.append(
+                    problem("app.generatedSecrets", name, f"an env var name {ENV_NAME} not provided by the stack")
+                )
+        for path in self.auth_paths:
+            if not re.match(URL_PATH, path):
+                bad.append(problem("app.authPaths", path, "a URL path starting with /"))
+        if self.registry:
+            host = image_registry(self.image)
+            prefix = f"registry.digitalocean.com/{self.registry.name}/"
+            if self.registry.kind == "docr" and not self.image.startswith(prefix):
+                bad.append(problem("app.image", self.image, f"an image of the registry, {prefix}<name>:<tag>"))
+            if self.registry.kind == "token" and host != self.registry.server:
+                bad.append(problem("app.registry.server", self.registry.server, f"the image's registry {host}"))
+        raise_if(bad)
+        return self

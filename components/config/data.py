@@ -1,0 +1,87 @@
+"""`webstack:database` and `webstack:valkey`: the data tier, managed or as containers (dev)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from components import catalog
+from components.config.base import Image, Section, choice, problem, raise_if
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Mode = choice("managed", "container")
+# Extensions DigitalOcean's managed Postgres offers that apps commonly create
+# (https://docs.digitalocean.com/products/databases/postgresql/details/supported-extensions/).
+EXTENSIONS = (
+    "btree_gin", "btree_gist", "citext", "cube", "fuzzystrmatch", "hstore", "intarray", "ltree", "pg_stat_statements",
+    "pg_trgm", "pgcrypto", "postgis", "tablefunc", "unaccent", "uuid-ossp", "vector",
+)  # fmt: skip
+
+
+class Maintenance(Section):
+    day: choice(*WEEKDAYS) = "sunday"
+    """Weekday of the maintenance window."""
+    hour: Annotated[int, Field(ge=0, le=23)] = 3
+    """UTC hour of the maintenance window."""
+
+
+class DatabaseConfig(Section):
+    mode: Mode = "managed"
+    """`managed` (DigitalOcean cluster) or `container` (on the first droplet, dev)."""
+    version: choice(*catalog.POSTGRES_VERSIONS) = "17"
+    """Postgres major version."""
+    size: choice(*catalog.DATABASE_SIZES) = "db-s-1vcpu-1gb"
+    """Node size slug."""
+    nodes: Annotated[int, Field(ge=1, le=3)] = 1
+    """Primary plus standbys; a standby needs db-s-1vcpu-2gb or larger."""
+    pool_size: Annotated[int, Field(ge=1)] = 20
+    """Connections in the app's PgBouncer pool (checked against the sizing rule)."""
+    pool_mode: choice("transaction", "session", "statement") = "transaction"
+    """PgBouncer pool mode."""
+    maintenance: Maintenance = Maintenance()
+    """Maintenance window {day, hour}."""
+    container_image: Image = "postgres:17.6-alpine"
+    """Container mode only: pinned Postgres image."""
+    extensions: tuple[choice(*EXTENSIONS), ...] = ()
+    """Extensions created by doadmin before migrations (the app user cannot on Postgres 15+)."""
+
+    @property
+    def maintenance_day(self) -> str:
+        return self.maintenance.day
+
+    @property
+    def maintenance_hour(self) -> int:
+        return self.maintenance.hour
+
+    @model_validator(mode="after")
+    def _standby(self) -> DatabaseConfig:
+        if self.mode == "managed" and self.nodes > 1 and not catalog.DATABASE_SIZES[self.size].standby_allowed:
+            raise_if(
+                [
+                    problem(
+                        "database.nodes", self.nodes, f"1 on {self.size}; standby nodes need db-s-1vcpu-2gb or larger"
+                    )
+                ]
+            )
+        return self
+
+
+class ValkeyConfig(Section):
+    mode: choice("managed", "container", "none") = "managed"
+    """`managed` (DigitalOcean cluster), `container` (on the first droplet, dev) or `none` (no
+    Celery, no cache: no Valkey at all)."""
+    version: choice(*catalog.VALKEY_VERSIONS) = "8"
+    """Valkey major version."""
+    size: choice(*catalog.DATABASE_SIZES) = "db-s-1vcpu-1gb"
+    """Broker node size."""
+    split_cache: bool = False
+    """True adds a separate allkeys-lru cache cluster beside the never-evicting broker."""
+    cache_size: choice(*catalog.DATABASE_SIZES) | None = None
+    """Cache node size when split; unset: the broker's size."""
+    container_image: Image = "valkey/valkey:8.1-alpine"
+    """Container mode only: pinned Valkey image."""
+
+    @property
+    def cache_size_slug(self) -> str:
+        return self.cache_size or self.size

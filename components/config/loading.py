@@ -1,0 +1,203 @@
+"""Reading `pulumi.Config` into a StackConfig, and every problem into one ConfigError."""
+
+from __future__ import annotations
+
+import functools
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ValidationError
+
+from components.config.base import NAMESPACE, Allowed, ProblemsError, problem
+from components.config.stack import StackConfig
+
+SECRET_KEYS = ("slackWebhookUrl",)
+
+
+class ConfigError(pulumi.RunError):
+    """Raised once with every problem; RunError prints without a traceback."""
+
+
+@functools.cache
+def _known_keys() -> frozenset[str]:
+    return frozenset(f.alias or n for n, f in StackConfig.model_fields.items())
+
+
+@functools.cache
+def _string_keys() -> frozenset[str]:
+    """Top-level keys the CLI hands over as plain text; every other value arrives as JSON."""
+    props = StackConfig.model_json_schema(by_alias=True)["properties"]
+    return frozenset(k for k, v in props.items() if v.get("type") == "string")
+
+
+def parse(
+    raw: Mapping[str, str | None],
+    stack: str,
+    slack_webhook_url: pulumi.Output[str] | None = None,
+    secret_keys: frozenset[str] = frozenset(),
+) -> StackConfig:
+    """Validate raw config strings (as `pulumi.Config.get` returns them) for `stack`.
+
+    `secret_keys` are the keys the CLI holds encrypted (a `--secret` value anywhere inside);
+    user secrets must come from one of them.
+    """
+    problems: list[str] = []
+    doc: dict[str, Any] = {}
+    for key, text in raw.items():
+        if text is None:
+            continue
+        if key in _string_keys():
+            doc[key] = text
+            continue
+        try:
+            doc[key] = json.loads(text)
+        except ValueError:
+            if key in _known_keys():
+                problems.append(problem(key, text, "valid JSON/YAML structure"))
+            else:
+                doc[key] = text  # refused below as an unknown key
+
+    context = {"stack": stack, "has_slack": slack_webhook_url is not None, "secret_keys": secret_keys}
+    try:
+        cfg = StackConfig.model_validate_json(json.dumps(doc), strict=True, context=context)
+    except ValidationError as err:
+        problems += _lines(err)
+        cfg = None
+    if problems or cfg is None:
+        raise ConfigError(
+            f"invalid configuration for stack {stack!r} ({len(problems)} problem"
+            f"{'s' if len(problems) > 1 else ''}):\n  - " + "\n  - ".join(problems)
+        )
+    cfg._stack = stack
+    cfg._slack_webhook_url = slack_webhook_url
+    return cfg
+
+
+def load() -> StackConfig:
+    """Read this stack's config; raise ConfigError (no traceback) on any bad value."""
+    cfg = pulumi.Config(NAMESPACE)
+    from pulumi.runtime import config as runtime_config
+
+    keys = sorted(_namespace_keys() - set(SECRET_KEYS))
+    secret = frozenset(k for k in keys if runtime_config.is_config_secret(f"{NAMESPACE}:{k}"))
+    return parse(
+        {key: cfg.get(key) for key in keys},
+        pulumi.get_stack(),
+        slack_webhook_url=cfg.get_secret("slackWebhookUrl"),
+        secret_keys=secret,
+    )
+
+
+def _namespace_keys() -> set[str]:
+    """Every `webstack:` key the stack sets, from the engine's config (env var or runtime)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.get_config_env()) | set(runtime_config.CONFIG.get())
+    return {k.split(":", 1)[1] for k in keys if k.startswith(f"{NAMESPACE}:")}
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _lines(err: ValidationError) -> list[str]:
+    """One line per problem, named by the key as the user wrote it; duplicates (a value that
+    fails every member of a union) folded."""
+    lines: list[str] = []
+    for e in err.errors(include_url=False):
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, ProblemsError):
+            lines += cause.lines
+            continue
+        loc = [p for p in e["loc"] if p != "[key]"]
+        key, info, allowed = _walk(loc)
+        dotted = ".".join(key)
+        if e["type"] == "extra_forbidden":
+            line = f"{NAMESPACE}:{dotted} = {e['input']!r}: unknown key; allowed: {', '.join(_allowed_keys(loc))}"
+        elif e["type"] == "missing":
+            line = problem(dotted, None, "set (it has no default)")
+        elif isinstance(cause, ValueError):
+            line = problem(dotted, e["input"], str(cause))
+        else:
+            line = problem(dotted, e["input"], allowed or _by_type(e, info))
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _unwrap(annotation: Any, allowed: str | None) -> tuple[Any, str | None]:
+    """Strip Annotated and Optional, keeping the innermost Allowed text."""
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            base, *extras = typing.get_args(annotation)
+            allowed = next((m.text for m in extras if isinstance(m, Allowed)), allowed)
+            annotation = base
+            continue
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+            annotation = args[0]
+            continue
+        return annotation, allowed
+
+
+def _walk(loc: list[Any]) -> tuple[list[str], Any, str | None]:
+    """The key path of an error location, the field it ends in, and that field's Allowed text."""
+    key: list[str] = []
+    node: Any = StackConfig
+    info = None
+    allowed: str | None = None
+    for part in loc:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = next((f for n, f in node.model_fields.items() if part in (n, f.alias)), None)
+            key.append(str(part))
+            if field is None:
+                break
+            info = field
+            allowed = next((m.text for m in field.metadata if isinstance(m, Allowed)), None)
+            node, allowed = _unwrap(field.annotation, allowed)
+        elif typing.get_origin(node) is dict:
+            key.append(str(part))
+            node, allowed = _unwrap(typing.get_args(node)[1], allowed)
+        elif typing.get_origin(node) in (tuple, list) and isinstance(part, int):
+            node, allowed = _unwrap(typing.get_args(node)[0], allowed)
+        else:
+            break  # a union member's tag: the key is complete
+    return key, info, allowed
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    node: Any = StackConfig
+    for part in loc[:-1]:
+        field = next((f for n, f in node.model_fields.items() if part in (n, f.alias)), None)
+        node, _ = _unwrap(field.annotation, None) if field else (None, None)
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return []
+    return sorted(f.alias or n for n, f in node.model_fields.items())
+
+
+def _by_type(e: Any, info: Any) -> str:
+    kind = e["type"]
+    ctx = e.get("ctx") or {}
+    if kind == "literal_error":
+        values = typing.get_args(_unwrap(info.annotation, None)[0]) if info is not None else ()
+        if values and all(isinstance(v, str | int) for v in values):
+            return f"one of {', '.join(map(str, values))}"
+        return f"one of {ctx.get('expected', '')}".replace("'", "")
+    if kind.startswith(("int_", "greater_than", "less_than")):
+        metadata = info.metadata if info is not None else []
+        lo = next((m.ge for m in metadata if isinstance(m, Ge)), ctx.get("ge"))
+        hi = next((m.le for m in metadata if isinstance(m, Le)), ctx.get("le"))
+        if lo is not None and hi is not None:
+            return f"an integer {lo}-{hi}"
+        return f"an integer >= {lo}" if lo is not None else "an integer"
+    if kind == "bool_type":
+        return "true or false"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "an object"
+    if kind.startswith("string"):
+        return "a non-empty string"
+    return e["msg"]

@@ -1,0 +1,276 @@
+"""The whole stack config: the scalar keys (declared in Pulumi.yaml), one model per object key,
+and the rules that span keys."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+
+import pulumi
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
+
+from components import catalog, cloudflare_ips
+from components import proxy as proxy_renderer
+from components.config.app import AppConfig
+from components.config.base import Allowed, Section, choice, problem, raise_if, text
+from components.config.data import DatabaseConfig, ValkeyConfig
+from components.config.edge import EdgeConfig, ProxyConfig
+from components.config.ops import BackupsConfig, MonitoringConfig
+from components.config.sizing import sizing_problems
+
+# The only ranges DigitalOcean accepts for a VPC, and what it keeps for itself inside them.
+# https://docs.digitalocean.com/products/networking/vpc/details/limits/
+RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+DO_RESERVED = tuple(
+    ipaddress.ip_network(n) for n in ("10.244.0.0/16", "10.245.0.0/16", "10.246.0.0/24", "10.229.0.0/16")
+)
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def is_domain(value: str) -> bool:
+    labels = value.split(".")
+    return (
+        len(value) <= 253
+        and len(labels) >= 2
+        and all(_DOMAIN_LABEL.match(label) for label in labels)
+        and labels[-1].isalpha()
+    )
+
+
+def _domain(value: str) -> str:
+    if not is_domain(value):
+        raise ValueError("a DNS zone apex such as example.com (the Cloudflare zone)")
+    return value
+
+
+def _vpc(value: str) -> str:
+    try:
+        net = ipaddress.ip_network(value)
+        ok = net.version == 4 and any(net.subnet_of(r) for r in RFC1918) and 16 <= net.prefixlen <= 24
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("an RFC 1918 IPv4 network from /16 to /24, e.g. 10.10.0.0/20")
+    if any(net.overlaps(r) for r in DO_RESERVED):
+        raise ValueError(f"outside DigitalOcean's reserved {', '.join(map(str, DO_RESERVED))}")
+    return value
+
+
+def _trusted_cidr(value: str) -> str:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError("a CIDR such as 203.0.113.7/32 (host bits clear)") from None
+    if net.prefixlen == 0:
+        raise ValueError("a trusted network, not the whole internet (0.0.0.0/0 or ::/0)")
+    return value
+
+
+def _ssh_key(value: str) -> str:
+    parts = value.split()
+    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
+        raise ValueError("an OpenSSH public key line (ssh-ed25519 AAAA... comment)")
+    return value
+
+
+Domain = Annotated[
+    str, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v), AfterValidator(_domain)
+]
+TrustedCidr = Annotated[str, AfterValidator(_trusted_cidr)]
+SshKey = Annotated[str, AfterValidator(_ssh_key)]
+Fingerprint = text(
+    r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$", "an MD5 fingerprint as DigitalOcean shows it (aa:bb:...:ff, 16 pairs)"
+)
+Email = text(r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$", "an email address")
+
+
+class StackConfig(Section):
+    domain: Domain
+    """The Cloudflare zone apex the stack serves under, e.g. example.com. Required."""
+    region: choice(*catalog.REGIONS) = "nyc3"
+    """DigitalOcean region slug for every regional resource."""
+    protect: bool = False
+    """Protect data-bearing resources (DB clusters, buckets) from deletion. Must be true in prod* stacks."""
+    vpc_cidr: Annotated[str, AfterValidator(_vpc)] = "10.10.0.0/20"
+    """Private IPv4 range of the stack's VPC (/16 to /24); give each stack its own."""
+    ssh_trusted_cidrs: Annotated[tuple[TrustedCidr, ...], Field(min_length=1), Allowed("a list of at least 1 CIDR")]
+    """CIDRs admitted on SSH (port 22). Required; 0.0.0.0/0 and ::/0 are refused."""
+    ssh_public_keys: Annotated[tuple[SshKey, ...], Field(min_length=1), Allowed("a list of at least 1 key")]
+    """OpenSSH public keys installed for the deploy user. Required."""
+    ssh_key_fingerprints: tuple[Fingerprint, ...] = ()
+    """MD5 fingerprints of keys already in the DigitalOcean account to attach to droplets. Empty:
+    sshPublicKeys are uploaded as SshKeys by this stack (DigitalOcean refuses a key twice)."""
+    alert_emails: tuple[Email, ...] = ()
+    """Addresses that receive monitoring and uptime alerts (verified on the DigitalOcean account)."""
+    app: AppConfig
+    """The application: image, processes, hostnames, environment."""
+    database: DatabaseConfig = DatabaseConfig()
+    """Postgres: managed cluster with a pool, or a container (dev)."""
+    valkey: ValkeyConfig = ValkeyConfig()
+    """Valkey: never-evicting broker, optional separate LRU cache."""
+    edge: EdgeConfig = EdgeConfig()
+    """Cloudflare: records, zone settings (prod), rate limits, imports."""
+    proxy: ProxyConfig = ProxyConfig()
+    """nginx at the origin."""
+    monitoring: MonitoringConfig = MonitoringConfig()
+    """Alerts and uptime checks."""
+    backups: BackupsConfig = BackupsConfig()
+    """Droplet backups and logical dumps."""
+
+    _stack: str = PrivateAttr("")
+    _slack_webhook_url: Any = PrivateAttr(None)
+
+    @property
+    def stack(self) -> str:
+        return self._stack
+
+    @property
+    def slack_webhook_url(self) -> pulumi.Output[str] | None:
+        return self._slack_webhook_url
+
+    @property
+    def bucket_name(self) -> str:
+        """The backup bucket: unique per domain and stack, within Spaces' naming rules."""
+        return f"{self.domain.replace('.', '-')}-{self.stack}-backups"
+
+    @property
+    def environment(self) -> str:
+        """DigitalOcean Project environment derived from the stack name."""
+        if self.stack.startswith("prod"):
+            return "Production"
+        if self.stack.startswith("staging"):
+            return "Staging"
+        return "Development"
+
+    @model_validator(mode="after")
+    def _across_keys(self, info: ValidationInfo) -> StackConfig:
+        context = info.context or {}
+        stack = context.get("stack", "")
+        bad: list[str] = []
+        if stack.startswith("prod") and not self.protect:
+            bad.append(
+                problem("protect", self.protect, f"true in a production stack ({stack!r}); prod data is protected")
+            )
+        for host in self.app.hostnames:
+            if not (is_domain(host) and (host == self.domain or host.endswith("." + self.domain))):
+                bad.append(problem("app.hostnames", host, f"a fully qualified name inside {self.domain}"))
+            elif (
+                host != self.domain
+                and host.count(".") - self.domain.count(".") > 1
+                and not self.edge.advanced_certificate
+            ):
+                bad.append(problem("app.hostnames", host, (
+                    f"one label below {self.domain} (Universal SSL covers {self.domain} and *.{self.domain} only), "
+                    "or set edge.advancedCertificate: true once an Advanced Certificate covers it"
+                )))  # fmt: skip
+        for host, record_id in sorted(self.edge.import_.records.items()):
+            if host not in self.app.hostnames:
+                bad.append(
+                    problem(
+                        f"edge.import.records.{host}",
+                        record_id,
+                        f"keyed by one of app.hostnames {list(self.app.hostnames)}",
+                    )
+                )
+        if self.valkey.mode == "none":
+            for name, value in sorted(self.app.env_aliases.items()):
+                if value in ("brokerUrl", "cacheUrl"):
+                    bad.append(
+                        problem(
+                            f"app.envAliases.{name}", value, "databaseUrl or directDatabaseUrl with valkey.mode none"
+                        )
+                    )
+        secret_leaves = [f"app.secretEnv.{n}" for n in self.app.secret_env]
+        secret_leaves += ["app.registry.password"] if self.app.registry and self.app.registry.password else []
+        if secret_leaves and "app" not in context.get("secret_keys", ()):
+            for leaf in secret_leaves:
+                bad.append(
+                    problem(
+                        leaf,
+                        "[plaintext]",
+                        f"set with `pulumi config set --secret --path '{leaf}' ...`: it is stored in plaintext",
+                    )
+                )
+        if self.monitoring.enabled and not self.alert_emails and not context.get("has_slack"):
+            bad.append(
+                problem("alertEmails", list(self.alert_emails), "at least one address while monitoring is enabled")
+            )
+        if self.backups.enabled and self.region not in catalog.SPACES_REGIONS:
+            bad.append(problem("region", self.region, "a region with Spaces while backups.enabled is true"))
+        for key, mode in (("database.mode", self.database.mode), ("valkey.mode", self.valkey.mode)):
+            if mode == "container" and self.app.replicas > 1:
+                bad.append(
+                    problem(
+                        key,
+                        "container",
+                        f"managed with app.replicas = {self.app.replicas}; "
+                        "a container on the first droplet is reachable from that droplet only",
+                    )
+                )
+        bucket = f"{self.domain.replace('.', '-')}-{stack}-backups"
+        if self.backups.enabled and (len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket)):
+            bad.append(
+                problem(
+                    "backups.enabled",
+                    True,
+                    f"false, or a domain and stack name giving a valid bucket name ({bucket!r})",
+                )
+            )
+        bad += _proxy_problems(self)
+        bad += sizing_problems(self.app, self.database, self.valkey, self.backups)
+        raise_if(bad)
+        return self
+
+
+# The renderer's fields, named as the user writes them.
+_PROXY_KEYS = {
+    "server_names": "app.hostnames",
+    "upstream": "app.port",
+    "health_path": "app.healthPath",
+    "auth_paths": "app.authPaths",
+    "client_max_body_size": "proxy.clientMaxBodySize",
+    "content_security_policy": "proxy.contentSecurityPolicy",
+    "api_rate_per_s": "proxy.apiRatePerSecond",
+    "api_burst": "proxy.apiBurst",
+    "auth_rate_per_s": "proxy.authRatePerSecond",
+    "auth_burst": "proxy.authBurst",
+    "hsts_max_age": "edge.hstsMaxAge",
+    "websocket_paths": "proxy.websocketPaths",
+    "read_timeout_s": "proxy.readTimeoutSeconds",
+    "static_path": "proxy.staticPath",
+    "static_max_age_s": "proxy.staticMaxAgeSeconds",
+}
+
+
+def _proxy_problems(cfg: StackConfig) -> list[str]:
+    """What nginx would refuse, checked by the renderer's own rules, named by config key."""
+    try:
+        proxy_renderer.validate(nginx_spec(cfg, load_balanced_vpc=None))
+    except proxy_renderer.ProxySpecError as err:
+        return [problem(_PROXY_KEYS.get(err.field, err.field), err.value, err.allowed)]
+    return []
+
+
+def nginx_spec(cfg: StackConfig, load_balanced_vpc: str | None = None) -> proxy_renderer.ProxySpec:
+    """The nginx settings of this config; behind a load balancer nginx also trusts the VPC,
+    where the load balancer's address lives."""
+    app, proxy = cfg.app, cfg.proxy
+    return proxy_renderer.ProxySpec(
+        server_names=app.hostnames,
+        upstream=f"web:{app.port}",
+        health_path=app.health_path,
+        real_ip_ranges=cloudflare_ips.ALL + ((load_balanced_vpc,) if load_balanced_vpc else ()),
+        auth_paths=app.auth_paths,
+        client_max_body_size=proxy.client_max_body_size,
+        content_security_policy=proxy.content_security_policy,
+        api_rate_per_s=proxy.api_rate_per_s,
+        api_burst=proxy.api_burst,
+        auth_rate_per_s=proxy.auth_rate_per_s,
+        auth_burst=proxy.auth_burst,
+        hsts_max_age=cfg.edge.hsts_max_age,
+        websocket_paths=proxy.websocket_paths,
+        read_timeout_s=proxy.read_timeout_seconds,
+        static_path=proxy.static_path,
+        static_max_age_s=proxy.static_max_age_seconds,
+    )

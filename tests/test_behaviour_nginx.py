@@ -1,0 +1,728 @@
+"""Each stack's nginx.conf, served by a real nginx in front of an echoing upstream.
+
+The conf is the one the stack deploys (the proxy container's upload, which must equal
+``render_nginx_conf(nginx_spec(...))`` as __main__.py builds it). Debian's nginx (1.22) runs it
+with only what must differ on this machine rewritten, line by line and counted (see ``_adapt``):
+listen ports (free loopback ports, IPv6 listeners dropped), the upstream (an echo server on
+127.0.0.1 that answers with the headers and peer it saw), certificate paths (a throwaway
+self-signed pair), the access log and temp paths. Requests go over TLS with the stack's
+hostname as SNI and Host, certificate checks off.
+
+Each request that counts against a rate limit comes from its own loopback source address
+(127.0.x.y), so the limits' per-client state never leaks from one test into another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import ipaddress
+import itertools
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from components.config import nginx_spec
+from components.proxy import ProxySpec, render_nginx_conf
+from tests import realprog
+from tests.conftest import STACKS, recorded
+
+LOOPBACK = realprog.LOOPBACK
+TRUSTED_PEER = f"{LOOPBACK}/32"
+# Headers the renderer must keep setting; every other add_header it renders is checked too.
+REQUIRED_HEADERS = (
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Content-Security-Policy",
+)
+_sources = itertools.count(2)
+
+
+def _source() -> str:
+    """A loopback address no other request used: its own client for nginx's rate limits."""
+    n = next(_sources)
+    assert n < 250 * 250
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
+def _client_ip() -> str:
+    """A client address no other request claimed in CF-Connecting-IP (198.18.0.0/15, for tests)."""
+    n = next(_sources)
+    return f"198.18.{n // 250}.{n % 250 + 1}"
+
+
+# ------------------------------------------------------------------------------ upstream
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Answers every request with JSON of what it received; upgrades WebSocket requests
+    and echoes one line back through the tunnel."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        remaining = length
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        self.server.seen.append(self.path)  # type: ignore[attr-defined]
+        # Both headers, as RFC 6455 (4.2.1) asks of a handshake and WebSocket servers check.
+        connection = {t.strip().lower() for t in self.headers.get("Connection", "").split(",")}
+        if self.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in connection:
+            self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            self.wfile.flush()
+            self.wfile.write(self.rfile.readline(1024))
+            self.close_connection = True
+            return
+        body = json.dumps(
+            {
+                "method": self.command,
+                "path": self.path,
+                "peer": self.client_address[0],
+                "body_bytes": length - remaining,
+                "headers": {k.lower(): ", ".join(self.headers.get_all(k)) for k in set(self.headers.keys())},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815 (http.server's names)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer((LOOPBACK, 0), _Echo)
+    server.daemon_threads = True
+    server.seen = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def origin_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throwaway self-signed pair standing in for the Cloudflare origin certificate."""
+    openssl = realprog.require("openssl", "openssl")
+    directory = tmp_path_factory.mktemp("certs")
+    cert, key = directory / "origin.pem", directory / "origin.key"
+    result = realprog.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "1", "-subj", "/CN=origin", "-keyout", str(key), "-out", str(cert)],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return cert, key
+
+
+# --------------------------------------------------------------------------------- nginx
+
+
+@dataclasses.dataclass
+class Proxy:
+    stack: str
+    spec: ProxySpec
+    rendered: str
+    conf: str
+    replaced: dict[str, str | None]
+    http_port: int
+    https_port: int
+    upstream: ThreadingHTTPServer
+
+    @property
+    def hostname(self) -> str:
+        return self.spec.server_names[0]
+
+    @property
+    def limit_status(self) -> int:
+        found = re.search(r"^\s*limit_req_status (\d+);", self.rendered, re.M)
+        return int(found.group(1)) if found else 503  # nginx's default
+
+    def headers_promised(self) -> dict[str, str]:
+        """Every add_header of the rendered conf, name -> value, but the static location's
+        Cache-Control (proxy.staticPath's own, checked by the static tests)."""
+        out = {}
+        for name, value in re.findall(
+            r'^\s*add_header\s+(\S+)\s+"((?:[^"\\]|\\.)*)"(?:\s+always)?;', self.rendered, re.M
+        ):
+            out[name] = re.sub(r"\\(.)", r"\1", value)
+        out.pop("Cache-Control", None)
+        return out
+
+
+def _stack_spec(stack: str) -> ProxySpec:
+    """The spec exactly as __main__.py builds it."""
+    cfg = recorded(stack).cfg
+    load_balanced = cfg.app.replicas >= 2
+    return nginx_spec(cfg, cfg.vpc_cidr if load_balanced else None)
+
+
+def _deployed_conf(stack: str) -> str:
+    """The nginx.conf the stack uploads to its (first) proxy container."""
+    containers = recorded(stack).of_type("docker:index/container:Container")
+    proxy = next(r for r in containers if r.inputs.get("name") == "proxy")
+    (conf,) = [u["content"] for u in proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf"]
+    return conf
+
+
+def _adapt(
+    rendered: str, spec: ProxySpec, workdir: Path, ports: tuple[int, int, int], cert: tuple[Path, Path]
+) -> tuple[str, dict[str, str | None]]:
+    """The rendered conf with only machine-specific lines rewritten: each expected exactly
+    as often as counted here, so a change in the renderer's output cannot slip past unadapted."""
+    http_port, https_port, upstream_port = ports
+    rules: dict[str, tuple[str | None, int]] = {
+        "listen 80 default_server;": (f"listen {LOOPBACK}:{http_port} default_server;", 1),
+        "listen 443 ssl default_server;": (f"listen {LOOPBACK}:{https_port} ssl default_server;", 1),
+        "listen 443 ssl http2;": (f"listen {LOOPBACK}:{https_port} ssl http2;", 1),
+        # IPv6 wildcards would listen beyond loopback.
+        "listen [::]:80 default_server;": (None, 1),
+        "listen [::]:443 ssl default_server;": (None, 1),
+        "listen [::]:443 ssl http2;": (None, 1),
+        f"set $upstream http://{spec.upstream};": (f"set $upstream http://{LOOPBACK}:{upstream_port};", 2),
+        f"ssl_certificate {spec.cert_path};": (f"ssl_certificate {cert[0]};", 1),
+        f"ssl_certificate_key {spec.key_path};": (f"ssl_certificate_key {cert[1]};", 1),
+        "access_log /var/log/nginx/access.log main;": (f"access_log {workdir}/access.log main;", 1),
+        # Debian's nginx has compiled-in temp paths under /var/lib/nginx (the image's differ).
+        "http {": (
+            "http {\n"
+            + "".join(
+                f"    {kind}_temp_path {workdir}/{kind};\n"
+                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            ),
+            1,
+        ),
+    }
+    out, counts = [], dict.fromkeys(rules, 0)
+    for line in rendered.splitlines():
+        rule = rules.get(line.strip())
+        if rule is None:
+            out.append(line)
+            continue
+        counts[line.strip()] += 1
+        if rule[0] is not None:
+            out.append(line[: len(line) - len(line.lstrip())] + rule[0].rstrip("\n"))
+    wrong = {k: (counts[k], n) for k, (_, n) in rules.items() if counts[k] != n}
+    assert not wrong, f"the rendered conf changed shape; adapt these lines (seen, expected): {wrong}"
+    return "\n".join(out) + "\n", {k: v for k, (v, _) in rules.items()}
+
+
+def _start(stack: str, spec: ProxySpec, upstream: ThreadingHTTPServer, cert: tuple[Path, Path]) -> Iterator[Proxy]:
+    nginx = realprog.require("nginx", "nginx")
+    rendered = render_nginx_conf(spec)
+    with realprog.shared_tempdir() as workdir:
+        ports = (realprog.free_port(), realprog.free_port(), upstream.server_address[1])
+        conf, replaced = _adapt(rendered, spec, workdir, ports, cert)
+        (workdir / "nginx.conf").write_text(conf)
+        command = [
+            nginx, "-c", str(workdir / "nginx.conf"), "-p", f"{workdir}/", "-e", str(workdir / "error.log"),
+            "-g", f"daemon off; pid {workdir / 'nginx.pid'};",
+        ]  # fmt: skip
+        with realprog.server(command, ports[1], workdir / "error.log") as proc:
+            realprog.wait_for_port(ports[0], proc, workdir / "error.log")
+            yield Proxy(stack, spec, rendered, conf, replaced, ports[0], ports[1], upstream)
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def proxy(request, upstream, origin_cert) -> Iterator[Proxy]:
+    """The stack's own conf: loopback is not a trusted peer."""
+    stack = request.param
+    spec = _stack_spec(stack)
+    assert render_nginx_conf(spec) == _deployed_conf(stack), "the test renders what the stack deploys"
+    yield from _start(stack, spec, upstream, origin_cert)
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def trusted(request, upstream, origin_cert) -> Iterator[Proxy]:
+    """The stack's conf rendered with loopback added to the trusted ranges, like an edge."""
+    spec = _stack_spec(request.param)
+    spec = dataclasses.replace(spec, real_ip_ranges=(*spec.real_ip_ranges, TRUSTED_PEER))
+    yield from _start(request.param, spec, upstream, origin_cert)
+
+
+# -------------------------------------------------------------------------------- client
+
+
+# Certificate checks off (the origin certificate is a throwaway); no CA store to load.
+_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+_TLS.check_hostname = False
+_TLS.verify_mode = ssl.CERT_NONE
+
+
+class _Https(http.client.HTTPSConnection):
+    """HTTPS to loopback with `sni` as server name (and Host); certificate checks off."""
+
+    def __init__(self, sni: str, port: int, source: str | None = None):
+        super().__init__(sni, port, timeout=5, context=_TLS, source_address=(source, 0) if source else None)
+
+    def connect(self) -> None:
+        sock = socket.create_connection((LOOPBACK, self.port), self.timeout, self.source_address)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+@dataclasses.dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def echo(self) -> dict:
+        assert self.status == 200, (self.status, self.body[:300])
+        return json.loads(self.body)
+
+
+def _send(conn: http.client.HTTPConnection, host: str, path: str, headers=None, method="GET", body=None) -> Reply:
+    conn.request(method, path, body=body, headers={"Host": host, **(headers or {})})
+    response = conn.getresponse()
+    return Reply(response.status, response.headers, response.read())
+
+
+def _https(proxy: Proxy, path: str, headers=None, source=None, **kwargs) -> Reply:
+    conn = _Https(proxy.hostname, proxy.https_port, source)
+    try:
+        return _send(conn, proxy.hostname, path, headers, **kwargs)
+    finally:
+        conn.close()
+
+
+def _http(proxy: Proxy, path: str, headers=None) -> Reply:
+    conn = http.client.HTTPConnection(LOOPBACK, proxy.http_port, timeout=5)
+    try:
+        return _send(conn, proxy.hostname, path, headers)
+    finally:
+        conn.close()
+
+
+def _burst(proxy: Proxy, path: str, count: int, source: str, headers=None) -> tuple[list[Reply], float]:
+    """`count` requests back to back on one keep-alive connection from `source`."""
+    conn = _Https(proxy.hostname, proxy.https_port, source)
+    replies = []
+    started = time.monotonic()
+    try:
+        for i in range(count):
+            extra = headers(i) if callable(headers) else headers
+            try:
+                replies.append(_send(conn, proxy.hostname, path, extra))
+            except (http.client.RemoteDisconnected, ConnectionError):
+                conn.close()  # nginx may close after refusing; the next request reconnects
+                replies.append(_send(conn, proxy.hostname, path, extra))
+    finally:
+        conn.close()
+    return replies, time.monotonic() - started
+
+
+def _size(text: str) -> int:
+    units = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+    return int(text[:-1] if text[-1:].isalpha() else text) * units[text[-1:].lower() if text[-1:].isalpha() else ""]
+
+
+# ------------------------------------------------------------------------- the conf itself
+
+
+def test_conf_under_test_is_the_rendered_one(proxy: Proxy) -> None:
+    """Apart from the counted machine-specific lines, nginx runs the rendered text verbatim."""
+    rewritten = {v.strip() for value in proxy.replaced.values() if value for v in value.splitlines()}
+    kept = [line for line in proxy.conf.splitlines() if line.strip() not in rewritten]
+    assert kept == [line for line in proxy.rendered.splitlines() if line.strip() not in proxy.replaced]
+    assert f"http://{proxy.spec.upstream}" in proxy.rendered and f"http://{proxy.spec.upstream}" not in proxy.conf
+    assert "listen [::]" not in proxy.conf and not re.search(r"listen (80|443)\b", proxy.conf)
+
+
+# ------------------------------------------------------------------------------ behaviour
+
+
+def test_health_answers_on_http_and_https(proxy: Proxy) -> None:
+    for reply, scheme in (
+        (_http(proxy, proxy.spec.health_path), "http"),
+        (_https(proxy, proxy.spec.health_path), "https"),
+    ):
+        seen = reply.echo()  # proxied to the app, not answered by nginx itself
+        assert seen["path"] == proxy.spec.health_path
+        assert seen["headers"]["x-forwarded-proto"] == scheme
+
+
+def test_plain_http_redirects_everything_else_to_https(proxy: Proxy) -> None:
+    before = len(proxy.upstream.seen)
+    reply = _http(proxy, "/orders?page=2")
+    assert reply.status == 301
+    assert reply.headers["Location"] == f"https://{proxy.hostname}/orders?page=2"
+    assert len(proxy.upstream.seen) == before
+
+
+def test_every_server_name_is_served_and_an_unknown_one_gets_no_certificate(proxy: Proxy) -> None:
+    for name in proxy.spec.server_names:
+        conn = _Https(name, proxy.https_port)
+        try:
+            assert _send(conn, name, "/").echo()["headers"]["host"] == name
+        finally:
+            conn.close()
+    conn = _Https("unknown.invalid", proxy.https_port)
+    with pytest.raises(ssl.SSLError):
+        conn.connect()
+    conn.close()
+
+
+def _assert_security_headers(proxy: Proxy, reply: Reply, what: str) -> None:
+    promised = proxy.headers_promised()
+    for name, value in promised.items():
+        assert reply.headers.get_all(name) == [value], f"{what} (status {reply.status}): {name}"
+
+
+def test_security_headers_on_every_kind_of_response(proxy: Proxy) -> None:
+    promised = proxy.headers_promised()
+    assert set(REQUIRED_HEADERS) <= set(promised), set(REQUIRED_HEADERS) - set(promised)
+    assert promised["Content-Security-Policy"] == recorded(proxy.stack).cfg.proxy.content_security_policy
+    assert promised["X-Content-Type-Options"] == "nosniff"
+    max_age = int(re.search(r"max-age=(\d+)", promised["Strict-Transport-Security"]).group(1))
+    assert max_age >= 15552000  # six months, the floor of edge.hstsMaxAge
+    cases = {
+        "/": 200,
+        "/api/items": 200,
+        proxy.spec.health_path: 200,
+        "/.well-known/security.txt": 200,
+        "/.git/config": 403,
+        "/debug.log": 403,
+        **dict.fromkeys(proxy.spec.auth_paths, 200),
+    }
+    for path, status in cases.items():
+        reply = _https(proxy, path, source=_source())
+        assert reply.status == status, path
+        _assert_security_headers(proxy, reply, path)
+
+
+def test_upstream_sees_the_peer_not_forged_client_headers(proxy: Proxy) -> None:
+    """Loopback is no Cloudflare edge: CF-Connecting-IP and X-Forwarded-For from it are ignored."""
+    assert not any(ipaddress.ip_address(LOOPBACK) in ipaddress.ip_network(c) for c in proxy.spec.real_ip_ranges)
+    forged = {"CF-Connecting-IP": "203.0.113.7", "X-Forwarded-For": "198.51.100.9", "X-Real-IP": "198.51.100.10"}
+    for path in ("/", "/api/items", proxy.spec.health_path):
+        seen = _https(proxy, path, forged).echo()
+        assert seen["headers"]["x-forwarded-for"] == LOOPBACK, path
+        assert seen["headers"]["x-real-ip"] == LOOPBACK, path
+
+
+def test_client_ip_is_restored_from_a_trusted_peer_only(trusted: Proxy) -> None:
+    """Only from the trusted peer 127.0.0.1: the same request from 127.0.x.y keeps that address."""
+    for client in (_client_ip(), "2001:db8::7"):
+        forged = {"CF-Connecting-IP": client, "X-Forwarded-For": "198.51.100.9", "X-Real-IP": "198.51.100.10"}
+        seen = _https(trusted, "/api/items", forged).echo()
+        assert seen["headers"]["x-forwarded-for"] == client
+        assert seen["headers"]["x-real-ip"] == client
+    # Without CF-Connecting-IP the peer itself is the client, whatever else is claimed.
+    seen = _https(trusted, "/", {"X-Forwarded-For": "198.51.100.9"}).echo()
+    assert seen["headers"]["x-forwarded-for"] == LOOPBACK
+    other_peer = _source()
+    seen = _https(trusted, "/", {"CF-Connecting-IP": _client_ip()}, source=other_peer).echo()
+    assert seen["headers"]["x-forwarded-for"] == other_peer
+
+
+def _limited(proxy: Proxy, path: str, rate: int, burst: int, source: str, headers=None) -> list[int]:
+    """Statuses of a burst well past the limit; checks the count nginx let through."""
+    replies, elapsed = _burst(proxy, path, 2 * (burst + 1) + 10, source, headers)
+    statuses = [r.status for r in replies]
+    assert set(statuses) <= {200, proxy.limit_status}, statuses
+    passed = statuses.count(200)
+    # The burst is served at once; beyond it only what the rate refilled meanwhile.
+    assert statuses[: burst + 1] == [200] * (burst + 1), statuses
+    assert passed <= burst + 1 + int(rate * elapsed) + 1, (passed, elapsed, statuses)
+    first = statuses.index(proxy.limit_status)
+    _assert_security_headers(proxy, replies[first], f"refused {path}")
+    return statuses
+
+
+def test_api_is_rate_limited_past_the_burst(proxy: Proxy) -> None:
+    assert proxy.limit_status in (429, 503)
+    statuses = _limited(proxy, "/api/items", proxy.spec.api_rate_per_s, proxy.spec.api_burst, _source())
+    assert proxy.limit_status in statuses
+
+
+def test_auth_paths_are_rate_limited_past_their_burst(proxy: Proxy) -> None:
+    assert proxy.spec.auth_paths
+    for path in proxy.spec.auth_paths:
+        statuses = _limited(proxy, path, proxy.spec.auth_rate_per_s, proxy.spec.auth_burst, _source())
+        assert proxy.limit_status in statuses, path
+
+
+def test_the_rest_of_the_site_is_not_rate_limited(proxy: Proxy) -> None:
+    replies, _ = _burst(proxy, "/", 2 * (proxy.spec.api_burst + 1) + 10, _source())
+    assert {r.status for r in replies} == {200}
+
+
+def test_forged_cf_connecting_ip_does_not_escape_the_limit(proxy: Proxy) -> None:
+    """From an untrusted peer a fresh CF-Connecting-IP per request is still one client."""
+    statuses = _limited(
+        proxy,
+        "/api/items",
+        proxy.spec.api_rate_per_s,
+        proxy.spec.api_burst,
+        _source(),
+        headers=lambda i: {"CF-Connecting-IP": f"203.0.113.{i % 250 + 1}"},
+    )
+    assert proxy.limit_status in statuses
+
+
+def test_behind_a_trusted_peer_each_restored_client_has_its_own_limit(trusted: Proxy) -> None:
+    """Every request from the one trusted peer (like one Cloudflare edge): the limit follows
+    CF-Connecting-IP, so one client's burst does not spend another's."""
+    first, second = _client_ip(), _client_ip()
+    statuses = _limited(
+        trusted, "/api/items", trusted.spec.api_rate_per_s, trusted.spec.api_burst, None,
+        headers={"CF-Connecting-IP": first},
+    )  # fmt: skip
+    assert trusted.limit_status in statuses
+    replies, _ = _burst(trusted, "/api/items", trusted.spec.api_burst + 1, None, {"CF-Connecting-IP": second})
+    assert [r.status for r in replies] == [200] * (trusted.spec.api_burst + 1)
+
+
+def test_bodies_up_to_client_max_body_size_pass_and_larger_get_413(proxy: Proxy) -> None:
+    limit = _size(proxy.spec.client_max_body_size)
+    seen = _https(proxy, "/upload", method="POST", body=b"x" * limit).echo()
+    assert seen["body_bytes"] == limit
+
+    conn = _Https(proxy.hostname, proxy.https_port)
+    try:
+        conn.putrequest("POST", "/too-large", skip_host=True)
+        conn.putheader("Host", proxy.hostname)
+        conn.putheader("Content-Length", str(limit + 1))
+        conn.endheaders()  # nginx answers on the length alone
+        response = conn.getresponse()
+        reply = Reply(response.status, response.headers, response.read())
+    finally:
+        conn.close()
+    assert reply.status == 413
+    _assert_security_headers(proxy, reply, "413")
+    assert "/too-large" not in proxy.upstream.seen
+
+
+# ---------------------------------------------------------------------------- WebSocket
+
+
+def _websocket_paths(spec: ProxySpec) -> tuple[str, ...]:
+    """Paths of any websocket field the spec has."""
+    paths: list[str] = []
+    for field in dataclasses.fields(spec):
+        if "websocket" in field.name.lower():
+            value = getattr(spec, field.name)
+            if isinstance(value, str):
+                paths.append(value)
+            elif isinstance(value, (tuple, list)):
+                paths += [v for v in value if isinstance(v, str)]
+    return tuple(paths)
+
+
+def _collection_spec(stack: str) -> ProxySpec:
+    cfg = realprog.stack_cfg(stack)
+    return nginx_spec(cfg, cfg.vpc_cidr if cfg.app.replicas >= 2 else None)
+
+
+WEBSOCKET_CASES = [(stack, path) for stack in STACKS for path in _websocket_paths(_collection_spec(stack))]
+
+if WEBSOCKET_CASES:  # collected only once a stack configures WebSocket paths
+
+    @pytest.mark.parametrize(("proxy", "path"), WEBSOCKET_CASES, indirect=["proxy"])
+    def test_websocket_upgrade_is_tunnelled(proxy: Proxy, path: str) -> None:
+        _assert_tunnel(proxy, path)
+
+
+def _upgrade(proxy: Proxy, path: str) -> tuple[ssl.SSLSocket, bytes]:
+    """A WebSocket handshake for `path`: the open socket and the response head (plus any
+    bytes after it)."""
+    raw = socket.create_connection((LOOPBACK, proxy.https_port), timeout=5)
+    sock = _TLS.wrap_socket(raw, server_hostname=proxy.hostname)
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {proxy.hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < 8192:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return sock, head
+
+
+def _assert_tunnel(proxy: Proxy, path: str, idle: float = 0) -> None:
+    """The upstream's 101 reaches the client, then a line goes through the tunnel and back,
+    after `idle` seconds of silence."""
+    sock, head = _upgrade(proxy, path)
+    with sock:
+        assert head.startswith(b"HTTP/1.1 101"), head
+        time.sleep(idle)
+        sock.sendall(b"ping through the tunnel\n")
+        echoed = head.split(b"\r\n\r\n", 1)[1]
+        while not echoed.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            echoed += chunk
+        assert echoed == b"ping through the tunnel\n"
+
+
+# --------------------------------------------------------------- proxy options (issue 13)
+# No stack sets proxy.websocketPaths, readTimeoutSeconds or staticPath: prod's conf with all
+# of them set, served in front of an upstream that can also be slow, fail, and set its own
+# Cache-Control, like an app.
+
+OPTIONS = {
+    # Malar Market's socket (seed S1), and one under /api/, which must keep the API's limit.
+    "websocket_paths": ("/ws", "/api/live/"),
+    # One second, so that a slow answer is cut off inside the test (seed S0 wants 300).
+    "read_timeout_s": 1,
+    "static_path": "/static/",
+    "static_max_age_s": 600,  # not the default: a hard-coded max-age shows
+}
+APP_CACHE_CONTROL = "no-cache"
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
+
+
+class _App(_Echo):
+    """_Echo with an app's habits: `?sleep=S` answers after S seconds, `?status=N` answers N,
+    and every plain answer carries the app's own Cache-Control."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        time.sleep(float(query.get("sleep", ["0"])[0]))
+        super().send_response(int(query.get("status", [code])[0]), message)
+        self.send_header("Cache-Control", APP_CACHE_CONTROL)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # nginx hanging up on a slow answer is the point of the timeout test
+
+
+@pytest.fixture(scope="module")
+def options(origin_cert) -> Iterator[Proxy]:
+    server = _QuietServer((LOOPBACK, 0), _App)
+    server.daemon_threads = True
+    server.seen = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        spec = dataclasses.replace(_stack_spec("prod"), **OPTIONS)
+        yield from _start("prod", spec, server, origin_cert)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_websocket_upgrade_is_tunnelled_on_each_configured_path(options: Proxy) -> None:
+    """The upstream's 101 reaches the client and the tunnel carries data both ways."""
+    assert options.spec.websocket_paths == OPTIONS["websocket_paths"]
+    for path in options.spec.websocket_paths:
+        _assert_tunnel(options, path)
+        _assert_tunnel(options, path.rstrip("/") + "/room/7?token=x")  # a prefix, as configured
+
+
+def test_websocket_paths_forward_what_every_other_path_does(options: Proxy) -> None:
+    """A location with its own proxy_set_header inherits none: Host, X-Real-IP,
+    X-Forwarded-For and -Proto must be there all the same, and the security headers too."""
+    forged = {"CF-Connecting-IP": "203.0.113.7", "X-Forwarded-For": "198.51.100.9", "X-Real-IP": "198.51.100.10"}
+    source = _source()
+    plain = _https(options, "/", forged, source=source).echo()["headers"]
+    for path in options.spec.websocket_paths:
+        reply = _https(options, path, forged, source=source)
+        seen = reply.echo()["headers"]
+        for name in ("host", "x-real-ip", "x-forwarded-for", "x-forwarded-proto"):
+            assert seen[name] == plain[name], (path, name)
+        assert seen["host"] == options.hostname and seen["x-forwarded-for"] == source
+        assert seen["x-forwarded-proto"] == "https"
+        # No Upgrade asked: the upstream connection is an ordinary one.
+        assert "upgrade" not in seen and seen["connection"] == "close", seen
+        _assert_security_headers(options, reply, path)
+
+
+def _upgrade_not_passed(proxy: Proxy, path: str) -> None:
+    """An Upgrade request for `path` reaches the upstream as a plain request: no Upgrade
+    header, Connection: close, and no 101 comes back."""
+    reply = _https(proxy, path, UPGRADE, source=_source())
+    assert reply.status == 200, (path, reply.status, reply.body[:200])
+    seen = reply.echo()["headers"]
+    assert "upgrade" not in seen and seen["connection"] == "close", (path, seen)
+
+
+def test_upgrade_is_not_passed_outside_the_websocket_paths(options: Proxy) -> None:
+    for path in ("/", "/chat", "/api/items", options.spec.health_path, "/static/app.js", "/login"):
+        _upgrade_not_passed(options, path)
+
+
+def test_without_websocket_paths_no_upgrade_is_passed(proxy: Proxy) -> None:
+    """Each stack's own conf: the seed's /ws is an ordinary path unless configured."""
+    for path in ("/ws", "/", "/api/items"):
+        if not any(path.startswith(p) for p in proxy.spec.websocket_paths):
+            _upgrade_not_passed(proxy, path)
+
+
+def test_websocket_tunnel_outlives_the_read_timeout(options: Proxy) -> None:
+    """A socket may stay silent far longer than a request may take."""
+    _assert_tunnel(options, "/ws", idle=options.spec.read_timeout_s + 0.5)
+
+
+def test_read_timeout_cuts_off_a_slow_upstream(options: Proxy) -> None:
+    timeout = options.spec.read_timeout_s
+    assert _https(options, f"/report?sleep={timeout / 4}").status == 200
+    started = time.monotonic()
+    reply = _https(options, f"/report?sleep={timeout + 2}", source=_source())
+    elapsed = time.monotonic() - started
+    assert reply.status == 504, (reply.status, reply.body[:200])
+    assert timeout <= elapsed < timeout + 1.5, elapsed
+    _assert_security_headers(options, reply, "504")
+
+
+def test_static_answers_are_cacheable_and_keep_the_security_headers(options: Proxy) -> None:
+    """staticPath's own add_header would drop every inherited one: all must still be there,
+    and its Cache-Control replaces the app's instead of joining it."""
+    promised = options.headers_promised()
+    assert set(REQUIRED_HEADERS) <= set(promised)
+    for path in ("/static/app.3f2a9c.css", "/static/img/logo.png?v=2"):
+        reply = _https(options, path, source=_source())
+        assert reply.echo()["path"] == path  # proxied to the app, which serves the files
+        assert reply.headers.get_all("Cache-Control") == [f"public, max-age={OPTIONS['static_max_age_s']}, immutable"]
+        _assert_security_headers(options, reply, path)
+
+
+def test_static_errors_are_not_cached_as_immutable(options: Proxy) -> None:
+    reply = _https(options, "/static/missing.css?status=404", source=_source())
+    assert reply.status == 404
+    assert reply.headers.get_all("Cache-Control") is None
+    _assert_security_headers(options, reply, "static 404")
+
+
+def test_elsewhere_the_apps_cache_control_stands(options: Proxy) -> None:
+    for path in ("/", "/app.css", "/static.css", "/api/items", "/ws"):
+        reply = _https(options, path, source=_source())
+        assert reply.headers.get_all("Cache-Control") == [APP_CACHE_CONTROL], path
+
+
+def test_websocket_path_under_api_keeps_the_api_limit(options: Proxy) -> None:
+    (path,) = [p for p in options.spec.websocket_paths if p.startswith("/api/")]
+    statuses = _limited(options, path, options.spec.api_rate_per_s, options.spec.api_burst, _source())
+    assert options.limit_status in statuses

@@ -1,0 +1,275 @@
+"""The managed database's bootstrap, run against a real PostgreSQL 15 (Debian 12's).
+
+DigitalOcean's setup is mirrored: a bootstrap superuser creates ``doadmin`` (LOGIN, CREATEDB,
+CREATEROLE, not a superuser: DigitalOcean keeps superuser to itself); doadmin creates the
+database and the LOGIN user ``app`` (neither superuser nor CREATEDB), as the API does. Then the
+admin step of components/database.py, ``admin_script(admin_sql(...))``, runs under ``sh`` exactly
+as the pg-grant container runs it, with $ADMIN_URL pointing at the local server over TLS.
+
+The server runs as the ``postgres`` user when the tests run as root (PostgreSQL refuses root),
+on a free loopback port, from a throwaway data directory. Production runs PostgreSQL 17; the
+rule under test (only the database owner may create in schema public) holds from 15 on.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from components import database
+from components.database import DB_NAME, DB_USER, admin_script, admin_sql
+from tests import realprog
+from tests.conftest import STACKS, recorded
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN, ADMIN_PASSWORD = "doadmin", "doadmin pw 'x'"
+APP_PASSWORD = "app-pw"
+MANAGED = [s for s in STACKS if realprog.stack_cfg(s).database.mode == "managed"]
+_names = itertools.count()
+
+
+@dataclass
+class Cluster:
+    port: int
+    psql: str
+    pg_dump: str
+    directory: Path
+    granted: dict[str, str] = field(default_factory=dict)
+    """stack -> a fresh database its admin step ran on (see _granted_db)."""
+
+    def url(self, db: str, user: str = DB_USER, password: str = APP_PASSWORD) -> str:
+        # The same shape as the stack's URLs: password in the URL, TLS required.
+        quoted = password.replace("%", "%25").replace(" ", "%20").replace("'", "%27")
+        return f"postgresql://{user}:{quoted}@{realprog.LOOPBACK}:{self.port}/{db}?sslmode=require"
+
+    def admin_url(self, db: str) -> str:
+        return self.url(db, ADMIN, ADMIN_PASSWORD)
+
+    def sql(self, url: str, sql: str) -> subprocess.CompletedProcess[str]:
+        return realprog.run(
+            [self.psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql], env=_client_env()
+        )
+
+    def ok(self, url: str, sql: str) -> str:
+        result = self.sql(url, sql)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def new_database(self, prefix: str) -> str:
+        """A database created by doadmin through its own connection, as the API creates `app`."""
+        name = f"{prefix}_{next(_names)}"
+        self.ok(self.admin_url("postgres"), f"CREATE DATABASE {name}")
+        return name
+
+
+def _client_env(**extra: str) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGCONNECT_TIMEOUT": "5", **extra}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    initdb = realprog.require("initdb", "postgresql")
+    postgres = realprog.require("postgres", "postgresql")
+    psql = realprog.require("psql", "postgresql-client")
+    pg_dump = realprog.require("pg_dump", "postgresql-client")
+    openssl = realprog.require("openssl", "openssl")
+    drop = realprog.unprivileged("postgres")
+    owner = "postgres" if drop else None
+    with realprog.shared_tempdir(owner) as directory:
+        data, log = directory / "data", directory / "postgres.log"
+        result = realprog.run(
+            [initdb, "-D", str(data), "-U", "postgres", "-E", "UTF8", "--locale=C", "-N",
+             "--auth-local=trust", "--auth-host=scram-sha-256"],
+            **drop,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        cert, key = directory / "server.crt", directory / "server.key"
+        result = realprog.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        key.chmod(0o600)
+        if owner:
+            for path in (cert, key):
+                shutil.chown(path, owner, owner)
+        port = realprog.free_port()
+        command = [
+            postgres, "-D", str(data), "-p", str(port), "-k", str(directory),
+            "-c", f"listen_addresses={realprog.LOOPBACK}", "-c", "fsync=off",
+            "-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}",
+        ]  # fmt: skip
+        with realprog.server(command, port, log, stop_signal=signal.SIGINT, **drop):
+            pg = Cluster(port, psql, pg_dump, directory)
+            bootstrap = f"postgresql://postgres@/postgres?host={directory}&port={port}"
+            deadline = time.monotonic() + 15  # the port opens a moment before logins are accepted
+            while pg.sql(bootstrap, "SELECT 1").returncode != 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pw = ADMIN_PASSWORD.replace("'", "''")
+            pg.ok(bootstrap, f"CREATE ROLE {ADMIN} LOGIN CREATEDB CREATEROLE PASSWORD '{pw}'")
+            # As on DigitalOcean: doadmin creates (owns) the database; the app user is a plain login.
+            pg.ok(pg.admin_url("postgres"), f"CREATE DATABASE {DB_NAME}")
+            pg.ok(pg.admin_url("postgres"), f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{APP_PASSWORD}'")
+            yield pg
+
+
+def _extensions(stack: str) -> tuple[str, ...]:
+    """The extensions the stack configures, if config and admin_sql know of any yet."""
+    return tuple(getattr(recorded(stack).cfg.database, "extensions", ()) or ())
+
+
+def _stack_sql(stack: str) -> str:
+    if "extensions" in inspect.signature(admin_sql).parameters:
+        return admin_sql(DB_USER, extensions=_extensions(stack))
+    return admin_sql(DB_USER)
+
+
+def _grant_command(stack: str) -> str:
+    """The shell line the stack's pg-grant container runs, from the recording."""
+    (grant,) = [r for r in recorded(stack).of_type("docker:index/container:Container") if r.name.endswith("-grant")]
+    assert grant.inputs["entrypoints"] == ["sh", "-c"]
+    (command,) = grant.inputs["command"]
+    return command
+
+
+def _run_admin(pg: Cluster, command: str, db: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """`command` under sh as the container runs it: ADMIN_URL in the environment, psql on PATH."""
+    env = _client_env(ADMIN_URL=pg.admin_url(db))
+    env["PATH"] = f"{Path(pg.psql).parent}{os.pathsep}{env['PATH']}"
+    return realprog.run(["sh", "-c", command], timeout=timeout, env=env)
+
+
+def _can_create(pg: Cluster, db: str) -> subprocess.CompletedProcess[str]:
+    return pg.sql(pg.url(db), "CREATE TABLE t_probe (i int); DROP TABLE t_probe")
+
+
+# -------------------------------------------------------------------------------- the tests
+
+
+def test_app_user_cannot_create_in_public_before_the_admin_step(cluster: Cluster) -> None:
+    """Postgres 15+ (which this is): without the grant the app's first migration fails.
+    (The `app` database is never given the admin step here.)"""
+    version = int(cluster.ok(cluster.url(DB_NAME), "SHOW server_version_num"))
+    assert version >= 150000
+    result = _can_create(cluster, DB_NAME)
+    assert result.returncode != 0
+    assert "permission denied for schema public" in result.stderr
+
+
+def _granted_db(cluster: Cluster, stack: str) -> str:
+    """A database created by doadmin, on which the stack's pg-grant command then ran (once
+    per stack: creating databases is the slow part here)."""
+    if stack not in cluster.granted:
+        command = _grant_command(stack)
+        assert command == admin_script(_stack_sql(stack)), "the container runs admin_script(admin_sql(...))"
+        db = cluster.new_database(f"grant_{stack}")
+        assert _can_create(cluster, db).returncode != 0
+        result = _run_admin(cluster, command, db)
+        assert result.returncode == 0, result.stdout + result.stderr
+        cluster.granted[stack] = db
+    return cluster.granted[stack]
+
+
+@pytest.mark.parametrize("stack", MANAGED)
+def test_admin_step_lets_the_app_user_create_tables(cluster: Cluster, stack: str) -> None:
+    db = _granted_db(cluster, stack)
+    app = cluster.url(db)
+    cluster.ok(app, "CREATE TABLE orders (id serial PRIMARY KEY, item text); INSERT INTO orders (item) VALUES ('a')")
+    assert cluster.ok(app, "SELECT item FROM orders") == "a"
+    assert cluster.ok(app, "SELECT tableowner FROM pg_tables WHERE tablename = 'orders'") == DB_USER
+    # A replaced pg-grant container runs it again: it must be repeatable.
+    again = _run_admin(cluster, _grant_command(stack), db)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("stack", MANAGED)
+def test_app_user_stays_unprivileged_after_the_admin_step(cluster: Cluster, stack: str) -> None:
+    db = _granted_db(cluster, stack)
+    flags = cluster.ok(
+        cluster.url(db),
+        f"SELECT rolsuper, rolcreatedb, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = '{DB_USER}'",
+    )
+    assert flags == "f|f|f|f"
+    denied = cluster.sql(cluster.url(db), "CREATE DATABASE app_may_not")
+    assert denied.returncode != 0 and "permission denied" in denied.stderr
+
+
+@pytest.mark.parametrize("stack", MANAGED)
+def test_configured_extensions_exist_after_the_admin_step(cluster: Cluster, stack: str) -> None:
+    """Every extension the stack configures is installed (none configured yet: then none are
+    created behind the config's back)."""
+    db = _granted_db(cluster, stack)
+    installed = set(cluster.ok(cluster.url(db), "SELECT extname FROM pg_extension").split())
+    assert installed - {"plpgsql"} == set(_extensions(stack))
+
+
+def test_admin_step_stops_at_once_on_an_sql_error(cluster: Cluster) -> None:
+    """An SQL error is not a firewall still applying: no retry, psql's own message."""
+    started = time.monotonic()
+    result = _run_admin(cluster, admin_script("GRANT ALL ON SCHEMA no_such_schema TO app;"), DB_NAME)
+    assert result.returncode != 0
+    assert 'schema "no_such_schema" does not exist' in result.stderr
+    assert "could not reach" not in result.stderr
+    assert time.monotonic() - started < database.ADMIN_RETRY_SECONDS
+
+
+def test_admin_step_retries_an_unreachable_server_then_names_the_cause(cluster: Cluster) -> None:
+    closed = realprog.free_port()  # nothing listens there: like a firewall not applied yet
+    command = admin_script(admin_sql(DB_USER), attempts=2, delay=0)
+    env = _client_env(ADMIN_URL=cluster.admin_url(DB_NAME).replace(f":{cluster.port}/", f":{closed}/"))
+    env["PATH"] = f"{Path(cluster.psql).parent}{os.pathsep}{env['PATH']}"
+    result = realprog.run(["sh", "-c", command], env=env)
+    assert result.returncode == 1
+    assert result.stderr.count("Connection refused") == 2, result.stderr
+    assert "could not reach the database as doadmin in 2 attempts" in result.stderr
+
+
+def _readme_restore_command() -> str:
+    commands = re.findall(r"`(pg_restore [^`]+)`", (ROOT / "README.md").read_text())
+    assert len(commands) == 1, commands
+    return commands[0]
+
+
+def test_custom_dump_restores_with_the_readme_command(cluster: Cluster, tmp_path: Path) -> None:
+    """The backup job's `pg_dump --format=custom`, restored by the README's command line into
+    an empty database, then again over the restored one (--clean --if-exists)."""
+    admin_step = admin_script(admin_sql(DB_USER), attempts=1, delay=0)
+    source, target = cluster.new_database("seeded"), cluster.new_database("restored")
+    for db in (source, target):
+        assert _run_admin(cluster, admin_step, db).returncode == 0
+    rows = [(i, f"item {i}") for i in range(1, 51)]
+    values = ", ".join(f"({i}, '{item}')" for i, item in rows)
+    cluster.ok(
+        cluster.url(source),
+        f"CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL); INSERT INTO orders VALUES {values}; "
+        "CREATE INDEX orders_item ON orders (item)",
+    )
+    dump = tmp_path / "app_20261120T140000.dump"
+    result = realprog.run(
+        [cluster.pg_dump, "--format=custom", f"--file={dump}", cluster.url(source)], env=_client_env()
+    )
+    assert result.returncode == 0, result.stderr
+
+    readme = _readme_restore_command()
+    placeholder_url = '"$(pulumi stack output --show-secrets database_direct_url)"'
+    assert readme.count(placeholder_url) == 1 and readme.count("app_<timestamp>.dump") == 1, readme
+    line = readme.replace(placeholder_url, f"'{cluster.url(target)}'").replace("app_<timestamp>.dump", f"'{dump}'")
+    env = _client_env()
+    env["PATH"] = f"{Path(cluster.pg_dump).parent}{os.pathsep}{env['PATH']}"
+    for attempt in ("into the empty database", "over the restored one"):
+        result = realprog.run(["sh", "-c", line], env=env)
+        assert result.returncode == 0, f"{attempt}: {line}\n{result.stderr}"
+        restored = cluster.ok(cluster.url(target), "SELECT id, item FROM orders ORDER BY id")
+        assert restored.splitlines() == [f"{i}|{item}" for i, item in rows], attempt
+    assert cluster.ok(cluster.url(target), "SELECT indexname FROM pg_indexes WHERE indexname = 'orders_item'")

@@ -1,0 +1,91 @@
+"""Issue 12: the config models are the one source of the stack-file schema editors use, of
+the README's config reference and of Pulumi.yaml's declared scalar keys."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from components.config import NAMESPACE, SECRET_KEYS, StackConfig
+from tools import config_schema, harness
+
+SCHEMA = json.loads(config_schema.SCHEMA_PATH.read_text())
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+
+def _stack_doc(stack: str) -> dict:
+    return yaml.safe_load((harness.ROOT / f"Pulumi.{stack}.yaml").read_text())
+
+
+def test_the_committed_schema_is_the_generated_one():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    assert config_schema.SCHEMA_PATH.read_text() == config_schema.schema_text(), "run `make schema`"
+
+
+@pytest.mark.parametrize("stack", harness.stack_files())
+def test_each_stack_file_validates_and_points_editors_at_the_schema(stack):
+    text = (harness.ROOT / f"Pulumi.{stack}.yaml").read_text()
+    assert text.splitlines()[0] == config_schema.MODELINE
+    assert list(VALIDATOR.iter_errors(_stack_doc(stack))) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (lambda c: c["webstack:app"].update(replica=2), "'replica' was unexpected"),
+        (lambda c: c.update({"webstack:vpcCIDR": "10.0.0.0/16"}), "'webstack:vpcCIDR' does not match"),
+        (lambda c: c["webstack:app"].update(port="8000"), "is not of type 'integer'"),
+        (lambda c: c["webstack:database"].update(mode="sqlite"), "is not one of"),
+        (lambda c: c["webstack:valkey"].update(splitCache="yes"), "is not of type 'boolean'"),
+        (lambda c: c["webstack:edge"].update(hstsMaxAge=60), "less than the minimum"),
+        (lambda c: c.pop("webstack:domain"), "'webstack:domain' is a required property"),
+    ],
+    ids=["typo-in-object", "typo-top-level", "wrong-type", "bad-choice", "bool", "range", "required"],
+)
+def test_a_typo_or_a_wrong_type_fails_against_the_schema(change, complaint):
+    doc = copy.deepcopy(_stack_doc("prod"))
+    change(doc["config"])
+    messages = [e.message for e in VALIDATOR.iter_errors(doc)]
+    assert any(complaint in m for m in messages), messages
+
+
+def test_secrets_may_be_secure_values_and_other_namespaces_are_left_to_the_cli():
+    doc = copy.deepcopy(_stack_doc("prod"))
+    doc["config"]["webstack:slackWebhookUrl"] = {"secure": "v1:abc"}
+    doc["config"]["digitalocean:token"] = {"secure": "v1:def"}
+    doc["encryptionsalt"] = "v1:xyz"
+    assert list(VALIDATOR.iter_errors(doc)) == []
+    doc["config"]["webstack:slackWebhookUrl"] = {"secure": 1}
+    assert list(VALIDATOR.iter_errors(doc))
+
+
+def test_the_readme_config_reference_is_generated_from_the_models():
+    readme = config_schema.README.read_text()
+    assert config_schema.readme_with_reference(readme) == readme, "run `make schema`"
+    for name, field in StackConfig.model_fields.items():
+        assert f"`{field.alias or name}`" in config_schema.reference_markdown()
+
+
+def test_pulumi_yaml_declares_the_scalar_keys_as_the_models_do():
+    declared = yaml.safe_load((harness.ROOT / "Pulumi.yaml").read_text())["config"]
+    props = StackConfig.model_json_schema(by_alias=True)["properties"]
+    scalars = {
+        field.alias: field
+        for field in StackConfig.model_fields.values()
+        if not (isinstance(field.annotation, type) and hasattr(field.annotation, "model_fields"))
+    }
+    assert set(declared) == set(scalars)
+    for key, field in scalars.items():
+        spec = declared[key]
+        assert spec["type"] == props[key]["type"], key
+        if field.is_required():
+            assert "default" not in spec, key
+        else:
+            default = field.get_default(call_default_factory=True)
+            assert spec["default"] == (list(default) if isinstance(default, tuple) else default), key
+    assert not set(SECRET_KEYS) & set(declared), "secret keys are set per stack with --secret"
+    assert all(k.startswith(f"{NAMESPACE}:") for k in SCHEMA["properties"]["config"]["properties"])

@@ -1,0 +1,375 @@
+"""Provider contracts (tools/contracts.py, data in contracts/): every stack meets what the real
+providers enforce, every type and property we use is covered, the check catches a value
+broken one at a time, and the data cites its upstream lines.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+
+import pytest
+
+from contracts import regen
+from tests.conftest import STACKS, recorded
+from tools import contracts, harness
+
+UNKNOWN = harness.UNKNOWN
+
+
+def _runs() -> list[tuple[str, bool]]:
+    return [(s, p) for s in STACKS for p in (False, True)]
+
+
+# --------------------------------------------------------------------------- every stack is clean
+
+
+@pytest.mark.parametrize(("stack", "preview"), _runs(), ids=[f"{s}-{'preview' if p else 'up'}" for s, p in _runs()])
+def test_stack_meets_the_provider_contracts(stack, preview):
+    violations = contracts.check(recorded(stack, preview))
+    assert not violations, "\n".join(map(str, violations))
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def _custom_types() -> set[str]:
+    return {r.type for s in STACKS for r in recorded(s).resources if r.custom}
+
+
+def test_every_recorded_type_has_a_schema_and_a_replacement_entry():
+    data = contracts.load()
+    for type_ in sorted(_custom_types()):
+        assert contracts.schema_entry(type_) is not None, f"{type_}: add it to replacement.yaml and run contracts.regen"
+        assert type_ in data.replacement, f"{type_}: not in contracts/replacement.yaml"
+    stale = set(data.replacement) - _custom_types()
+    assert not stale, f"replacement.yaml lists types no stack registers: {sorted(stale)}"
+
+
+def test_every_property_we_set_has_rules_or_is_listed_unvalidated():
+    missing = set()
+    for stack in STACKS:
+        for r in recorded(stack).resources:
+            if r.custom:
+                missing |= {(r.type, leaf) for leaf in contracts.set_paths(r) if not contracts.covered(r.type, leaf)}
+    assert not missing, (
+        "transcribe the upstream validation into rules.yaml, or list under `unvalidated`:\n"
+        + "\n".join(f"  {t} {p}" for t, p in sorted(missing))
+    )
+
+
+def test_every_path_in_the_data_names_a_schema_property():
+    data = contracts.load()
+    wrong = [
+        f"rules.yaml {r['type']} {r['path']}" for r in data.rules if not contracts.schema_has_path(r["type"], r["path"])
+    ]
+    for type_, spec in data.replacement.items():
+        identity = spec["identity"]
+        for path in [*spec["force_new"], *identity.get("key", []), *identity.get("scope", [])]:
+            if not contracts.schema_has_path(type_, path):
+                wrong.append(f"replacement.yaml {type_} {path}")
+    for type_, paths in data.unvalidated.items():
+        wrong += [f"unvalidated {type_} {p}" for p in paths if not contracts.schema_has_path(type_, p)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_force_new_agrees_with_the_schema_where_the_schema_says():
+    """SDKv2-bridged schemas flag ForceNew inputs willReplaceOnChanges: both lists must agree on what we set."""
+    data = contracts.load()
+    set_by_us: dict[str, set[str]] = {}
+    for stack in STACKS:
+        for r in recorded(stack).resources:
+            set_by_us.setdefault(r.type, set()).update(k for k, v in r.inputs.items() if v is not None)
+    for type_, spec in data.replacement.items():
+        entry = contracts.schema_entry(type_)
+        flagged = {k for k, v in entry["inputProperties"].items() if v.get("willReplaceOnChanges")}
+        if not flagged:
+            continue  # framework and native providers decide at plan time; the transcription stands alone
+        listed = {p for p, src in spec["force_new"].items() if not src.get("conditional")}
+        assert listed <= flagged, f"{type_}: listed force-new but not willReplaceOnChanges: {listed - flagged}"
+        unlisted = (flagged & set_by_us.get(type_, set())) - listed
+        assert not unlisted, f"{type_}: we set force-new inputs missing from replacement.yaml: {unlisted}"
+
+
+# --------------------------------------------------------------------------- the vendored schemas
+
+
+@pytest.mark.parametrize("provider", sorted(contracts.load().schemas))
+def test_vendored_schema_names_its_upstream_and_matches_the_pinned_sdk(provider):
+    schema = contracts.load().schemas[provider]
+    upstream = schema["upstream"]
+    for key in ("repo", "tag", "path", "pinned_sdk"):
+        assert upstream.get(key), f"{provider}: upstream.{key} missing"
+    assert upstream["pinned_sdk"] == f"pulumi_{provider}=={regen.sdk_version(provider)}", "requirements.txt moved"
+    assert upstream.get("from") in ("schema.json", "sdk"), provider
+    if upstream["from"] == "schema.json":
+        assert re.fullmatch(r"[0-9a-f]{40}", upstream.get("commit") or ""), f"{provider}: upstream.commit missing"
+    else:
+        assert upstream["tag"] == f"v{regen.sdk_version(provider)}", f"{provider}: derived from another SDK"
+    tokens = regen.used_tokens(provider)
+    assert sorted([*schema["resources"], *(["pulumi:providers:" + provider] if "provider" in schema else [])]) == tokens
+    drift = regen.differences(schema, regen.sdk_schema(provider, tokens))
+    assert drift == upstream["pinned_sdk_drift"], (
+        f"{provider}: the pinned SDK and the vendored schema differ otherwise than recorded; "
+        f"regenerate (python -m contracts.regen ...):\n" + "\n".join(drift)
+    )
+
+
+# --------------------------------------------------------------------------- the data is well-formed
+
+KINDS = {
+    "enum": ["values"],
+    "range": [],
+    "length": [],
+    "regex": ["pattern"],
+    "not_regex": ["pattern"],
+    "nonzero": [],
+    "ipv4": [],
+    "cidr": [],
+    "ip_or_cidr": [],
+    "duration": [],
+    "required": [],
+    "requires": ["other"],
+    "contains": ["value"],
+    "sorted": [],
+    "keys": ["values"],
+}
+
+
+def _well_formed_source(source: dict) -> bool:
+    if "url" in source:
+        return source["url"].startswith("https://")
+    return (
+        all(source.get(k) for k in ("repo", "tag", "file", "text"))
+        and re.fullmatch(r"[0-9a-f]{40}", source.get("commit", ""))
+        and isinstance(source.get("line"), int)
+        and source["line"] > 0
+    )
+
+
+def test_every_rule_is_well_formed_and_cites_a_file_and_line():
+    for rule in contracts.load().rules:
+        where = f"{rule['type']} {rule['path']} {rule['kind']}"
+        assert rule["kind"] in KINDS, where
+        assert all(k in rule for k in KINDS[rule["kind"]]), f"{where}: needs {KINDS[rule['kind']]}"
+        if rule["kind"] == "range":
+            assert "min" in rule or "max" in rule, where
+        if "pattern" in rule:
+            re.compile(rule["pattern"])
+        assert rule.get("category", "validation") in ("validation", "readback"), where
+        assert rule["sources"] and all(map(_well_formed_source, rule["sources"])), where
+        assert any("file" in s and "line" in s for s in rule["sources"]), f"{where}: no file:line source"
+
+
+def test_every_replacement_entry_cites_its_lines():
+    for type_, spec in contracts.load().replacement.items():
+        for prop, source in spec["force_new"].items():
+            assert "file" in source and _well_formed_source(source), f"{type_} force_new {prop}"
+        identity = spec["identity"]
+        if identity.get("unique"):
+            assert "key" in identity, f"{type_}: a unique identity names its key"
+            assert identity.get("sources") and all(map(_well_formed_source, identity["sources"])), type_
+
+
+# --------------------------------------------------------------------------- the check bites
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """Break one recorded value; the check must name `path` (default: the mutated one) and cite `source`."""
+
+    stack: str
+    type: str
+    mutate: Callable[[harness.Resource], harness.Resource]
+    source: str
+    name: str = ""  # a part of the resource name, when the type has several
+    path: str = ""
+
+
+def put(path: str, value) -> Callable[[harness.Resource], harness.Resource]:
+    """A mutation writing `value` at `path` (`a.b[0].c`); `...` deletes the property."""
+
+    def mutate(r: harness.Resource) -> harness.Resource:
+        keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", path)]
+        node = r.inputs
+        for key in keys[:-1]:
+            node = node[key]
+        if value is ...:
+            del node[keys[-1]]
+        else:
+            node[keys[-1]] = value
+        return r
+
+    mutate.path = path
+    return mutate
+
+
+def no_dbr(r: harness.Resource) -> harness.Resource:
+    return dataclasses.replace(r, delete_before_replace=False)
+
+
+no_dbr.path = "delete_before_replace"
+
+DO, CF = "digitalocean:index/", "cloudflare:index/"
+POOL, VALKEY = DO + "databaseConnectionPool:DatabaseConnectionPool", DO + "databaseValkeyConfig:DatabaseValkeyConfig"
+CLUSTER, DROPLET, FIREWALL = DO + "databaseCluster:DatabaseCluster", DO + "droplet:Droplet", DO + "firewall:Firewall"
+MONITOR, UPTIME, CHECK = (
+    DO + "monitorAlert:MonitorAlert",
+    DO + "uptimeAlert:UptimeAlert",
+    DO + "uptimeCheck:UptimeCheck",
+)
+BUCKET, KEY, LB = DO + "spacesBucket:SpacesBucket", DO + "spacesKey:SpacesKey", DO + "loadBalancer:LoadBalancer"
+PROJECT, ASSIGN = DO + "project:Project", DO + "reservedIpAssignment:ReservedIpAssignment"
+RULESET, ORIGIN = CF + "ruleset:Ruleset", CF + "originCaCertificate:OriginCaCertificate"
+RECORD, SETTING = CF + "dnsRecord:DnsRecord", CF + "zoneSetting:ZoneSetting"
+CONTAINER, DOCKER = "docker:index/container:Container", "pulumi:providers:docker"
+TLS_KEY, PASSWORD = "tls:index/privateKey:PrivateKey", "random:index/randomPassword:RandomPassword"
+LIMIT, WEB = "rules[0].ratelimit", "app-0-web"
+
+MUTATIONS = {
+    "valkey policy with underscore": Case(
+        "prod", VALKEY, put("valkeyMaxmemoryPolicy", "allkeys_lru"), "valkey_config.go:147"
+    ),
+    "pool mode": Case("prod", POOL, put("mode", "bogus"), "connection_pool.go:52"),
+    "pool name too short": Case("prod", POOL, put("name", "ap"), "connection_pool.go:38"),
+    "pool size of wrong type": Case("prod", POOL, put("size", "40"), "schema.json"),
+    "pool without delete_before_replace": Case("prod", POOL, no_dbr, "connection_pool.go:126"),
+    "cluster maintenance day": Case(
+        "prod", CLUSTER, put("maintenanceWindows[0].day", "funday"), "cluster.go:112", "db"
+    ),
+    "cluster maintenance hour": Case(
+        "prod", CLUSTER, put("maintenanceWindows[0].hour", "25:00"), "cluster.md:144", "db"
+    ),
+    "cluster engine": Case("prod", CLUSTER, put("engine", "postgres"), "database_cluster.md:120", "db"),
+    "cluster size slug": Case("prod", CLUSTER, put("size", "large"), "database_cluster.md:121", "db"),
+    "cluster without version": Case("prod", CLUSTER, put("version", ...), "database_cluster.go:323", "db"),
+    "droplet backup hour off the 4h grid": Case("prod", DROPLET, put("backupPolicy.hour", 5), "droplet.md:43"),
+    "droplet backup plan": Case("prod", DROPLET, put("backupPolicy.plan", "monthly"), "resource_droplet.go:174"),
+    "droplet backup policy without backups": Case(
+        "prod", DROPLET, put("backups", False), "resource_droplet.go:414", path="backupPolicy"
+    ),
+    "droplet unknown property": Case("prod", DROPLET, put("bogusProp", 1), "schema.json"),
+    "droplet missing required size": Case("prod", DROPLET, put("size", ...), "schema.json"),
+    "droplet tag": Case("prod", DROPLET, put("tags[0]", "has space"), "tags.go:14"),
+    "firewall protocol": Case("prod", FIREWALL, put("inboundRules[0].protocol", "sctp"), "firewalls.go:81"),
+    "firewall port format": Case("prod", FIREWALL, put("inboundRules[0].portRange", "ssh"), "firewall.md:87"),
+    "firewall tcp rule without ports": Case("prod", FIREWALL, put("outboundRules[0].portRange", ...), "firewall.go:52"),
+    "firewall source address": Case("prod", FIREWALL, put("inboundRules[0].sourceAddresses[0]", "x"), "firewall.md:91"),
+    "monitor window": Case("prod", MONITOR, put("window", "15m"), "monitor_alert.go:152"),
+    "monitor compare": Case("prod", MONITOR, put("compare", ">"), "monitor_alert.go:70"),
+    "monitor type": Case("prod", MONITOR, put("type", "cpu"), "monitor_alert.go:35"),
+    "uptime alert period": Case("prod", UPTIME, put("period", "4m"), "uptime_alert.go:71"),
+    "uptime alert comparison": Case("prod", UPTIME, put("comparison", "more"), "uptime_alert.go:62", "latency"),
+    "uptime check region": Case("prod", CHECK, put("regions[0]", "mars"), "uptime_check.md:30"),
+    "bucket acl": Case("prod", BUCKET, put("acl", "public"), "spaces_bucket.md:77"),
+    "bucket region": Case("prod", BUCKET, put("region", "nyc1"), "spaces_bucket.go:51"),
+    "spaces key permission": Case("prod", KEY, put("grants[0].permission", "write"), "spaces_key.md:66"),
+    "lb health check interval": Case("prod", LB, put("healthcheck.checkIntervalSeconds", 1), "loadbalancer.go:288"),
+    "lb port": Case("prod", LB, put("forwardingRules[0].entryPort", 0), "loadbalancer.go:225"),
+    "vpc range": Case("prod", DO + "vpc:Vpc", put("ipRange", "10.40.0.0"), "resource_vpc.go:57"),
+    "project environment": Case("prod", PROJECT, put("environment", "Prod"), "resource_project.go:58"),
+    "project reserved ip urn": Case(
+        "staging", PROJECT, put("resources[0]", "do:reservedip:198.51.100.7"), "projects.go:153"
+    ),
+    "reserved ip assignment": Case("staging", ASSIGN, put("ipAddress", "2001:db8::1"), "ip_assignment.go:34"),
+    "ratelimit period": Case("prod", RULESET, put(f"{LIMIT}.period", 30), "parameters.mdx:110"),
+    "ratelimit mitigation timeout": Case("prod", RULESET, put(f"{LIMIT}.mitigationTimeout", 5), "parameters.mdx:175"),
+    "ratelimit requests per period": Case("prod", RULESET, put(f"{LIMIT}.requestsPerPeriod", 0), "schema.go:2319"),
+    "ratelimit without cf.colo.id": Case(
+        "prod", RULESET, put(f"{LIMIT}.characteristics", ["ip.src"]), "parameters.mdx:41"
+    ),
+    "ratelimit action": Case("prod", RULESET, put("rules[0].action", "skip"), "parameters.mdx:133"),
+    "ruleset phase": Case("prod", RULESET, put("phase", "http_ratelimits"), "ruleset/schema.go:96"),
+    "ruleset rule without ref": Case("prod", RULESET, put("rules[0].ref", ...), "ruleset/resource.go:343"),
+    "ruleset without delete_before_replace": Case("prod", RULESET, no_dbr, "rulesets.mdx:27"),
+    "origin hostnames unsorted": Case(
+        "prod", ORIGIN, put("hostnames", ["www.example.com", "example.com"]), "issues/5392"
+    ),
+    "origin request type": Case("prod", ORIGIN, put("requestType", "origin-dsa"), "certificate/schema.go:41"),
+    "origin validity": Case("prod", ORIGIN, put("requestedValidity", 100), "certificate/schema.go:60"),
+    "dns record type": Case("prod", RECORD, put("type", "AA"), "dns_record/schema.go:74"),
+    "dns record ttl": Case("prod", RECORD, put("ttl", 30), "dns_record/schema.go:346"),
+    "dns record content": Case("prod", RECORD, put("content", "not-an-ip"), "dns_record/schema.go:54"),
+    "dns record without ttl": Case("prod", RECORD, put("ttl", ...), "pulumi_cloudflare 6.23.1"),
+    "zone setting ssl": Case("prod", SETTING, put("value", "fullest"), "zone_setting.md:78", "-ssl"),
+    "zone setting tls": Case("prod", SETTING, put("value", "1.4"), "zone_setting.md:54", "min-tls"),
+    "zone setting id": Case("prod", SETTING, put("settingId", "ssl_mode"), "zone_setting.md:23", "-ssl"),
+    "hsts key": Case(
+        "prod",
+        SETTING,
+        put("value.strict_transport_security.maxAge", 1),
+        "zone_setting.md:132",
+        "hsts",
+        path="value.strict_transport_security",
+    ),
+    "container restart": Case("prod", CONTAINER, put("restart", "sometimes"), "container.go:235", WEB),
+    "container log driver": Case("prod", CONTAINER, put("logDriver", "file"), "logdrivers_linux.go:11", WEB),
+    "container log opt": Case("prod", CONTAINER, put("logOpts.max-files", "3"), "jsonfilelog.go:167", WEB, "logOpts"),
+    "container healthcheck interval": Case(
+        "prod", CONTAINER, put("healthcheck.interval", "10 s"), "container.go:1064", WEB
+    ),
+    "container healthcheck test": Case("prod", CONTAINER, put("healthcheck.tests[0]", "RUN"), "health.go:332", WEB),
+    "container memory below the daemon minimum": Case("prod", CONTAINER, put("memory", 4), "daemon_unix.go:421", WEB),
+    "container memory without swap": Case(
+        "prod", CONTAINER, put("memorySwap", ...), "daemon_unix.go:334", WEB, "memory"
+    ),
+    "container name": Case("prod", CONTAINER, put("name", "-web"), "names.go:9", WEB),
+    "container without delete_before_replace": Case("prod", CONTAINER, no_dbr, "daemon/errors.go:68", WEB),
+    "docker provider host of wrong type": Case("prod", DOCKER, put("host", 5), "schema.json"),
+    "tls key algorithm": Case("prod", TLS_KEY, put("algorithm", "DSA"), "private_key.go:63"),
+    "tls key curve": Case("prod", TLS_KEY, put("ecdsaCurve", "P999"), "private_key.go:87"),
+    "password length": Case("prod", PASSWORD, put("length", 0), "resource_password.go:588"),
+}
+
+
+def _first(stack: str, type_: str, name: str = "") -> harness.Resource:
+    r = next(r for r in recorded(stack).resources if r.type == type_ and name in r.name)
+    return dataclasses.replace(r, inputs=copy.deepcopy(r.inputs))
+
+
+@pytest.mark.parametrize("case", sorted(MUTATIONS))
+def test_a_broken_value_is_reported_with_its_property_and_source(case):
+    c = MUTATIONS[case]
+    path = c.path or c.mutate.path
+
+    def matching(violations: list[contracts.Violation]) -> list[contracts.Violation]:
+        return [v for v in violations if v.path == path and c.source in v.source]
+
+    assert not matching(contracts.check_resource(_first(c.stack, c.type, c.name))), (
+        "the recorded value breaks it already"
+    )
+    violations = contracts.check_resource(c.mutate(_first(c.stack, c.type, c.name)))
+    assert matching(violations), f"expected a violation at {path} citing {c.source}; got:\n" + "\n".join(
+        map(str, violations)
+    )
+
+
+def test_unknown_values_are_tolerated():
+    r = _first("prod", VALKEY)
+    r.inputs["valkeyMaxmemoryPolicy"] = UNKNOWN
+    assert not contracts.check_resource(r)
+    ruleset = _first("prod", RULESET)
+    ruleset.inputs["rules"][0]["ratelimit"] = UNKNOWN
+    ruleset.inputs["zoneId"] = UNKNOWN
+    assert not contracts.check_resource(ruleset)
+
+
+def test_a_derived_identity_needs_no_delete_before_replace():
+    """A name that comes from another resource's output can change with the replacement."""
+    pool = dataclasses.replace(_first("prod", POOL), delete_before_replace=False)
+    assert contracts.check_replacement(pool)
+    derived = dataclasses.replace(pool, property_dependencies={**pool.property_dependencies, "name": ["urn:x"]})
+    assert not contracts.check_replacement(derived)
+
+
+def test_the_cli_prints_violations_and_fails(monkeypatch, capsys):
+    bad = dataclasses.replace(_first("prod", VALKEY), inputs={"clusterId": "c", "valkeyMaxmemoryPolicy": "allkeys_lru"})
+    run = harness.Run(stack="x", preview=False, config={}, resources=[bad], exports={})
+    monkeypatch.setattr(harness, "run", lambda stack, preview=False: run)
+    assert contracts.main(["x"]) == 1
+    out = capsys.readouterr().out
+    assert "valkeyMaxmemoryPolicy" in out and "resource_database_valkey_config.go:147" in out
+    assert json.dumps("allkeys_lru") in out

@@ -1,0 +1,221 @@
+"""The nginx options the seed guides need (issue 13): WebSocket paths, the read timeout and
+a cached static prefix, from config key to rendered line, and checked by the real `nginx -t`.
+
+What they do in a running nginx is proven in tests/test_behaviour_nginx.py (section "proxy
+options"); here: the renderer's own rules, the text it writes, and that the config reaches it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import proxy as renderer
+from components.config import ProxyConfig
+from components.proxy import ProxySpecError, render_nginx_conf
+from tests import realprog
+from tests.test_renderers import _nginx_t, _spec, _stripped_lines
+from tools import harness
+
+OPTIONS: dict[str, Any] = {
+    "websocket_paths": ("/ws", "/api/live/"),
+    "read_timeout_s": 300,
+    "static_path": "/static/",
+    "static_max_age_s": 600,
+}
+SECURITY = (
+    'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
+    'add_header X-Content-Type-Options "nosniff" always;',
+    'add_header X-Frame-Options "DENY" always;',
+    'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
+    "add_header Content-Security-Policy \"default-src 'self'\" always;",
+)
+
+
+def _location(lines: list[str], match: str) -> list[str]:
+    """The directives of `location <match>` (one level deep)."""
+    start = lines.index(f"location {match} {{")
+    return lines[start + 1 : lines.index("}", start)]
+
+
+@pytest.fixture(scope="module")
+def origin_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    openssl = realprog.require("openssl", "openssl")
+    directory = tmp_path_factory.mktemp("certs")
+    cert, key = directory / "origin.pem", directory / "origin.key"
+    result = realprog.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "1", "-subj", "/CN=origin", "-keyout", str(key), "-out", str(cert)],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return cert, key
+
+
+# ------------------------------------------------------------------------------ nginx -t
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        OPTIONS,
+        {"websocket_paths": ("/ws",)},
+        {"static_path": "/api/assets/", "static_max_age_s": 31536000, "read_timeout_s": 3600},
+        {"websocket_paths": ("/socket.io/", "/cable"), "read_timeout_s": 1},
+    ],
+    ids=["all", "websocket", "static-under-api", "two-sockets"],
+)
+def test_nginx_accepts_the_options(tmp_path: Path, origin_cert: tuple[Path, Path], overrides: dict) -> None:
+    result = _nginx_t(tmp_path, render_nginx_conf(_spec(origin_cert, **overrides)))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "[warn]" not in output, output
+
+
+# --------------------------------------------------------------------------------- text
+
+
+def test_without_the_options_none_of_their_lines_is_rendered() -> None:
+    """An unchanged spec renders the file it rendered before the options existed."""
+    spec = _spec()
+    assert (spec.websocket_paths, spec.read_timeout_s, spec.static_path, spec.static_max_age_s) == ((), 60, None, 86400)
+    text = render_nginx_conf(spec)
+    lines = _stripped_lines(text)
+    assert "proxy_read_timeout 60s;" in lines and "proxy_send_timeout 60s;" in lines
+    for absent in ("map ", "$connection_upgrade", "Upgrade", "Cache-Control", "proxy_hide_header", "3600s"):
+        assert absent not in text, absent
+    assert sum(line.startswith("add_header ") for line in lines) == len(SECURITY)
+
+
+def test_read_timeout_sets_both_directives_once() -> None:
+    for seconds in (1, 300, 3600):
+        lines = _stripped_lines(render_nginx_conf(_spec(read_timeout_s=seconds)))
+        assert [line for line in lines if line.startswith(("proxy_read_timeout", "proxy_send_timeout"))] == [
+            f"proxy_read_timeout {seconds}s;",
+            f"proxy_send_timeout {seconds}s;",
+        ]
+
+
+def test_websocket_locations() -> None:
+    lines = _stripped_lines(render_nginx_conf(_spec(**OPTIONS)))
+    assert lines.count("map $http_upgrade $connection_upgrade {") == 1
+    start = lines.index("map $http_upgrade $connection_upgrade {")
+    assert lines[start + 1 : start + 4] == ["default upgrade;", "'' close;", "}"]
+    assert start < lines.index("server {"), "the map belongs to http, before the servers"
+    forwarded = [
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Real-IP $remote_addr;",
+        "proxy_set_header X-Forwarded-For $remote_addr;",
+        "proxy_set_header X-Forwarded-Proto https;",
+    ]
+    socket = [
+        "proxy_http_version 1.1;",
+        *forwarded,
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Connection $connection_upgrade;",
+        f"proxy_read_timeout {renderer.WEBSOCKET_TIMEOUT_S}s;",
+        f"proxy_send_timeout {renderer.WEBSOCKET_TIMEOUT_S}s;",
+        "proxy_pass $upstream;",
+    ]
+    assert _location(lines, "/ws") == socket
+    assert _location(lines, "/api/live/") == ["limit_req zone=api burst=20 nodelay;", *socket]
+    assert renderer.WEBSOCKET_TIMEOUT_S >= 3600
+
+
+def test_static_location_repeats_the_security_headers() -> None:
+    lines = _stripped_lines(render_nginx_conf(_spec(**OPTIONS)))
+    assert _location(lines, "/static/") == [
+        *SECURITY,
+        'add_header Cache-Control "public, max-age=600, immutable";',
+        "proxy_hide_header Cache-Control;",
+        "proxy_pass $upstream;",
+    ]
+    # The server's own set, unchanged, and no Cache-Control outside the static location.
+    assert all(lines.count(line) == 2 for line in SECURITY)
+    assert sum("Cache-Control" in line for line in lines) == 2
+    under_api = _stripped_lines(render_nginx_conf(_spec(static_path="/api/assets/")))
+    assert _location(under_api, "/api/assets/")[0] == "limit_req zone=api burst=20 nodelay;"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        ({"websocket_paths": ("ws",)}, "websocket_paths", "starting with '/'"),
+        ({"websocket_paths": ("/ws;",)}, "websocket_paths", "braces"),
+        ({"websocket_paths": ("/ws {",)}, "websocket_paths", "braces"),
+        ({"websocket_paths": ("/",)}, "websocket_paths", "locations of their own"),
+        ({"websocket_paths": ("/api/",)}, "websocket_paths", "locations of their own"),
+        ({"websocket_paths": ("/.ws",)}, "websocket_paths", "dotfile"),
+        ({"websocket_paths": ("/ws", "/ws")}, "websocket_paths", "unique"),
+        ({"websocket_paths": ["/ws"]}, "websocket_paths", "tuple"),
+        ({"websocket_paths": ("/health",)}, "websocket_paths", "health_path"),
+        ({"websocket_paths": ("/login/ws",)}, "websocket_paths", "auth_paths entry '/login'"),
+        ({"websocket_paths": ("/lo",)}, "websocket_paths", "auth_paths entry '/login'"),
+        ({"static_path": "static/"}, "static_path", "starting with '/'"),
+        ({"static_path": "/static"}, "static_path", "ending in '/'"),
+        ({"static_path": "/api/"}, "static_path", "locations of their own"),
+        ({"static_path": "/.well-known/"}, "static_path", "dotfile"),
+        ({"static_path": "/assets/$x/"}, "static_path", "'$'"),
+        ({"static_path": "/login/"}, "static_path", "auth_paths entry '/login'"),
+        ({"static_path": "/ws/", "websocket_paths": ("/ws",)}, "static_path", "websocket_paths entry '/ws'"),
+        ({"static_path": "/health/", "health_path": "/health/"}, "static_path", "health_path"),
+        ({"read_timeout_s": 0}, "read_timeout_s", "1 to 3600"),
+        ({"read_timeout_s": 3601}, "read_timeout_s", "1 to 3600"),
+        ({"read_timeout_s": True}, "read_timeout_s", "integer"),
+        ({"read_timeout_s": "60"}, "read_timeout_s", "integer"),
+        ({"static_max_age_s": 0}, "static_max_age_s", "1 to 31536000"),
+        ({"static_max_age_s": 31536001}, "static_max_age_s", "1 to 31536000"),
+        ({"static_max_age_s": 1.5}, "static_max_age_s", "integer"),
+    ],
+)
+def test_bad_option_names_the_field(overrides: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(ProxySpecError) as info:
+        render_nginx_conf(_spec(**overrides))
+    assert info.value.field == field
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"websocket_paths": ("/ws", "/wss")},  # siblings may share a start: both are sockets
+        {"websocket_paths": ("/api/live/",), "static_path": "/api/static/"},
+        {"static_path": "/log/"},  # not inside /login, nor /login inside it
+        {"read_timeout_s": 1, "static_max_age_s": 1},
+        {"read_timeout_s": 3600, "static_max_age_s": 31536000},
+    ],
+)
+def test_good_options_pass(overrides: dict[str, Any]) -> None:
+    renderer.validate(_spec(**overrides))
+
+
+# --------------------------------------------------------------------------- from config
+
+
+def test_config_defaults_are_the_renderers() -> None:
+    cfg, spec = ProxyConfig(), _spec()
+    assert cfg.websocket_paths == spec.websocket_paths == ()
+    assert cfg.read_timeout_seconds == spec.read_timeout_s == 60
+    assert cfg.static_path is spec.static_path is None
+    assert cfg.static_max_age_seconds == spec.static_max_age_s == 86400
+
+
+def test_config_keys_reach_the_deployed_conf() -> None:
+    run = harness.run(
+        "staging",
+        {
+            "proxy.websocketPaths": ["/ws"],
+            "proxy.readTimeoutSeconds": 300,
+            "proxy.staticPath": "/static/",
+            "proxy.staticMaxAgeSeconds": 3600,
+        },
+    )
+    proxies = [r for r in run.of_type("docker:index/container:Container") if r.inputs.get("name") == "proxy"]
+    assert proxies
+    for proxy in proxies:
+        (conf,) = [u["content"] for u in proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf"]
+        lines = _stripped_lines(conf)
+        assert "proxy_read_timeout 300s;" in lines
+        assert "proxy_set_header Upgrade $http_upgrade;" in _location(lines, "/ws")
+        assert 'add_header Cache-Control "public, max-age=3600, immutable";' in _location(lines, "/static/")

@@ -1,0 +1,599 @@
+"""Check recorded resources against what the real providers enforce, offline.
+
+A mocked run accepts any input; the providers do not. This module checks every custom
+resource of a `tools.harness` run against four kinds of upstream truth, each kept as data
+under contracts/ with the upstream file and line it was transcribed from:
+
+1. schema: property names, types and required properties from the providers' published
+   Pulumi schemas (contracts/schemas/<provider>.json, trimmed by contracts/regen.py);
+2. value rules: the validators of each property we set (allowed values, ranges, formats),
+   transcribed into contracts/rules.yaml;
+3. replacement: properties that force a replacement and the identity of each type
+   (contracts/replacement.yaml). A resource whose identity is fixed (a literal name
+   unique in its account, cluster, zone or host) and that sets any force-new input other
+   than its identity must be deleted before it is replaced, or the create half of the
+   replacement collides with the resource it replaces;
+4. read-back: where the provider reads back another form than we send (rules.yaml
+   entries with `category: readback`), a perpetual diff or a needless replacement.
+
+Unknown values (preview) are tolerated everywhere: a rule only judges what it can see.
+
+`python -m tools.contracts [stack ...] [--preview]` prints the violations of each stack
+and exits nonzero if there are any.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools import harness
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACTS = ROOT / "contracts"
+UNKNOWN = harness.UNKNOWN
+# Inputs the engine adds to provider resources, not part of the provider's own schema.
+PROVIDER_META = {"version", "pluginDownloadURL"}
+
+
+@dataclass(frozen=True)
+class Violation:
+    urn: str
+    type: str
+    name: str
+    path: str
+    value: Any
+    rule: str
+    source: str
+
+    def __str__(self) -> str:
+        shown = json.dumps(self.value, default=str)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return f"{self.name} ({self.type}) {self.path} = {shown}: {self.rule} [{self.source}]"
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Contracts:
+    upstreams: dict[str, dict[str, Any]]
+    schemas: dict[str, dict[str, Any]]  # provider name -> trimmed schema
+    rules: tuple[dict[str, Any], ...]
+    unvalidated: dict[str, tuple[str, ...]]
+    replacement: dict[str, dict[str, Any]]
+
+
+def _expand(source: dict[str, Any], upstreams: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`{at: do, file, line}` -> the full source, with the upstream's repo, tag and commit."""
+    if "at" not in source:
+        return dict(source)
+    return {**upstreams[source["at"]], **{k: v for k, v in source.items() if k != "at"}}
+
+
+@functools.cache
+def load() -> Contracts:
+    """The contract data, read and expanded once per process."""
+    upstreams = yaml.safe_load((CONTRACTS / "upstreams.yaml").read_text())["upstreams"]
+    rules_doc = yaml.safe_load((CONTRACTS / "rules.yaml").read_text())
+    rules = []
+    for rule in rules_doc["rules"]:
+        rule = dict(rule)
+        rule["sources"] = [_expand(s, upstreams) for s in _as_list(rule.pop("source"))]
+        rules.append(rule)
+    replacement = {}
+    for type_, spec in yaml.safe_load((CONTRACTS / "replacement.yaml").read_text())["types"].items():
+        spec = dict(spec or {})
+        base = {"at": spec.pop("at")} if "at" in spec else {}
+        base_file = spec.pop("file", None)
+        force_new = {}
+        for prop, src in (spec.get("force_new") or {}).items():
+            src = {**base, **({"file": base_file} if base_file else {}), **src}
+            force_new[prop] = _expand(src, upstreams)
+        spec["force_new"] = force_new
+        identity = dict(spec.get("identity") or {"unique": False})
+        if "source" in identity:
+            identity["sources"] = [_expand(s, upstreams) for s in _as_list(identity.pop("source"))]
+        spec["identity"] = identity
+        replacement[type_] = spec
+    schemas = {p.stem: json.loads(p.read_text()) for p in sorted((CONTRACTS / "schemas").glob("*.json"))}
+    unvalidated = {t: tuple(paths or ()) for t, paths in (rules_doc.get("unvalidated") or {}).items()}
+    return Contracts(upstreams, schemas, tuple(rules), unvalidated, replacement)
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def all_sources() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every cited source, with where it is cited (for contracts.regen verify and the tests)."""
+    data = load()
+    for rule in data.rules:
+        for source in rule["sources"]:
+            yield f"rules.yaml {rule['type'].split(':')[-1]} {rule['path']} {rule['kind']}", source
+    for type_, spec in data.replacement.items():
+        for prop, source in spec["force_new"].items():
+            yield f"replacement.yaml {type_.split(':')[-1]} force_new {prop}", source
+        for source in spec["identity"].get("sources", []):
+            yield f"replacement.yaml {type_.split(':')[-1]} identity", source
+
+
+def describe(source: dict[str, Any]) -> str:
+    if "url" in source:
+        return source["url"]
+    return f"{source['repo']}@{source['tag']} {source['file']}:{source['line']}"
+
+
+def provider_of(type_: str) -> str:
+    return type_.split(":")[2] if type_.startswith("pulumi:providers:") else type_.split(":")[0]
+
+
+def schema_entry(type_: str) -> dict[str, Any] | None:
+    """The trimmed schema entry of a resource type, or None if the type is not vendored."""
+    schema = load().schemas.get(provider_of(type_))
+    if schema is None:
+        return None
+    if type_.startswith("pulumi:providers:"):
+        return schema.get("provider")
+    return schema["resources"].get(type_)
+
+
+def schema_source(type_: str) -> str:
+    up = load().schemas[provider_of(type_)]["upstream"]
+    return f"{up['repo']}@{up['tag']} {up['path']}"
+
+
+# --------------------------------------------------------------------------- 1. schema
+
+
+def _unknown(value: Any) -> bool:
+    return value == UNKNOWN
+
+
+def _is_ref(value: Any) -> bool:
+    """A resource reference as the harness records it: {"urn": ..., "id": ...}."""
+    return isinstance(value, dict) and set(value) == {"urn", "id"}
+
+
+def _type_error(value: Any, spec: dict[str, Any], types: dict[str, Any], path: str, out: list) -> None:
+    """Append (path, value, message) for every way `value` does not fit the schema `spec`."""
+    if _unknown(value) or value is None:
+        return
+    if _is_ref(value):
+        value = value["id"]
+        if value is None or _unknown(value):
+            return
+    if "oneOf" in spec:
+        for alternative in spec["oneOf"]:
+            found: list = []
+            _type_error(value, alternative, types, path, found)
+            if not found:
+                return
+        out.append((path, value, f"fits none of {[a.get('type') or a.get('$ref') for a in spec['oneOf']]}"))
+        return
+    ref = spec.get("$ref", "")
+    if ref == "pulumi.json#/Any":
+        return
+    if ref.startswith("#/types/"):
+        target = types[ref[len("#/types/") :]]
+        if "properties" in target:
+            _object_errors(value, target["properties"], target.get("required", []), types, path, out)
+            return
+        spec = target  # an enum type: its underlying primitive
+    kind = spec.get("type")
+    if kind == "string":
+        ok = isinstance(value, str)
+    elif kind == "boolean":
+        ok = isinstance(value, bool)
+    elif kind == "integer":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind == "array":
+        ok = isinstance(value, list)
+        if ok:
+            for i, item in enumerate(value):
+                _type_error(item, spec.get("items", {}), types, f"{path}[{i}]", out)
+    elif kind == "object":
+        ok = isinstance(value, dict)
+        if ok and "additionalProperties" in spec:
+            for key, item in value.items():
+                _type_error(item, spec["additionalProperties"], types, f"{path}.{key}", out)
+    else:
+        ok = True
+    if not ok:
+        out.append((path, value, f"schema type {kind}, got {type(value).__name__}"))
+
+
+def _object_errors(value: Any, props: dict, required: list, types: dict, path: str, out: list) -> None:
+    if not isinstance(value, dict):
+        out.append((path, value, f"schema type object, got {type(value).__name__}"))
+        return
+    for key, item in value.items():
+        sub = f"{path}.{key}" if path else key
+        if key not in props:
+            out.append((sub, item, "schema: no such property"))
+        else:
+            _type_error(item, props[key], types, sub, out)
+    for key in required:
+        if value.get(key) is None:
+            out.append((f"{path}.{key}" if path else key, None, "schema: required property missing"))
+
+
+def check_schema(r: harness.Resource) -> list[Violation]:
+    entry = schema_entry(r.type)
+    if entry is None:
+        return [_violation(r, "", None, "schema: type not in the vendored schemas", "contracts/schemas")]
+    inputs = dict(r.inputs)
+    if r.type.startswith("pulumi:providers:"):
+        inputs = {k: _decode_config(v, entry["inputProperties"].get(k)) for k, v in inputs.items()}
+        for key in PROVIDER_META:
+            inputs.pop(key, None)
+    types = load().schemas[provider_of(r.type)]["types"]
+    found: list = []
+    _object_errors(inputs, entry["inputProperties"], entry["requiredInputs"], types, "", found)
+    newer = pinned_only(r.type)
+    return [
+        _violation(r, path, value, message, schema_source(r.type))
+        for path, value, message in found
+        if not (message == "schema: no such property" and normalize(path) in newer)
+    ]
+
+
+@functools.cache
+def pinned_only(type_: str) -> frozenset[str]:
+    """Properties the pinned SDK has and the vendored (older) schema lacks: accepted, untyped."""
+    owner = "provider" if type_.startswith("pulumi:providers:") else type_
+    drift = load().schemas[provider_of(type_)]["upstream"].get("pinned_sdk_drift") or []
+    return frozenset(
+        entry[len(owner) + 1 : -len(": SDK only")]
+        for entry in drift
+        if entry.startswith(owner + ".") and entry.endswith(": SDK only")
+    )
+
+
+def _decode_config(value: Any, spec: dict[str, Any] | None) -> Any:
+    """Provider config travels as strings; non-string settings are JSON inside them."""
+    if isinstance(value, str) and not _unknown(value) and spec and spec.get("type") not in (None, "string"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+# --------------------------------------------------------------------------- 2 and 4. value and read-back rules
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d*)\]")
+
+
+def _steps(path: str) -> list[tuple[str, Any]]:
+    """`rules[].ratelimit.period` -> key rules, each, key ratelimit, key period; `tests[0]` -> index 0."""
+    steps: list[tuple[str, Any]] = []
+    for part in path.split(".") if path else []:
+        for key, index in _STEP.findall(part):
+            if key:
+                steps.append(("key", key))
+            elif index == "":
+                steps.append(("each", None))
+            else:
+                steps.append(("index", int(index)))
+    return steps
+
+
+@dataclass
+class Hit:
+    path: str
+    parent: Any
+    present: bool
+    value: Any
+
+
+def resolve(node: Any, path: str) -> Iterator[Hit]:
+    """Every value at `path` in `node`; a missing last property yields a Hit with present=False."""
+    yield from _walk(node, _steps(path), "", None)
+
+
+def _walk(node: Any, steps: list, path: str, parent: Any) -> Iterator[Hit]:
+    if not steps:
+        yield Hit(path, parent, True, node)
+        return
+    if _unknown(node):
+        return  # what is inside an unknown value is unknown too
+    kind, arg = steps[0]
+    if kind == "key":
+        if not isinstance(node, dict):
+            return
+        sub = f"{path}.{arg}" if path else arg
+        if node.get(arg) is None:
+            if len(steps) == 1:
+                yield Hit(sub, node, False, None)
+            return
+        yield from _walk(node[arg], steps[1:], sub, node)
+    elif isinstance(node, list):
+        indexes = range(len(node)) if kind == "each" else [arg] if arg < len(node) else []
+        for i in indexes:
+            yield from _walk(node[i], steps[1:], f"{path}[{i}]", node)
+
+
+def _matches(condition: Any, value: Any) -> bool | None:
+    """Whether `value` satisfies a `when` condition; None when the value is unknown."""
+    if _unknown(value):
+        return None
+    if isinstance(condition, dict):
+        if "in" in condition:
+            return value in condition["in"]
+        if "not_in" in condition:
+            return value not in condition["not_in"]
+        if "present" in condition:
+            return (value is not None) == condition["present"]
+    return value == condition
+
+
+def _applies(rule: dict[str, Any], root: dict[str, Any], parent: Any) -> bool:
+    for scope, conditions in (("when", parent), ("when_root", root)):
+        for key, condition in (rule.get(scope) or {}).items():
+            value = scope_value(conditions, key)
+            if not _matches(condition, value):
+                return False
+    return True
+
+
+def scope_value(node: Any, key: str) -> Any:
+    hits = list(resolve(node, key)) if isinstance(node, dict) else []
+    return hits[0].value if hits else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+_DURATION = re.compile(r"0|([0-9]+(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+")
+
+
+def _fails(rule: dict[str, Any], hit: Hit) -> str | None:
+    """Why `hit` breaks `rule`, or None if it does not (or cannot be judged)."""
+    kind, value = rule["kind"], hit.value
+    if kind == "required":
+        return None if hit.present else "required"
+    if kind == "requires":
+        other = scope_value(hit.parent, rule["other"]) if hit.present else None
+        if not hit.present or _unknown(other):
+            return None
+        if other is None:
+            return f"needs {rule['other']} set alongside"
+        if "equals" in rule and other != rule["equals"]:
+            return f"needs {rule['other']} = {json.dumps(rule['equals'])} alongside (it is {json.dumps(other)})"
+        return None
+    if not hit.present or _unknown(value):
+        return None
+    if isinstance(value, list) and any(_unknown(v) for v in value) and kind in ("sorted", "contains"):
+        return None
+    if kind == "enum":
+        allowed = rule["values"]
+        if rule.get("ignore_case") and isinstance(value, str):
+            ok = value.lower() in {str(v).lower() for v in allowed}
+        else:
+            ok = any(value == v and isinstance(value, bool) == isinstance(v, bool) for v in allowed)
+        return None if ok else f"not one of {allowed}"
+    if kind == "range":
+        number = _number(value)
+        if number is None:
+            return "not a number"
+        if number in (rule.get("also") or []):
+            return None
+        low, high = rule.get("min"), rule.get("max")
+        if (low is not None and number < low) or (high is not None and number > high):
+            extra = f" or one of {rule['also']}" if rule.get("also") else ""
+            return f"outside [{low if low is not None else ''}, {high if high is not None else ''}]{extra}"
+        return None
+    if kind == "length":
+        size = len(value) if isinstance(value, str | list | dict) else None
+        low, high = rule.get("min"), rule.get("max")
+        if size is None or (low is not None and size < low) or (high is not None and size > high):
+            return f"length {size} outside [{low if low is not None else ''}, {high if high is not None else ''}]"
+        return None
+    if kind == "regex":
+        return (
+            None
+            if isinstance(value, str) and re.fullmatch(rule["pattern"], value)
+            else f"does not match {rule['pattern']}"
+        )
+    if kind == "not_regex":
+        return f"matches {rule['pattern']}" if isinstance(value, str) and re.search(rule["pattern"], value) else None
+    if kind == "nonzero":
+        return "must not be empty or zero" if value in ("", 0) and value is not False else None
+    if kind in ("ipv4", "cidr", "ip_or_cidr"):
+        return None if _is_address(value, kind) else f"not {'an IPv4 address' if kind == 'ipv4' else 'a ' + kind}"
+    if kind == "duration":
+        return None if isinstance(value, str) and _DURATION.fullmatch(value) else "not a Go duration >= 0"
+    if kind == "contains":
+        return None if isinstance(value, list) and rule["value"] in value else f"must contain {rule['value']!r}"
+    if kind == "sorted":
+        return None if isinstance(value, list) and value == sorted(value) else "must be sorted"
+    if kind == "keys":
+        extra = sorted(set(value) - set(rule["values"])) if isinstance(value, dict) else None
+        return f"unexpected keys {extra}; allowed {rule['values']}" if extra else None
+    raise ValueError(f"unknown rule kind {kind!r}")
+
+
+def _is_address(value: Any, kind: str) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        if kind == "ipv4":
+            ipaddress.IPv4Address(value)
+        elif kind == "cidr":
+            return "/" in value and bool(ipaddress.ip_network(value, strict=False))
+        else:
+            ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.cache
+def rules_for(type_: str) -> tuple[dict[str, Any], ...]:
+    return tuple(rule for rule in load().rules if rule["type"] == type_)
+
+
+def check_rules(r: harness.Resource) -> list[Violation]:
+    out = []
+    for rule in rules_for(r.type):
+        for hit in resolve(r.inputs, rule["path"]):
+            if not _applies(rule, r.inputs, hit.parent):
+                continue
+            why = _fails(rule, hit)
+            if why:
+                label = f"{rule.get('category', 'validation')} {rule['kind']}: {why}"
+                if rule.get("enforced_by"):
+                    label += f" (enforced by {rule['enforced_by']})"
+                out.append(_violation(r, hit.path, hit.value, label, "; ".join(map(describe, rule["sources"]))))
+    return out
+
+
+# --------------------------------------------------------------------------- 3. replacement
+
+
+def check_replacement(r: harness.Resource) -> list[Violation]:
+    spec = load().replacement.get(r.type)
+    if spec is None:
+        return [_violation(r, "", None, "replacement: type not in replacement.yaml", "contracts/replacement.yaml")]
+    identity = spec["identity"]
+    if not identity.get("unique") or r.delete_before_replace or r.protect:
+        return []
+    key, scope = identity.get("key", []), identity.get("scope", [])
+    if any(_unknown(r.inputs.get(k)) or r.property_dependencies.get(k) for k in key):
+        return []  # the identity comes from another resource's output: a replacement can get a new one
+    forcing = sorted(p for p in spec["force_new"] if r.inputs.get(p) is not None and p not in set(key) | set(scope))
+    if not forcing:
+        return []
+    named = ", ".join(f"{k}={json.dumps(r.inputs.get(k))}" for k in key) or "the one per " + "/".join(scope)
+    rule = (
+        f"replacement: identity {named} is fixed and unique per {identity.get('per', '/'.join(scope))}, "
+        f"and {', '.join(forcing)} force a replacement; create-before-delete would collide: "
+        "set delete_before_replace (or derive the identity from what forces the replacement)"
+    )
+    sources = [*identity.get("sources", []), spec["force_new"][forcing[0]]]
+    return [_violation(r, "delete_before_replace", False, rule, "; ".join(map(describe, sources)))]
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _violation(r: harness.Resource, path: str, value: Any, rule: str, source: str) -> Violation:
+    return Violation(r.urn, r.type, r.name, path, value, rule, source)
+
+
+def check_resource(r: harness.Resource) -> list[Violation]:
+    return [*check_schema(r), *check_rules(r), *check_replacement(r)]
+
+
+def check(run: harness.Run) -> list[Violation]:
+    """Every violation of every recorded custom resource of `run`."""
+    return [v for r in run.resources if r.custom for v in check_resource(r)]
+
+
+# --------------------------------------------------------------------------- coverage helpers (tests)
+
+
+def set_paths(r: harness.Resource) -> set[str]:
+    """Schema-level property paths `r` sets (`[]` for list items); maps and Any values are leaves."""
+    entry = schema_entry(r.type)
+    if entry is None:
+        return set()
+    types = load().schemas[provider_of(r.type)]["types"]
+    found: set[str] = set()
+    for key, value in r.inputs.items():
+        if key in entry["inputProperties"]:
+            _leaves(value, entry["inputProperties"][key], types, key, found)
+    return found
+
+
+def _leaves(value: Any, spec: dict[str, Any], types: dict, path: str, found: set[str]) -> None:
+    if value is None:
+        return
+    ref = spec.get("$ref", "")
+    target = types.get(ref[len("#/types/") :]) if ref.startswith("#/types/") else None
+    if target and "properties" in target and isinstance(value, dict):
+        for key, item in value.items():
+            if key in target["properties"]:
+                _leaves(item, target["properties"][key], types, f"{path}.{key}", found)
+        return
+    if spec.get("type") == "array" and isinstance(value, list):
+        for item in value:
+            _leaves(item, spec.get("items", {}), types, f"{path}[]", found)
+        return
+    found.add(path)
+
+
+def schema_has_path(type_: str, path: str) -> bool:
+    """Whether `path` (rule syntax) names a property of `type_` in its vendored schema."""
+    entry = schema_entry(type_)
+    if entry is None:
+        return False
+    types = load().schemas[provider_of(type_)]["types"]
+    spec: dict[str, Any] = {"properties": entry["inputProperties"]}
+    for kind, arg in _steps(path):
+        ref = spec.get("$ref", "")
+        if ref == "pulumi.json#/Any":
+            return True
+        if ref.startswith("#/types/"):
+            spec = types[ref[len("#/types/") :]]
+        if kind == "key":
+            if "additionalProperties" in spec:
+                spec = spec["additionalProperties"]
+            elif arg in spec.get("properties", {}):
+                spec = spec["properties"][arg]
+            else:
+                return False
+        elif spec.get("type") == "array":
+            spec = spec.get("items", {})
+        else:
+            return False
+    return True
+
+
+def normalize(path: str) -> str:
+    return re.sub(r"\[\d+\]", "[]", path)
+
+
+def covered(type_: str, leaf: str) -> bool:
+    """Whether a set property path has a rule, or is listed as having no upstream validation."""
+    paths = {normalize(rule["path"]) for rule in rules_for(type_)}
+    for path in paths:
+        if leaf == path or path.startswith((leaf + ".", leaf + "[")) or leaf == path + "[]":
+            return True
+    return any(leaf == p or leaf.startswith((p + ".", p + "[")) for p in load().unvalidated.get(type_, ()))
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str]) -> int:
+    preview = "--preview" in argv
+    stacks = [a for a in argv if not a.startswith("--")] or harness.stack_files()
+    total = 0
+    for stack in stacks:
+        violations = check(harness.run(stack, preview=preview))
+        total += len(violations)
+        print(f"{stack}{' (preview)' if preview else ''}: {len(violations)} violation(s)")
+        for v in violations:
+            print(f"  {v}")
+    return 1 if total else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
