@@ -15,8 +15,8 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.origin import OriginTls, OriginTlsArgs
 from components.project import Project, ProjectArgs
-from components.registry import registry_auth
 from components.proxy import render_nginx_conf
+from components.registry import registry_auth
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.servers import AppServers, AppServersArgs
 

@@ -88,7 +88,8 @@ class Valkey(pulumi.ComponentResource):
             region=args.region,
             private_network_uuid=args.vpc_id,
             tags=list(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            # A fixed name, unique per account: the old cluster goes before its replacement.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, delete_before_replace=True),
         )
         config = do.DatabaseValkeyConfig(
             f"{role}-config",

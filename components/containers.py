@@ -202,7 +202,10 @@ class AppContainers(pulumi.ComponentResource):
             command=[
                 probe_script(port=args.port, path=args.health_path, status=args.health_status, host=args.health_host)
             ],
-            network_mode=pulumi.Output.concat("container:", web.name),
+            # By id: the daemon stores `container:<name>` as `container:<id>` (moby
+            # daemon/daemon_unix.go adaptSharedNamespaceContainer) and the provider reads that
+            # back; a name would show a forced replacement on every later update.
+            network_mode=pulumi.Output.concat("container:", web.id),
             networks_advanced=None,
             restart="no",
             must_run=False,

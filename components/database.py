@@ -131,7 +131,9 @@ class Postgres(pulumi.ComponentResource):
                 )
             ],
             tags=list(args.tags),
-            opts=data,
+            # The name is unique per account and engine/VPC force a replacement: the old cluster
+            # goes first (prod's is protected, so it never goes).
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, delete_before_replace=True),
         )
         db = do.DatabaseDb(f"{name}-db", cluster_id=self.cluster.id, name=DB_NAME, opts=data)
         user = do.DatabaseUser(f"{name}-user", cluster_id=self.cluster.id, name=DB_USER, opts=child)

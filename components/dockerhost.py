@@ -12,7 +12,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 DEPLOY_USER = "deploy"
-NETWORK_NAME = "webstack"
+NETWORK_PREFIX = "webstack-"
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 # Every docker resource on a droplet carries the droplet's id in a property that forces its
 # replacement (container/network/volume labels, image triggers): the docker provider's `host`
@@ -84,7 +84,9 @@ class DockerHost(pulumi.ComponentResource):
         )
         self.network = docker.Network(
             f"{name}-net",
-            name=NETWORK_NAME,
+            # Named after its droplet: a replaced droplet's network is created before the old
+            # one goes, and no two droplets' networks ever share a name.
+            name=pulumi.Output.concat(NETWORK_PREFIX, self.droplet_id),
             driver="bridge",
             labels=[docker.NetworkLabelArgs(label=DROPLET_LABEL, value=self.droplet_id)],
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider),

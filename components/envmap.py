@@ -28,7 +28,7 @@ def app_env(
     *,
     plain: Mapping[str, str],
     values: Mapping[str, pulumi.Input[str] | None],
-    aliases: Mapping[str, str] = {},  # noqa: B006 (read only)
+    aliases: Mapping[str, str] = {},
     secrets: Mapping[str, pulumi.Input[str]],
     web_workers: int,
 ) -> pulumi.Output[list[str]]:

@@ -54,7 +54,9 @@ class Network(pulumi.ComponentResource):
             region=args.region,
             ip_range=args.vpc_cidr,
             description=f"webstack {name}",
-            opts=child,
+            # The name is unique per account and ipRange/region force a replacement: the old VPC
+            # (and what must move with it) goes first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.app_tag = do.Tag(f"{name}-app", name=f"{name}-app", opts=child)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 
 import pytest
@@ -137,7 +136,7 @@ def test_the_probe_needs_nothing_inside_the_app_image(run):
         # Its own curl image, inside web's network namespace: no interpreter assumed in the app image.
         image = next(r for r in run.resources if r.outputs.get("imageId") == probe.inputs["image"])
         assert image.inputs["name"].startswith("curlimages/curl:")
-        assert probe.inputs["networkMode"] == f"container:{web.inputs['name']}"
+        assert probe.inputs["networkMode"] == f"container:{web.id}", "the form the daemon reads back"
         script = probe.inputs["command"][0]
         first = run.cfg.app.hostnames[0]
         assert f"'Host: {first}'" in script and "'X-Forwarded-Proto: https'" in script

@@ -227,7 +227,8 @@ RULESET, ORIGIN = CF + "ruleset:Ruleset", CF + "originCaCertificate:OriginCaCert
 RECORD, SETTING = CF + "dnsRecord:DnsRecord", CF + "zoneSetting:ZoneSetting"
 CONTAINER, DOCKER = "docker:index/container:Container", "pulumi:providers:docker"
 TLS_KEY, PASSWORD = "tls:index/privateKey:PrivateKey", "random:index/randomPassword:RandomPassword"
-LIMIT, WEB = "rules[0].ratelimit", "app-0-web"
+LIMIT, WEB, PROXY = "rules[0].ratelimit", "app-0-web", "app-0-proxy"
+DB_CONTAINER = "db-container"
 
 MUTATIONS = {
     "valkey policy with underscore": Case(
@@ -309,15 +310,20 @@ MUTATIONS = {
     "container log driver": Case("prod", CONTAINER, put("logDriver", "file"), "logdrivers_linux.go:11", WEB),
     "container log opt": Case("prod", CONTAINER, put("logOpts.max-files", "3"), "jsonfilelog.go:167", WEB, "logOpts"),
     "container healthcheck interval": Case(
-        "prod", CONTAINER, put("healthcheck.interval", "10 s"), "container.go:1064", WEB
+        "dev", CONTAINER, put("healthcheck.interval", "10 s"), "container.go:1064", DB_CONTAINER
     ),
-    "container healthcheck test": Case("prod", CONTAINER, put("healthcheck.tests[0]", "RUN"), "health.go:332", WEB),
+    "container healthcheck test": Case(
+        "dev", CONTAINER, put("healthcheck.tests[0]", "RUN"), "health.go:332", DB_CONTAINER
+    ),
+    "probe network mode by name": Case(
+        "prod", CONTAINER, put("networkMode", "container:web-0d512006"), "daemon_unix.go:410", "app-0-probe"
+    ),
     "container memory below the daemon minimum": Case("prod", CONTAINER, put("memory", 4), "daemon_unix.go:421", WEB),
     "container memory without swap": Case(
         "prod", CONTAINER, put("memorySwap", ...), "daemon_unix.go:334", WEB, "memory"
     ),
     "container name": Case("prod", CONTAINER, put("name", "-web"), "names.go:9", WEB),
-    "container without delete_before_replace": Case("prod", CONTAINER, no_dbr, "daemon/errors.go:68", WEB),
+    "container without delete_before_replace": Case("prod", CONTAINER, no_dbr, "daemon/errors.go:68", PROXY),
     "docker provider host of wrong type": Case("prod", DOCKER, put("host", 5), "schema.json"),
     "tls key algorithm": Case("prod", TLS_KEY, put("algorithm", "DSA"), "private_key.go:63"),
     "tls key curve": Case("prod", TLS_KEY, put("ecdsaCurve", "P999"), "private_key.go:87"),

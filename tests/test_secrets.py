@@ -114,9 +114,11 @@ def test_private_images_are_pulled_with_the_registry_credentials(registry):
     providers = run.of_type("pulumi:providers:docker")
     assert len(providers) == run.cfg.app.replicas
     for provider in providers:
-        (auth,) = json.loads(provider.inputs["registryAuth"]) if isinstance(
-            provider.inputs["registryAuth"], str
-        ) else provider.inputs["registryAuth"]
+        (auth,) = (
+            json.loads(provider.inputs["registryAuth"])
+            if isinstance(provider.inputs["registryAuth"], str)
+            else provider.inputs["registryAuth"]
+        )
         assert any(p.startswith("registryAuth") for p in provider.secret_paths), provider.secret_paths
         if registry is TOKEN_REGISTRY:
             assert auth["address"] == "ghcr.io" and auth["username"] == "ci-bot"
