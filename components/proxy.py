@@ -192,9 +192,9 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _proxy_headers(proto: str) -> list[str]:
+def _proxy_headers(proto: str, host: str = "$host") -> list[str]:
     return [
-        "proxy_set_header Host $host;",
+        f"proxy_set_header Host {host};",
         "proxy_set_header X-Real-IP $remote_addr;",
         # $remote_addr is already the real client (real_ip above). Passing only it, rather
         # than appending to the incoming header, stops a client from forging earlier hops.
@@ -273,8 +273,12 @@ def _http80(spec: ProxySpec) -> list[str]:
         "",
     ]
     lines = _block("server", body, 1)
+    # The load balancer asks by address over plain HTTP; the app is asked as Cloudflare would
+    # ask it (the first served hostname, X-Forwarded-Proto https), so host checks
+    # (ALLOWED_HOSTS) and HTTPS redirects answer the health check as they answer users.
+    health_headers = _proxy_headers("https", _quote(spec.server_names[0]))
     lines[-1:-1] = [
-        *_location(f"= {spec.health_path}", ["access_log off;", "proxy_pass $upstream;"]),
+        *_location(f"= {spec.health_path}", ["access_log off;", *health_headers, "proxy_pass $upstream;"]),
         "",
         *_location("/", ["return 301 https://$host$request_uri;"]),
     ]

@@ -354,13 +354,25 @@ def test_conf_under_test_is_the_rendered_one(proxy: Proxy) -> None:
 
 
 def test_health_answers_on_http_and_https(proxy: Proxy) -> None:
-    for reply, scheme in (
-        (_http(proxy, proxy.spec.health_path), "http"),
-        (_https(proxy, proxy.spec.health_path), "https"),
-    ):
+    for reply in (_http(proxy, proxy.spec.health_path), _https(proxy, proxy.spec.health_path)):
         seen = reply.echo()  # proxied to the app, not answered by nginx itself
         assert seen["path"] == proxy.spec.health_path
-        assert seen["headers"]["x-forwarded-proto"] == scheme
+        # The app sees the health check as it sees users: HTTPS, so no redirect answers it.
+        assert seen["headers"]["x-forwarded-proto"] == "https"
+
+
+def test_the_load_balancers_check_reaches_the_app_as_the_first_hostname(proxy: Proxy) -> None:
+    # The load balancer asks by the droplet's address; Django's ALLOWED_HOSTS would refuse that
+    # Host, so nginx asks as the first served hostname, with the client address it saw.
+    conn = http.client.HTTPConnection(LOOPBACK, proxy.http_port, timeout=5)
+    try:
+        reply = _send(conn, "10.40.0.7", proxy.spec.health_path)
+    finally:
+        conn.close()
+    seen = reply.echo()
+    assert seen["headers"]["host"] == proxy.spec.server_names[0]
+    assert seen["headers"]["x-forwarded-proto"] == "https"
+    assert seen["headers"]["x-forwarded-for"] == LOOPBACK
 
 
 def test_plain_http_redirects_everything_else_to_https(proxy: Proxy) -> None:

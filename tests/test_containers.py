@@ -253,3 +253,18 @@ def test_data_containers_never_evict_and_stay_on_the_docker_network(run):
     assert "--appendonly yes" in valkey.inputs["command"][0]
     assert "VALKEY_PASSWORD" not in valkey.inputs["command"][0].replace('"$VALKEY_PASSWORD"', "")
     assert not valkey.inputs.get("ports")
+
+
+def test_one_health_endpoint_for_the_probe_the_load_balancer_and_the_uptime_checks():
+    run = harness.run("prod", {"app.healthPath": "/healthz", "app.healthStatus": 204})
+    (lb,) = run.of_type("digitalocean:index/loadBalancer:LoadBalancer")
+    assert lb.inputs["healthcheck"]["path"] == "/healthz" and lb.inputs["healthcheck"]["port"] == 80
+    targets = [c.inputs["target"] for c in run.of_type("digitalocean:index/uptimeCheck:UptimeCheck")]
+    assert targets and all(t.endswith("/healthz") for t in targets)
+    for probe in _containers(run, "probe"):
+        assert "/healthz" in probe.inputs["command"][0] and '"204" ]' in probe.inputs["command"][0]
+    (conf,) = {
+        u["content"] for p in _containers(run, "proxy") for u in p.inputs["uploads"] if u["file"].endswith(".conf")
+    }
+    port80 = conf[conf.index("listen 80") : conf.index("ssl_reject_handshake")]
+    assert "location = /healthz" in port80 and f'proxy_set_header Host "{run.cfg.app.hostnames[0]}";' in port80
