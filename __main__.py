@@ -30,7 +30,7 @@ secrets = AppSecrets(
     AppSecretsArgs(rotations=tuple(sorted(app.generated_secrets.items()))),
 )
 # The user's own secrets: plaintext only inside the config reader, Pulumi secrets from here on.
-user_secrets = {key: pulumi.Output.secret(value) for key, value in sorted(app.secret_env.items())}
+user_secrets = {key: pulumi.Output.secret(value) for key, value in sorted(cfg.user_secret_env.items())}
 pull_auth = registry_auth(f"{name}-registry", app.registry) if app.registry else ()
 network = Network(
     name,

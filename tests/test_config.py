@@ -54,6 +54,8 @@ BAD = [
     ("staging", {"app.envAliases": {"X_URL": "nope"}}, "webstack:app.envAliases.X_URL", "cacheUrl"),
     ("staging", {"app.secretEnv": {"STRIPE_KEY": "sk"}}, "webstack:app.secretEnv.STRIPE_KEY", "--secret"),
     ("staging", {"app.registry": {"kind": "token", "server": "ghcr.io"}}, "app.registry.password", "set for kind"),
+    ("staging", {"secretEnv": {"STRIPE_KEY": "sk"}}, "webstack:secretEnv.STRIPE_KEY", "--secret"),
+    ("staging", {"secretEnv": {"SECRET_KEY": {"secure": "v1:x"}}}, "webstack:secretEnv.SECRET_KEY", "defined once"),
     ("staging", {"database.extensions": ["postgis2"]}, "webstack:database.extensions", "uuid-ossp"),
     ("staging", {"database.mode": "sqlite"}, "webstack:database.mode", "container, managed"),
     ("staging", {"database.nodes": 4}, "webstack:database.nodes", "1-3"),

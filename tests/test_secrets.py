@@ -108,6 +108,24 @@ def test_user_secrets_and_registry_credentials_are_never_plaintext(stack, regist
                 assert any(harness.SECRET_MARK in line for line in c.inputs["envs"] if line.startswith("STRIPE"))
 
 
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_secrets_from_an_esc_environment_reach_the_app_as_secrets(preview):
+    # An ESC environment's `pulumiConfig: {webstack:secretEnv: {...: {fn::secret: ...}}}` arrives as
+    # the secret top-level key webstack:secretEnv, beside the stack file's webstack:app.
+    run = harness.run("staging", {"secretEnv": {"TWILIO_AUTH_TOKEN": {"secure": "v1:DDDD"}}}, preview=preview)
+    leaks = [
+        (r.name, path)
+        for r in run.resources
+        for path, text in _plain_strings(r.inputs, "", r.secret_paths)
+        if harness.SECRET_MARK in text
+    ]
+    assert leaks == []
+    webs = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-web")]
+    assert webs and all("envs" in w.secret_paths for w in webs)
+    if not preview:
+        assert all(any(e.startswith("TWILIO_AUTH_TOKEN=mocksecret") for e in w.inputs["envs"]) for w in webs)
+
+
 @pytest.mark.parametrize("registry", [TOKEN_REGISTRY, DOCR_REGISTRY], ids=["token", "docr"])
 def test_private_images_are_pulled_with_the_registry_credentials(registry):
     run = harness.run("prod", {**USER_SECRETS, **registry})

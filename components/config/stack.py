@@ -14,6 +14,7 @@ from components import catalog, cloudflare_ips
 from components import proxy as proxy_renderer
 from components.config.app import AppConfig
 from components.config.base import Allowed, Section, choice, problem, raise_if, text
+from components.config.process import EnvName
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.edge import EdgeConfig, ProxyConfig
 from components.config.ops import BackupsConfig, MonitoringConfig
@@ -105,6 +106,11 @@ class StackConfig(Section):
     """Addresses that receive monitoring and uptime alerts (verified on the DigitalOcean account)."""
     app: AppConfig
     """The application: image, processes, hostnames, environment."""
+    secret_env: dict[EnvName, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    """Your own secrets outside `app`, for a Pulumi ESC environment (`pulumiConfig:
+    webstack:secretEnv: {NAME: {fn::secret: ...}}`; the CLI does not merge an environment's
+    `webstack:app` into the stack file's) or `pulumi config set --secret --path 'secretEnv.NAME'`.
+    Same treatment as app.secretEnv; a name may be in only one of them."""
     database: DatabaseConfig = DatabaseConfig()
     """Postgres: managed cluster with a pool, or a container (dev)."""
     valkey: ValkeyConfig = ValkeyConfig()
@@ -133,6 +139,11 @@ class StackConfig(Section):
     def bucket_name(self) -> str:
         """The backup bucket: unique per domain and stack, within Spaces' naming rules."""
         return f"{self.domain.replace('.', '-')}-{self.stack}-backups"
+
+    @property
+    def user_secret_env(self) -> dict[str, str]:
+        """The user's own secrets by env name: app.secretEnv and secretEnv together."""
+        return {**self.app.secret_env, **self.secret_env}
 
     @property
     def environment(self) -> str:
@@ -183,8 +194,9 @@ class StackConfig(Section):
                     )
         secret_leaves = [f"app.secretEnv.{n}" for n in self.app.secret_env]
         secret_leaves += ["app.registry.password"] if self.app.registry and self.app.registry.password else []
-        if secret_leaves and "app" not in context.get("secret_keys", ()):
-            for leaf in secret_leaves:
+        secret_leaves += [f"secretEnv.{n}" for n in self.secret_env]
+        for leaf in secret_leaves:
+            if leaf.split(".", 1)[0] not in context.get("secret_keys", ()):
                 bad.append(
                     problem(
                         leaf,
@@ -192,6 +204,9 @@ class StackConfig(Section):
                         f"set with `pulumi config set --secret --path '{leaf}' ...`: it is stored in plaintext",
                     )
                 )
+        app_names = {**self.app.env, **self.app.secret_env, **self.app.env_aliases, **self.app.generated_secrets}
+        for name in sorted(set(self.secret_env) & set(app_names)):
+            bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
         if self.monitoring.enabled and not self.alert_emails and not context.get("has_slack"):
             bad.append(
                 problem("alertEmails", list(self.alert_emails), "at least one address while monitoring is enabled")
