@@ -52,6 +52,20 @@ def stack_files() -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
+def stack_name(stack: str) -> str:
+    """The Pulumi stack name of `stack`: itself, or for a directory (examples/shop) its last part."""
+    return stack.rstrip("/").rsplit("/", 1)[-1]
+
+
+def stack_path(stack: str) -> Path:
+    """The stack file: Pulumi.<stack>.yaml at the project root, or for a name with a directory
+    (examples/shop) <dir>/Pulumi.<last part>.yaml, as `pulumi --config-file` would read it.
+    Pulumi.yaml (the declared keys and defaults) is always the root's."""
+    if "/" in stack:
+        return ROOT / stack.rstrip("/") / f"Pulumi.{stack_name(stack)}.yaml"
+    return ROOT / f"Pulumi.{stack}.yaml"
+
+
 def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
     """`pulumi config set --path` semantics for overrides like `app.replicas`."""
     keys = dotted.split(".")
@@ -76,7 +90,7 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[st
     """
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     declared: dict[str, dict[str, Any]] = project.get("config") or {}
-    path = ROOT / f"Pulumi.{stack}.yaml"
+    path = stack_path(stack)
     stack_doc = yaml.safe_load(path.read_text()) if path.exists() else {}
     values: dict[str, Any] = {}
     for full_key, value in ((stack_doc or {}).get("config") or {}).items():
@@ -523,11 +537,13 @@ def _resolve(value: Any) -> Export:
 def run(
     stack: str, overrides: dict[str, Any] | None = None, preview: bool = False, secrets: dict[str, str] | None = None
 ) -> Run:
-    """Evaluate the program for `stack`; raises the program's own errors (e.g. ConfigError).
+    """Evaluate the program for `stack` (a root stack name or a directory, see stack_path);
+    raises the program's own errors (e.g. ConfigError).
 
     `secrets` are config values set with `pulumi config set --secret` (key without namespace).
     """
     values = stack_config(stack, overrides)
+    stack = stack_name(stack)
     mocks = WebstackMocks(stack, preview)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.settings.set_root_resource(None)  # a fresh Stack per run, not the last run's

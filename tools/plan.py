@@ -2,6 +2,9 @@
 
     python -m tools.plan STACK [--json] [--diff OTHER] [--preview] [--set app.replicas=3 ...]
 
+STACK is a stack of the project root (Pulumi.<STACK>.yaml) or a directory such as
+examples/pdf-smaller (its Pulumi.pdf-smaller.yaml, planned as stack pdf-smaller).
+
 It runs the program under the same recording mocks the tests use (tools/harness.py),
 pointed at the stack's real config. It prints types, names and non-secret key properties
 only; a secret value never reaches its output.
@@ -321,14 +324,19 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make plan STACK=<name> ARGS=...", description=__doc__.splitlines()[0])
-    parser.add_argument("stack", help=f"one of {', '.join(harness.stack_files())}")
+    parser.add_argument("stack", help=f"one of {', '.join(harness.stack_files())}, or a directory like examples/<app>")
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     parser.add_argument("--diff", metavar="OTHER", help="compare with another stack")
     parser.add_argument("--preview", action="store_true", help="leave computed outputs unknown, like pulumi preview")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (path)")
     args = parser.parse_args(argv)
-    if args.stack not in harness.stack_files():
-        parser.error(f"no Pulumi.{args.stack}.yaml; stacks: {', '.join(harness.stack_files())}")
+    path = harness.stack_path(args.stack)
+    if not path.is_file():
+        shown = path.relative_to(harness.ROOT) if path.is_relative_to(harness.ROOT) else path
+        parser.error(
+            f"no {shown}; stacks: {', '.join(harness.stack_files())}, "
+            "or a directory <dir>/<name> holding Pulumi.<name>.yaml"
+        )
     try:
         plan = build(harness.run(args.stack, _overrides(args.set), preview=args.preview))
         if args.diff:
