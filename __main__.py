@@ -249,6 +249,12 @@ pulumi.export("public_ip", network.public_ip)
 pulumi.export("front_door", "load balancer" if load_balanced else "reserved IP")
 pulumi.export("droplet_ips", servers.addresses)
 pulumi.export("ssh", [pulumi.Output.concat("ssh deploy@", address) for address in servers.addresses])
+# For `make exec/logs/ssh` (tools/ops.py), all plain: droplet ids (known_hosts file, docker
+# network and label per droplet, in droplet_ips order), the background processes' layout, and
+# whether a release command (the `migrate` container) runs.
+pulumi.export("droplet_ids", [droplet.id for droplet in servers.droplets])
+pulumi.export("processes", {n: {"count": p.count, "singleton": p.singleton} for n, p in sorted(app.processes.items())})
+pulumi.export("release_command", app.release_command is not None)
 pulumi.export("database_host", postgres.host)
 pulumi.export("valkey_host", valkey.host if valkey else None)
 pulumi.export("backup_bucket", backups.bucket.name if backups else None)
