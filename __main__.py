@@ -5,12 +5,21 @@ import pulumi
 from components import cloudflare_ips
 from components.backups import Backups, BackupsArgs
 from components.cache import Valkey, ValkeyArgs
-from components.config import BACKUP_MEMORY_MB, PROBE_MEMORY_MB, PROXY_MEMORY_MB, load, nginx_spec
+from components.config import (
+    BACKUP_MEMORY_MB,
+    JOB_RUNNER_MEMORY_MB,
+    PROBE_MEMORY_MB,
+    PROXY_MEMORY_MB,
+    load,
+    nginx_spec,
+)
 from components.containers import AppContainers, AppContainersArgs
+from components.cron import JobSpec
 from components.database import Postgres, PostgresArgs
 from components.dockerhost import DockerHost, DockerHostArgs
 from components.edge import Edge, EdgeArgs
 from components.envmap import app_env
+from components.jobs import JobRunner, JobRunnerArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.origin import OriginTls, OriginTlsArgs
@@ -158,6 +167,24 @@ for i, host in enumerate(hosts):
                 rollout_gate=previous.healthy if previous else None,
             ),
         )
+    )
+
+if app.jobs:
+    JobRunner(
+        f"{name}-jobs",
+        JobRunnerArgs(
+            host=hosts[0],
+            jobs=tuple(
+                JobSpec(name=job, schedule=spec.schedule, command=spec.command, memory_mb=spec.memory_mb)
+                for job, spec in sorted(app.jobs.items())
+            ),
+            app_image_id=containers[0].image.image_id,
+            env=app_env_lines,
+            stack=cfg.stack,
+            alert_url=cfg.slack_webhook_url,
+            memory_mb=JOB_RUNNER_MEMORY_MB,
+            after=(containers[0].migrate,) if containers[0].migrate else (),
+        ),
     )
 
 edge = Edge(

@@ -114,6 +114,7 @@ class AppContainers(pulumi.ComponentResource):
     """
 
     migrate: docker.Container | None
+    image: docker.RemoteImage
     probe: docker.Container
     release_gate: pulumi.Output[str]
     healthy: pulumi.Output[str]
@@ -121,7 +122,7 @@ class AppContainers(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppContainersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:containers:AppContainers", name, None, opts)
         host = args.host
-        image = host.image(f"{name}-image", args.image, self)
+        self.image = image = host.image(f"{name}-image", args.image, self)
         proxy_image = host.image(f"{name}-proxy-image", args.proxy_image, self)
 
         def container(role: str, memory_mb: int, after: list[pulumi.Resource] | None = None, **kwargs):

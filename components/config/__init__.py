@@ -21,6 +21,7 @@ from components.config.ops import BackupsConfig, MonitoringConfig
 from components.config.sizing import (
     BACKUP_MEMORY_MB,
     DATA_CONTAINER_MEMORY_MB,
+    JOB_RUNNER_MEMORY_MB,
     PROBE_MEMORY_MB,
     PROXY_MEMORY_MB,
     connections_needed,
@@ -30,6 +31,7 @@ from components.config.stack import StackConfig, is_domain, nginx_spec
 __all__ = [
     "BACKUP_MEMORY_MB",
     "DATA_CONTAINER_MEMORY_MB",
+    "JOB_RUNNER_MEMORY_MB",
     "NAMESPACE",
     "PROBE_MEMORY_MB",
     "PROXY_MEMORY_MB",

@@ -15,6 +15,7 @@ from components.config.process import (
     ENV_NAME,
     EnvName,
     EnvValue,
+    Job,
     Process,
     ProcessName,
     Registry,
@@ -57,6 +58,10 @@ class AppConfig(Section):
     processes: dict[ProcessName, Process] = Field(default_factory=dict)
     """Background processes by name {command, memoryMb, count, singleton, connections, stopSeconds};
     none required (Celery worker and beat are one configuration of them)."""
+    jobs: dict[ProcessName, Job] = Field(default_factory=dict)
+    """Scheduled jobs by name {schedule (cron, UTC), command, memoryMb}: each runs from the app image
+    with the app's env on the first droplet only, never twice at once; its exit code is logged and a
+    failure alerts Slack (slackWebhookUrl)."""
     release_command: strings() | None = None
     """One-shot command run before any process of a release starts (migrations); unset: none."""
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)

@@ -51,6 +51,48 @@ class Process(Section):
     """Grace between SIGTERM and SIGKILL when the container is replaced (finish the task at hand)."""
 
 
+# What busybox crond (the job runner's scheduler) reads: five numeric fields, each a
+# comma list of `*`, `N`, `N-M`, optionally `/STEP`. Names (`mon`, `jan`) and the
+# extensions of other crons (`@daily`, `L`, `#`, `?`, seconds) are refused.
+CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_ITEM = re.compile(r"^(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?$")
+
+
+def cron_problem(schedule: str) -> str | None:
+    """Why `schedule` is not a five-field cron expression busybox crond runs, or None."""
+    fields = schedule.split()
+    if len(fields) != len(CRON_FIELDS):
+        return "five fields: minute hour day-of-month month day-of-week, e.g. '30 3 * * *' (UTC)"
+    for text, (what, lo, hi) in zip(fields, CRON_FIELDS, strict=True):
+        for item in text.split(","):
+            m = _CRON_ITEM.match(item)
+            numbers = [int(n) for n in (m[2], m[3]) if n is not None] if m else []
+            if not m or any(not lo <= n <= hi for n in numbers) or (m[4] is not None and int(m[4]) == 0):
+                return f"{what} {item!r}: *, N, N-M or a list of them, optionally /STEP, with N in {lo}-{hi}"
+            if len(numbers) == 2 and numbers[0] > numbers[1]:
+                return f"{what} {item!r}: a range from low to high"
+    return None
+
+
+def _cron(schedule: str) -> str:
+    why = cron_problem(schedule)
+    if why:
+        raise ValueError(why)
+    return " ".join(schedule.split())
+
+
+Schedule = Annotated[str, AfterValidator(_cron)]
+
+
+class Job(Section):
+    schedule: Schedule
+    """Five-field cron schedule in UTC (`30 3 * * *`: 03:30 every day); required."""
+    command: strings()
+    """Command run from the app image with the app's env; required."""
+    memory_mb: Annotated[int, Field(ge=32)] = 256
+    """Memory limit of the job's container (MB)."""
+
+
 class Registry(Section):
     kind: choice("docr", "token")
     """`docr`: the account's DigitalOcean Container Registry (read-only credentials minted per stack);

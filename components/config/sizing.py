@@ -16,6 +16,7 @@ DATA_CONTAINER_MEMORY_MB = 256  # containerised Postgres or Valkey (dev)
 PROXY_MEMORY_MB = 128
 PROBE_MEMORY_MB = 32
 BACKUP_MEMORY_MB = 256
+JOB_RUNNER_MEMORY_MB = 64  # crond + the docker CLI of a running job
 # Left to the OS, sshd, dockerd and the DigitalOcean agent on every droplet.
 HOST_RESERVE_MB = 256
 
@@ -61,6 +62,11 @@ def sizing_problems(app: AppConfig, db: DatabaseConfig, valkey: ValkeyConfig, ba
     parts = {"web": app.web_memory_mb, "web (next release)": app.web_memory_mb}
     parts |= {name: p.count * p.memory_mb for name, p in sorted(app.processes.items())}
     parts |= {"proxy": PROXY_MEMORY_MB, "host": HOST_RESERVE_MB}
+    if app.jobs:
+        # Jobs are counted one at a time (the largest): each never overlaps itself, and jobs
+        # that fire together add up beyond this (give them different minutes).
+        parts["jobs runner"] = JOB_RUNNER_MEMORY_MB
+        parts["largest job"] = max(job.memory_mb for job in app.jobs.values())
     if backups.enabled:
         parts["backup dump"] = BACKUP_MEMORY_MB
     for label, mode in (("postgres", db.mode), ("valkey", valkey.mode)):

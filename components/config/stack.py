@@ -14,10 +14,10 @@ from components import catalog, cloudflare_ips
 from components import proxy as proxy_renderer
 from components.config.app import AppConfig
 from components.config.base import Allowed, Section, choice, problem, raise_if, text
-from components.config.process import EnvName
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.edge import EdgeConfig, ProxyConfig
 from components.config.ops import BackupsConfig, MonitoringConfig
+from components.config.process import EnvName
 from components.config.sizing import sizing_problems
 
 # The only ranges DigitalOcean accepts for a VPC, and what it keeps for itself inside them.
@@ -204,6 +204,15 @@ class StackConfig(Section):
                         f"set with `pulumi config set --secret --path '{leaf}' ...`: it is stored in plaintext",
                     )
                 )
+        if self.app.jobs:
+            # Jobs get the env through docker's --env-file: one line per variable.
+            plain = {f"app.env.{k}": v for k, v in self.app.env_vars}
+            plain |= {f"app.secretEnv.{k}": v for k, v in self.app.secret_env.items()}
+            plain |= {f"secretEnv.{k}": v for k, v in self.secret_env.items()}
+            for key, value in sorted(plain.items()):
+                if "\n" in value or "\r" in value:
+                    shown = "[secret]" if "ecretEnv" in key else value
+                    bad.append(problem(key, shown, "a single line while app.jobs is set (base64 a PEM or JSON)"))
         app_names = {**self.app.env, **self.app.secret_env, **self.app.env_aliases, **self.app.generated_secrets}
         for name in sorted(set(self.secret_env) & set(app_names)):
             bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
