@@ -1,0 +1,435 @@
+"""Operations commands on a deployed stack: a one-off command, a process's logs, a shell.
+
+    python -m tools.ops exec --stack prod --command "python manage.py createsuperuser"
+    python -m tools.ops exec --stack prod -- python manage.py createsuperuser
+    python -m tools.ops logs --stack prod --process web [--tail 100] [--no-follow]
+    python -m tools.ops ssh  --stack prod [--droplet 0]
+
+(`make exec/logs/ssh`, docs/operations.md.) Every command adds `--dry-run`: print the ssh
+command lines instead of running them.
+
+What they know about the stack comes from `pulumi stack output --json` (never
+`--show-secrets`): droplet_ips, droplet_ids, processes, release_command, all plain. They
+reach a droplet as `deploy` over ssh with the docker provider's own options (per-droplet
+known_hosts file, StrictHostKeyChecking=accept-new), so a host key is trusted per droplet
+exactly as `pulumi up` trusts it.
+
+No secret passes through this process: `exec` sends a short script to the first droplet
+that copies the env of a container already there (`migrate`, which holds the release env,
+or the current `web-*`) into a mode-0600 file, `docker run --env-file`s it and deletes it.
+The script itself holds container names, the droplet id and the command, nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import re
+import shlex
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from components.dockerhost import DEPLOY_USER, DROPLET_LABEL, NETWORK_PREFIX, ssh_opts
+
+PULUMI = "pulumi"
+SSH = "ssh"
+# What `pulumi stack output --json` prints for a secret output without --show-secrets.
+SECRET_PLACEHOLDER = "[secret]"
+# The stack's own containers on every droplet (components/containers.py): web is named per
+# release (`web-<RandomId hex>`), proxy and probe have fixed names.
+WEB_PATTERN = "web-[0-9a-f]+"
+EVERY_DROPLET = ("web", "proxy", "probe")
+RELEASE = "migrate"
+PROCESS_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+DEFAULT_TAIL = 100
+NO_PROCESS = "name the process: make logs STACK=<stack> PROCESS=web (or proxy, probe, migrate, a background process)"
+# Outputs each command reads (exports at the end of __main__.py).
+NEEDS = {
+    "exec": ("droplet_ips", "droplet_ids", "release_command"),
+    "logs": ("droplet_ips", "droplet_ids", "processes", "release_command"),
+    "ssh": ("droplet_ips", "droplet_ids"),
+}
+
+
+class OpsError(Exception):
+    """A problem the operator can fix; printed as one message, never as a traceback."""
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+@dataclass(frozen=True)
+class Droplet:
+    index: int
+    id: str
+    ip: str
+
+    @property
+    def label(self) -> str:
+        return f"droplet-{self.index} {self.ip}"
+
+    @property
+    def network(self) -> str:
+        return f"{NETWORK_PREFIX}{self.id}"
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    droplets: tuple[Droplet, ...]
+    processes: dict[str, tuple[int, bool]]
+    """Background processes: name -> (containers per droplet, singleton)."""
+    release_command: bool
+
+
+def stack_outputs(stack: str) -> dict:
+    """`pulumi stack output --json --stack <stack>`: secret outputs read as "[secret]"."""
+    argv = [PULUMI, "stack", "output", "--json", "--stack", stack]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise OpsError(
+            f"`{PULUMI}` is not on PATH: install the Pulumi CLI and log in (README, Running it for real)"
+        ) from None
+    if done.returncode != 0:
+        said = done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}"
+        raise OpsError(f"`{shlex.join(argv)}` failed: {said}")
+    try:
+        outputs = json.loads(done.stdout or "null")
+    except json.JSONDecodeError as exc:
+        raise OpsError(f"`{shlex.join(argv)}` did not print JSON ({exc})") from None
+    if not isinstance(outputs, dict):
+        raise OpsError(f"`{shlex.join(argv)}` printed no outputs: has stack {stack} been deployed (`pulumi up`)?")
+    return outputs
+
+
+def _need(outputs: dict, stack: str, key: str, what: str):
+    if key not in outputs or outputs[key] is None:
+        raise OpsError(
+            f"stack {stack} has no output `{key}` ({what}); the operations commands need it. "
+            f"It is exported by this program: run `pulumi up --stack {stack}` once to publish it."
+        )
+    value = outputs[key]
+    if value == SECRET_PLACEHOLDER:
+        raise OpsError(f"stack {stack}'s output `{key}` is a secret; the operations commands read plain outputs only")
+    return value
+
+
+def parse_outputs(stack: str, outputs: dict, needs: Sequence[str]) -> Stack:
+    """The stack's layout from its outputs, each checked (they end up in shell scripts)."""
+    ips = ids = None
+    processes: dict[str, tuple[int, bool]] = {}
+    release = False
+    if "droplet_ips" in needs:
+        ips = _need(outputs, stack, "droplet_ips", "one public IPv4 address per app droplet")
+        ids = _need(outputs, stack, "droplet_ids", "one DigitalOcean id per app droplet")
+        if not isinstance(ips, list) or not isinstance(ids, list) or len(ips) != len(ids) or not ips:
+            raise OpsError(f"stack {stack}: droplet_ips and droplet_ids are not two lists of one length: {ips} {ids}")
+        for ip in ips:
+            try:
+                ipaddress.ip_address(str(ip))
+            except ValueError:
+                raise OpsError(f"stack {stack}: droplet_ips holds {ip!r}, not an IP address") from None
+        if not all(re.fullmatch(r"[0-9]+", str(i)) for i in ids):
+            raise OpsError(f"stack {stack}: droplet_ids holds something other than numeric ids: {ids}")
+    if "processes" in needs:
+        raw = _need(outputs, stack, "processes", "the background processes: count and singleton per name")
+        if not isinstance(raw, dict):
+            raise OpsError(f"stack {stack}: processes is not a map of name to {{count, singleton}}: {raw!r}")
+        for name, spec in raw.items():
+            count = spec.get("count") if isinstance(spec, dict) else None
+            if not PROCESS_NAME.match(name) or not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise OpsError(f"stack {stack}: processes has an unreadable entry {name!r}: {spec!r}")
+            processes[name] = (count, bool(spec.get("singleton")))
+    if "release_command" in needs:
+        release = _need(outputs, stack, "release_command", "whether a release command (`migrate`) runs")
+        if not isinstance(release, bool):
+            raise OpsError(f"stack {stack}: release_command is not true or false: {release!r}")
+    droplets = tuple(Droplet(i, str(d), str(ip)) for i, (d, ip) in enumerate(zip(ids or [], ips or [], strict=True)))
+    return Stack(stack, droplets, processes, release)
+
+
+def load_stack(stack: str, command: str) -> Stack:
+    return parse_outputs(stack, stack_outputs(stack), NEEDS[command])
+
+
+# --------------------------------------------------------------------------- command lines
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ssh command line and the droplet it reaches."""
+
+    droplet: Droplet
+    argv: list[str]
+
+
+def ssh_argv(droplet: Droplet, remote: str | None = None, *, tty: bool | None = None) -> list[str]:
+    """ssh to `droplet` as deploy with the docker provider's options; `remote` runs there.
+
+    tty: True forces a terminal (-t), False refuses one (-T), None leaves it to ssh."""
+    argv = [SSH, *ssh_opts(droplet.id)]
+    if tty is not None:
+        argv.append("-t" if tty else "-T")
+    argv.append(f"{DEPLOY_USER}@{droplet.ip}")
+    if remote is not None:
+        argv.append(remote)
+    return argv
+
+
+def remote(script: str) -> str:
+    """The remote command line: run `script` with sh whatever the login shell is."""
+    return f"sh -c {shlex.quote(script)}"
+
+
+def _names(droplet: Droplet, *, running: bool = False) -> str:
+    """Shell: the names of the stack's containers on this droplet, newest first (all of them,
+    or the running ones). The droplet label keeps one-off `exec` containers out."""
+    which = "--filter status=running" if running else "-a"
+    return f"docker ps {which} --filter {shlex.quote(f'label={DROPLET_LABEL}={droplet.id}')} --format '{{{{.Names}}}}'"
+
+
+def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_command: bool) -> str:
+    """Shell run on the first droplet: the one-off `command` from the app image with the env of
+    `migrate` (the release env: direct DATABASE_URL) or, without a release command, of the
+    running web container. The env goes from `docker inspect` into a mode-0600 file and from
+    there to `docker run --env-file`; it never reaches an argument, the terminal or this
+    process, and the file is removed when the script ends (normally or on a signal)."""
+    if release_command:  # exited after the release: inspect reads it all the same
+        source, pattern, ps, where = RELEASE, RELEASE, _names(droplet), "the release command"
+    else:  # during a release two may run: the newest, the new release
+        source, pattern, ps, where = "web", WEB_PATTERN, _names(droplet, running=True), "a running web container"
+    missing = (
+        f"webstack exec: no {source} container ({where}) on droplet-{droplet.index} (id {droplet.id}); "
+        "has `pulumi up` finished on this stack?"
+    )
+    return "\n".join(
+        [
+            "set -eu",
+            f"src=$({ps} | awk '/^{pattern}$/ {{ print; exit }}')",
+            f'if [ -z "$src" ]; then echo {shlex.quote(missing)} >&2; exit 1; fi',
+            "image=$(docker inspect --format '{{.Image}}' \"$src\")",
+            "envfile=",
+            'trap \'if [ -n "$envfile" ]; then rm -f "$envfile"; fi\' EXIT',
+            "trap 'exit 129' HUP",
+            "trap 'exit 130' INT",
+            "trap 'exit 143' TERM",
+            "envfile=$(umask 077 && mktemp)",
+            'chmod 600 "$envfile"',
+            'docker inspect --format \'{{range .Config.Env}}{{println .}}{{end}}\' "$src" > "$envfile"',
+            f'echo "webstack exec: droplet-{droplet.index}, image and env of $src" >&2',
+            shlex.join(["docker", "run", "--rm", "-it" if tty else "-i", "--network", droplet.network, "--env-file"])
+            + ' "$envfile" "$image" '
+            + shlex.join(command),
+        ]
+    )
+
+
+def logs_script(droplet: Droplet, process: str, pattern: str, *, tail: int, follow: bool) -> str:
+    """Shell run on one droplet: the logs of every container of `process` (names matching
+    `pattern`), each line prefixed with its container. Following, it ends when every
+    container's log has ended or when the operator's ssh goes away (its stdin closes)."""
+    missing = f"webstack logs: no {process} container on droplet-{droplet.index} (id {droplet.id})"
+    logs = shlex.join(["docker", "logs", *(["--follow"] if follow else []), "--tail", str(tail)])
+    lines = [
+        "set -u",
+        f"names=$({_names(droplet)} | awk '/^({pattern})$/' | sort)",
+        f'if [ -z "$names" ]; then echo {shlex.quote(missing)} >&2; exit 1; fi',
+        "pids=",
+        "for c in $names; do",
+        f'  {logs} "$c" 2>&1 | awk -v p="$c | " \'{{ print p $0; fflush() }}\' &',
+        '  pids="$pids $!"',
+        "done",
+    ]
+    if follow:
+        # A background list reads /dev/null unless told otherwise: keep ssh's stdin on fd 3
+        # for the watcher, which stops everything of this session once that stdin closes.
+        lines[1:1] = ["exec 3<&0", "trap 'exit 0' TERM"]
+        lines += ["{ cat <&3 >/dev/null; kill 0; } &", "wait $pids", "kill 0"]
+    else:
+        lines += ["wait $pids"]
+    return "\n".join(lines)
+
+
+def process_pattern(stack: Stack, process: str) -> tuple[str, bool]:
+    """(container names of `process` as an extended regex, first droplet only?)."""
+    if process == "web":
+        return WEB_PATTERN, False
+    if process in EVERY_DROPLET:
+        return process, False
+    if process == RELEASE and stack.release_command:
+        return RELEASE, True
+    if process in stack.processes:
+        count, singleton = stack.processes[process]
+        names = [process] if count == 1 else [f"{process}-{k}" for k in range(1, count + 1)]
+        return "|".join(names), singleton
+    known = [*EVERY_DROPLET, *([RELEASE] if stack.release_command else []), *sorted(stack.processes)]
+    raise OpsError(f"stack {stack.name} has no process {process!r}; its processes: {', '.join(known)}")
+
+
+def plan_exec(stack: Stack, command: Sequence[str], *, tty: bool) -> list[Command]:
+    """One command on the first droplet (where the release command runs)."""
+    if not command:
+        raise OpsError(
+            'no command to run: make exec STACK=<stack> CMD="python manage.py createsuperuser" '
+            "(or: python -m tools.ops exec --stack <stack> -- <command...>)"
+        )
+    first = stack.droplets[0]
+    script = exec_script(first, command, tty=tty, release_command=stack.release_command)
+    return [Command(first, ssh_argv(first, remote(script), tty=tty))]
+
+
+def plan_logs(stack: Stack, process: str, *, tail: int = DEFAULT_TAIL, follow: bool = True) -> list[Command]:
+    """One command per droplet that runs `process`: every droplet, or the first for a
+    singleton and for the release command."""
+    if not process:
+        raise OpsError(NO_PROCESS)
+    pattern, first_only = process_pattern(stack, process)
+    droplets = stack.droplets[:1] if first_only else stack.droplets
+    return [
+        Command(d, ssh_argv(d, remote(logs_script(d, process, pattern, tail=tail, follow=follow)), tty=False))
+        for d in droplets
+    ]
+
+
+def plan_ssh(stack: Stack, droplet: int) -> list[Command]:
+    if not 0 <= droplet < len(stack.droplets):
+        raise OpsError(
+            f"stack {stack.name} has {len(stack.droplets)} droplet(s): DROPLET is 0"
+            + (f" to {len(stack.droplets) - 1}" if len(stack.droplets) > 1 else "")
+            + f", not {droplet}"
+        )
+    chosen = stack.droplets[droplet]
+    return [Command(chosen, ssh_argv(chosen))]
+
+
+# --------------------------------------------------------------------------- running
+
+
+def terminal_attached() -> bool:
+    """A person at a terminal: both stdin and stdout are one."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def run_one(command: Command) -> int:
+    """Run one ssh command with this process's terminal (exec, ssh)."""
+    try:
+        return subprocess.run(command.argv, check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_prefixed(commands: Sequence[Command]) -> int:
+    """Run the commands side by side, every line they print prefixed with its droplet."""
+    lock = threading.Lock()
+    procs = [
+        subprocess.Popen(
+            c.argv,
+            stdin=subprocess.PIPE,  # kept open: its end tells the droplet to stop following
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+        for c in commands
+    ]
+
+    def pump(command: Command, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            with lock:
+                sys.stdout.write(f"{command.droplet.label} | {line.rstrip(chr(10))}\n")
+                sys.stdout.flush()
+
+    threads = [threading.Thread(target=pump, args=pair, daemon=True) for pair in zip(commands, procs, strict=True)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.stdin:
+                p.stdin.close()
+            p.terminate()
+        for p in procs:
+            p.wait()
+        return 130
+    return next((c for c in codes if c != 0), 0)
+
+
+def _print_commands(commands: Sequence[Command]) -> None:
+    for c in commands:
+        print(f"# {c.droplet.label} (id {c.droplet.id})")
+        print(shlex.join(c.argv))
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", required=True, help="the Pulumi stack (STACK=)")
+    common.add_argument("--dry-run", action="store_true", help="print the ssh command lines, run nothing")
+    parser = argparse.ArgumentParser(prog="python -m tools.ops", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="op", required=True)
+    p = sub.add_parser("exec", parents=[common], help="a one-off command with the release env on the first droplet")
+    p.add_argument("--command", dest="command_line", default="", help="the command as one string (CMD=)")
+    p.add_argument("argv", nargs=argparse.REMAINDER, help="or the command's words after --")
+    p = sub.add_parser("logs", parents=[common], help="follow one process's logs on every droplet that runs it")
+    p.add_argument("--process", default="", help="web, proxy, probe, migrate or a background process (PROCESS=)")
+    p.add_argument("--tail", type=int, default=DEFAULT_TAIL, help=f"lines of history first (default {DEFAULT_TAIL})")
+    p.add_argument("--no-follow", action="store_true", help="print the logs so far and stop")
+    p = sub.add_parser("ssh", parents=[common], help="a shell on one droplet as deploy")
+    p.add_argument("--droplet", type=int, default=0, help="droplet index, 0 first (DROPLET=)")
+    return parser
+
+
+def _exec_command(args: argparse.Namespace) -> list[str]:
+    argv = list(args.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if args.command_line and argv:
+        raise OpsError("give the command either as --command (CMD=) or after --, not both")
+    if args.command_line:
+        try:
+            return shlex.split(args.command_line)
+        except ValueError as exc:
+            raise OpsError(f"cannot split the command {args.command_line!r}: {exc}") from None
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.op == "exec":
+            command = _exec_command(args)
+            tty = terminal_attached()
+            commands = plan_exec(load_stack(args.stack, "exec"), command, tty=tty)
+        elif args.op == "logs":
+            if args.tail < 0:
+                raise OpsError("--tail is a number of lines, 0 or more")
+            process = args.process.strip()
+            if not process:
+                raise OpsError(NO_PROCESS)
+            commands = plan_logs(load_stack(args.stack, "logs"), process, tail=args.tail, follow=not args.no_follow)
+        else:
+            commands = plan_ssh(load_stack(args.stack, "ssh"), args.droplet)
+    except OpsError as exc:
+        print(f"webstack {args.op}: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        _print_commands(commands)
+        return 0
+    if args.op == "logs":
+        return run_prefixed(commands)
+    return run_one(commands[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
