@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
+from components import cron
 from tests.conftest import recorded
 from tests.test_renderers import _nginx_t, _run, _stripped_lines, _tool
 from tools import config_schema, harness, plan
@@ -49,6 +51,8 @@ class Needs:
     """Third-party secrets: they must arrive as Pulumi secrets."""
     generated: tuple[str, ...]
     """Secrets the stack generates."""
+    jobs: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    """Scheduled jobs (the guide's cron): name -> (schedule, command)."""
     aliases: dict[str, str] = field(default_factory=dict)
     """Env name -> the stack export whose value it carries."""
     values: dict[str, str] = field(default_factory=dict)
@@ -86,6 +90,17 @@ NEEDS: dict[str, Needs] = {
             "beat": (True, (*CELERY, "beat", "--loglevel=info")),
         },
         release=("python", "manage_db.py", "upgrade"),
+        jobs={
+            "cleanup": (
+                "0 3 * * *",
+                (
+                    "python",
+                    "-c",
+                    "from src.services.cleanup_service import CleanupService; "
+                    "print(CleanupService.cleanup_expired_jobs())",
+                ),
+            )
+        },
         env=_names(
             """
             FLASK_ENV SECRET_KEY JWT_SECRET_KEY DEBUG DATABASE_URL DB_POOL_SIZE DB_MAX_OVERFLOW
@@ -150,6 +165,7 @@ NEEDS: dict[str, Needs] = {
     "flask-saas": Needs(
         processes={},
         release=("python", "-c", "from app import init_db; init_db()"),
+        jobs={"reminders": ("0 9 * * *", ("python", "scripts/send_reminders.py"))},
         env=_names(
             """
             SECRET_KEY SESSION_COOKIE_SECURE REMEMBER_COOKIE_SECURE ENABLE_HSTS DATABASE_URL
@@ -422,6 +438,29 @@ def test_singletons_stay_on_the_first_droplet_when_the_app_scales():
     assert [d for d, role in roles if role == "migrate"] == [0]
     assert [d for d, role in roles if role == "worker"] == [0, 1, 2]
     assert [d for d, role in roles if role == "web"] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("slug", EXAMPLES)
+def test_its_scheduled_jobs_run_once_on_the_first_droplet_with_the_app_env_as_a_secret(slug):
+    run, need = _run_of(slug), NEEDS[slug]
+    runners = [c for c in run.of_type(CONTAINER) if c.inputs.get("name") == "jobs"]
+    if not need.jobs:
+        assert runners == []
+        return
+    (runner,) = runners
+    assert runner.provider_urn == run.named(f"webstack-{run.stack}-host-0-docker").urn
+    uploads = {u["file"]: (i, u["content"]) for i, u in enumerate(runner.inputs["uploads"])}
+    crontab, script = uploads[cron.CRONTAB][1], uploads[cron.SCRIPT][1]
+    for name, (schedule, command) in need.jobs.items():
+        assert f"{schedule} {cron.SCRIPT} {name} " in crontab, name
+        assert " ".join(shlex.quote(a) for a in command) in script, name
+    index, env_file = uploads[cron.ENV_FILE]
+    assert f"uploads[{index}].content" in runner.secret_paths or "uploads" in runner.secret_paths
+    (web,) = [c for c in _app_containers(run) if _role(c) == "web" and _droplet(c) == 0]
+    assert env_file == "\n".join(web.inputs["envs"]) + "\n", "the jobs get the app's env"
+    if need.release:
+        (migrate,) = [c for c in _app_containers(run) if _role(c) == "migrate"]
+        assert migrate.urn in run.upstream(runner.urn), "jobs run against the migrated schema"
 
 
 @pytest.mark.parametrize("slug", EXAMPLES)
