@@ -17,8 +17,9 @@ from components.containers import AppContainers, AppContainersArgs
 from components.cron import JobSpec
 from components.database import Postgres, PostgresArgs
 from components.dockerhost import DockerHost, DockerHostArgs
-from components.edge import Edge, EdgeArgs
+from components.edge import Edge, EdgeArgs, RecordSpec
 from components.envmap import app_env
+from components.frontend import Frontend, FrontendArgs
 from components.jobs import JobRunner, JobRunnerArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
@@ -196,6 +197,20 @@ edge = Edge(
         zone_id=cfg.edge.zone_id,
         import_rate_limit=cfg.edge.import_rate_limit,
         import_records=cfg.edge.import_records,
+        records=tuple(
+            RecordSpec(
+                name=r.name,
+                type=r.type,
+                key=r.key(),
+                content=r.value(),
+                data=r.data(),
+                priority=r.priority,
+                ttl=r.ttl,
+                proxied=r.proxied,
+                import_id=r.import_,
+            )
+            for r in cfg.edge.records
+        ),
         manage_zone_settings=cfg.edge.manage_zone_settings,
         hsts_max_age=cfg.edge.hsts_max_age,
         auth_paths=app.auth_paths,
@@ -204,6 +219,19 @@ edge = Edge(
         rate_limit_timeout=cfg.edge.rate_limit_timeout,
     ),
 )
+
+frontend = None
+if cfg.frontend.hostname:
+    frontend = Frontend(
+        f"{name}-frontend",
+        FrontendArgs(
+            account_id=cfg.edge.account_id,
+            zone_id=edge.zone_id,
+            hostname=cfg.frontend.hostname,
+            project_name=cfg.frontend_project,
+            production_branch=cfg.frontend.production_branch,
+        ),
+    )
 
 if cfg.monitoring.enabled:
     Monitoring(
@@ -271,6 +299,8 @@ Project(
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("urls", edge.urls)
+pulumi.export("frontend_url", frontend.url if frontend else None)
+pulumi.export("frontend_project", frontend.project_name if frontend else None)
 pulumi.export("vpc_id", network.vpc.id)
 pulumi.export("public_ip", network.public_ip)
 pulumi.export("front_door", "load balancer" if load_balanced else "reserved IP")

@@ -1,10 +1,12 @@
-"""Edge: Cloudflare in front of the stack: proxied DNS records, and, in the one stack that
-owns the zone (prod), the zone-wide TLS settings and the rate-limit ruleset.
+"""Edge: Cloudflare in front of the stack: proxied DNS records, the extra records of config
+(mail, verification, CNAMEs to outside services), and, in the one stack that owns the zone
+(prod), the zone-wide TLS settings and the rate-limit ruleset.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -17,6 +19,30 @@ ZONE_SETTINGS: dict[str, str] = {
     "tls_1_3": "on",
     "automatic_https_rewrites": "on",
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSpec:
+    """One extra DNS record, its values already in the form Cloudflare stores (config renders them)."""
+
+    name: str
+    """Fully qualified name; no default."""
+    type: str
+    """A, AAAA, CAA, CNAME, MX or TXT; no default."""
+    key: str
+    """What tells it from the other records of its name (config's DnsRecord.key); no default."""
+    content: str | None = None
+    """Value (quoted strings for TXT); default None: CAA, which is sent as `data`."""
+    data: dict[str, Any] | None = None
+    """CAA parts {flags, tag, value}; default None."""
+    priority: int | None = None
+    """MX preference; default None (other types)."""
+    ttl: int = 1
+    """Seconds, 1 = automatic; default 1."""
+    proxied: bool = False
+    """Through Cloudflare's proxy (A, AAAA, CNAME); default False."""
+    import_id: str | None = None
+    """Id of an existing record to adopt; default None."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +61,8 @@ class EdgeArgs:
     import_records: tuple[tuple[str, str], ...] = ()
     """(hostname, record id) pairs of existing DNS records to adopt; default none
     (config `edge.import.records`)."""
+    records: tuple[RecordSpec, ...] = ()
+    """Extra records, in config order; default none (config `edge.records`)."""
     manage_zone_settings: bool = False
     """Own the zone-wide settings and the rate-limit ruleset; default False (prod sets true)."""
     hsts_max_age: int = 31536000
@@ -104,6 +132,26 @@ class Edge(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(
                     pulumi.ResourceOptions(parent=self, delete_before_replace=True),
                     _adopt(adopt_records.get(host) and f"{args.zone_id}/{adopt_records[host]}"),
+                ),
+            )
+        for r in args.records:
+            # Named by record name and key, never by position: see DnsRecord.key in the config.
+            # The full name has dots, so it never meets a hostname label of the A records above.
+            cloudflare.DnsRecord(
+                f"{name}-dns-{r.name}-{r.key}",
+                zone_id=self.zone_id,
+                name=r.name,
+                type=r.type,
+                content=r.content,
+                data=r.data,
+                priority=r.priority,
+                ttl=r.ttl,
+                proxied=r.proxied,
+                comment="managed by webstack",
+                # A new zone id replaces it under the same name: the old record must go first.
+                opts=pulumi.ResourceOptions.merge(
+                    pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                    _adopt(r.import_id and f"{args.zone_id}/{r.import_id}"),
                 ),
             )
         if args.manage_zone_settings:

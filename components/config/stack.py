@@ -15,7 +15,7 @@ from components import proxy as proxy_renderer
 from components.config.app import AppConfig
 from components.config.base import Allowed, Section, choice, problem, raise_if, text
 from components.config.data import DatabaseConfig, ValkeyConfig
-from components.config.edge import EdgeConfig, ProxyConfig
+from components.config.edge import EdgeConfig, FrontendConfig, ProxyConfig, default_project_name, zone_problems
 from components.config.ops import BackupsConfig, MonitoringConfig
 from components.config.process import EnvName
 from components.config.sizing import sizing_problems
@@ -117,6 +117,8 @@ class StackConfig(Section):
     """Valkey: never-evicting broker, optional separate LRU cache."""
     edge: EdgeConfig = EdgeConfig()
     """Cloudflare: records, zone settings (prod), rate limits, imports."""
+    frontend: FrontendConfig = FrontendConfig()
+    """Static frontend on Cloudflare Pages {hostname, projectName, productionBranch}; no hostname: none."""
     proxy: ProxyConfig = ProxyConfig()
     """nginx at the origin."""
     monitoring: MonitoringConfig = MonitoringConfig()
@@ -139,6 +141,13 @@ class StackConfig(Section):
     def bucket_name(self) -> str:
         """The backup bucket: unique per domain and stack, within Spaces' naming rules."""
         return f"{self.domain.replace('.', '-')}-{self.stack}-backups"
+
+    @property
+    def frontend_project(self) -> str | None:
+        """The Pages project of the frontend, None without one."""
+        if self.frontend.hostname is None:
+            return None
+        return self.frontend.project_name or default_project_name(self.domain, self.stack)
 
     @property
     def user_secret_env(self) -> dict[str, str]:
@@ -241,6 +250,7 @@ class StackConfig(Section):
                     f"false, or a domain and stack name giving a valid bucket name ({bucket!r})",
                 )
             )
+        bad += zone_problems(self.domain, stack, self.app.hostnames, self.edge, self.frontend)
         bad += _proxy_problems(self)
         bad += sizing_problems(self.app, self.database, self.valkey, self.backups)
         raise_if(bad)
