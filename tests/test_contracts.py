@@ -1,5 +1,6 @@
-"""Provider contracts (tools/contracts.py, data in contracts/): every stack meets what the real
-providers enforce, every type and property we use is covered, the check catches a value
+"""Provider contracts (tools/contracts.py, data in contracts/): every stack, and every config
+variant the test suite runs that registers something the stacks do not, meets what the real
+providers enforce; every type and property we use is covered, the check catches a value
 broken one at a time, and the data cites its upstream lines.
 """
 
@@ -7,37 +8,161 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
+import os
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from contracts import regen
-from tests.conftest import STACKS, recorded
+from tests.conftest import MUTANT_ENV, STACKS, recorded
+from tests.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
 from tools import contracts, harness
 
 UNKNOWN = harness.UNKNOWN
 
 
+# --------------------------------------------------------------------------- the variants
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A stack with `--set` overrides (and `--secret` values) that another test already runs."""
+
+    stack: str
+    overrides: dict[str, Any]
+    used_by: str  # the test that runs it, and what it registers that the three stacks do not
+    secrets: dict[str, str] | None = None
+
+
+NODE_PROCESSES = {
+    "consumer": {"command": ["node", "consumer.js"], "count": 2, "memoryMb": 256, "stopSeconds": 90},
+    "clock": {"command": ["node", "clock.js"], "singleton": True, "memoryMb": 64, "connections": 0},
+}
+ZONE = "f" * 32
+# Variants that only remove resources (monitoring/backups off, test_plan.py) or change values
+# no rule reads (proxy options, generated-secret counters, ESC secretEnv) are left out.
+VARIANTS = {
+    "prod+docr": Variant(
+        "prod",
+        {**USER_SECRETS, **DOCR_REGISTRY},
+        "test_secrets.py private images: ContainerRegistryDockerCredentials, provider registryAuth from it",
+    ),
+    "dev+token": Variant(
+        "dev", {**USER_SECRETS, **TOKEN_REGISTRY}, "test_secrets.py private images: provider registryAuth, a token"
+    ),
+    "prod+node-processes": Variant(
+        "prod",
+        {"app.processes": NODE_PROCESSES, "app.releaseCommand": None, "app.webCommand": ["node", "server.js"]},
+        "test_containers.py processes: other commands, memory, stop timeouts; no release container",
+    ),
+    "dev+extensions": Variant(
+        "dev",
+        {"database.extensions": ["uuid-ossp", "pgcrypto", "citext"]},
+        "test_containers.py extensions: the admin container's script",
+    ),
+    "staging+valkey-none": Variant("staging", {"valkey.mode": "none"}, "valkey.mode none: no Valkey, no broker URLs"),
+    "prod+edge-import": Variant(
+        "prod",
+        {"edge.zoneId": ZONE, "edge.import": {"rateLimit": "a" * 32, "records": {"www.example.com": "b" * 32}}},
+        "test_provider_truth.py adoption: import ids, a configured zone id",
+    ),
+    "prod+pro-plan": Variant(
+        "prod",
+        {"edge.plan": "pro", "edge.rateLimitPeriod": 60, "edge.rateLimitTimeout": 3600},
+        "test_provider_truth.py zone plans: other rate-limit period and timeout",
+    ),
+    "staging+advanced-certificate": Variant(
+        "staging",
+        {"app.hostnames": ["api.staging.example.com"], "edge.advancedCertificate": True},
+        "test_provider_truth.py Universal SSL: a hostname two labels below the apex",
+    ),
+    "dev+monitoring": Variant(
+        "dev",
+        {"monitoring.enabled": True, "alertEmails": ["dev@example.com"]},
+        "test_operations.py monitoring: alerts and uptime checks in dev",
+    ),
+    "staging+slack": Variant(
+        "staging",
+        {},
+        "test_operations.py Slack: alerts with slack channel and url",
+        secrets={"slackWebhookUrl": "https://hooks.slack.com/services/" + harness.fake_secret("slack")},
+    ),
+    "staging+uploaded-ssh-keys": Variant(
+        "staging", {"sshKeyFingerprints": []}, "test_servers.py key upload: SshKey, droplets keyed by its output"
+    ),
+    "staging+3-replicas": Variant(
+        "staging",
+        {
+            "app.replicas": 3,
+            "app.webWorkers": 2,
+            "app.releaseCommand": None,
+            "database.poolSize": 26,
+            "database.size": "db-s-2vcpu-4gb",
+            "app.processes": {
+                "consumer": {"command": ["node", "consumer.js"], "count": 2, "connections": 3, "memoryMb": 128},
+                "clock": {"command": ["node", "clock.js"], "singleton": True, "connections": 2, "memoryMb": 64},
+            },
+        },
+        "test_config.py sizing: a load balancer in staging, three droplets and their docker hosts",
+    ),
+}
+RECORDINGS = (*STACKS, *VARIANTS)
+
+
+@functools.cache
+def _variant(name: str, preview: bool, mutant: str) -> harness.Run:
+    v = VARIANTS[name]
+    return harness.run(v.stack, v.overrides, preview=preview, secrets=v.secrets)
+
+
+def recording(name: str, preview: bool = False) -> harness.Run:
+    """A stack's recording (tests.conftest.recorded) or a variant's, made at most once per
+    session and mutant, as conftest does for the stacks."""
+    if name in STACKS:
+        return recorded(name, preview)
+    mutant = os.environ.get(MUTANT_ENV, "")
+    if mutant == "stats":
+        return _variant.__wrapped__(name, bool(preview), mutant)
+    return _variant(name, bool(preview), mutant)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_variant_recordings():
+    _variant.cache_clear()
+    yield
+
+
 def _runs() -> list[tuple[str, bool]]:
-    return [(s, p) for s in STACKS for p in (False, True)]
+    return [(s, p) for s in RECORDINGS for p in (False, True)]
 
 
-# --------------------------------------------------------------------------- every stack is clean
+# --------------------------------------------------------------------------- every stack and variant is clean
 
 
 @pytest.mark.parametrize(("stack", "preview"), _runs(), ids=[f"{s}-{'preview' if p else 'up'}" for s, p in _runs()])
 def test_stack_meets_the_provider_contracts(stack, preview):
-    violations = contracts.check(recorded(stack, preview))
+    violations = contracts.check(recording(stack, preview))
     assert not violations, "\n".join(map(str, violations))
+
+
+def test_variants_are_distinct_and_their_stacks_exist():
+    assert not set(VARIANTS) & set(STACKS)
+    assert all(v.stack in STACKS for v in VARIANTS.values())
 
 
 # --------------------------------------------------------------------------- coverage
 
 
+def _custom(name: str) -> list[harness.Resource]:
+    return [r for r in recording(name).resources if r.custom]
+
+
 def _custom_types() -> set[str]:
-    return {r.type for s in STACKS for r in recorded(s).resources if r.custom}
+    return {r.type for name in RECORDINGS for r in _custom(name)}
 
 
 def test_every_recorded_type_has_a_schema_and_a_replacement_entry():
@@ -46,19 +171,44 @@ def test_every_recorded_type_has_a_schema_and_a_replacement_entry():
         assert contracts.schema_entry(type_) is not None, f"{type_}: add it to replacement.yaml and run contracts.regen"
         assert type_ in data.replacement, f"{type_}: not in contracts/replacement.yaml"
     stale = set(data.replacement) - _custom_types()
-    assert not stale, f"replacement.yaml lists types no stack registers: {sorted(stale)}"
+    assert not stale, f"replacement.yaml lists types no stack or variant registers: {sorted(stale)}"
 
 
 def test_every_property_we_set_has_rules_or_is_listed_unvalidated():
     missing = set()
-    for stack in STACKS:
-        for r in recorded(stack).resources:
-            if r.custom:
-                missing |= {(r.type, leaf) for leaf in contracts.set_paths(r) if not contracts.covered(r.type, leaf)}
+    for name in RECORDINGS:
+        for r in _custom(name):
+            missing |= {(r.type, leaf) for leaf in contracts.set_paths(r) if not contracts.covered(r.type, leaf)}
     assert not missing, (
         "transcribe the upstream validation into rules.yaml, or list under `unvalidated`:\n"
         + "\n".join(f"  {t} {p}" for t, p in sorted(missing))
     )
+
+
+def test_every_unvalidated_listing_is_set_somewhere():
+    """No stale `unvalidated` entry: each names a property some stack or variant sets."""
+    set_paths: dict[str, set[str]] = {}
+    for name in RECORDINGS:
+        for r in _custom(name):
+            set_paths.setdefault(r.type, set()).update(contracts.set_paths(r))
+    stale = [
+        f"{type_} {path}"
+        for type_, paths in contracts.load().unvalidated.items()
+        for path in paths
+        if not any(leaf == path or leaf.startswith((path + ".", path + "[")) for leaf in set_paths.get(type_, ()))
+    ]
+    assert not stale, "unvalidated lists properties nothing sets:\n" + "\n".join(stale)
+
+
+def test_every_imported_type_has_its_import_form_and_no_form_is_stale():
+    imported = {r.type for name in RECORDINGS for r in _custom(name) if r.import_id}
+    forms = set(contracts.load().imports)
+    assert imported, "no variant adopts anything: the import forms are untested"
+    assert imported == forms, f"imported {sorted(imported)}; rules.yaml imports {sorted(forms)}"
+    for spec in contracts.load().imports.values():
+        re.compile(spec["pattern"])
+        assert spec["sources"] and all(map(_well_formed_source, spec["sources"]))
+        assert any("file" in s for s in spec["sources"])
 
 
 def test_every_path_in_the_data_names_a_schema_property():
@@ -80,8 +230,8 @@ def test_force_new_agrees_with_the_schema_where_the_schema_says():
     """SDKv2-bridged schemas flag ForceNew inputs willReplaceOnChanges: both lists must agree on what we set."""
     data = contracts.load()
     set_by_us: dict[str, set[str]] = {}
-    for stack in STACKS:
-        for r in recorded(stack).resources:
+    for name in RECORDINGS:
+        for r in recording(name).resources:
             set_by_us.setdefault(r.type, set()).update(k for k, v in r.inputs.items() if v is not None)
     for type_, spec in data.replacement.items():
         entry = contracts.schema_entry(type_)
@@ -181,7 +331,7 @@ def test_every_replacement_entry_cites_its_lines():
 class Case:
     """Break one recorded value; the check must name `path` (default: the mutated one) and cite `source`."""
 
-    stack: str
+    stack: str  # a stack or a variant (VARIANTS)
     type: str
     mutate: Callable[[harness.Resource], harness.Resource]
     source: str
@@ -213,6 +363,17 @@ def no_dbr(r: harness.Resource) -> harness.Resource:
 
 no_dbr.path = "delete_before_replace"
 
+
+def adopt(import_id: str) -> Callable[[harness.Resource], harness.Resource]:
+    """A mutation setting the `import` resource option."""
+
+    def mutate(r: harness.Resource) -> harness.Resource:
+        return dataclasses.replace(r, import_id=import_id)
+
+    mutate.path = contracts.IMPORT_PATH
+    return mutate
+
+
 DO, CF = "digitalocean:index/", "cloudflare:index/"
 POOL, VALKEY = DO + "databaseConnectionPool:DatabaseConnectionPool", DO + "databaseValkeyConfig:DatabaseValkeyConfig"
 CLUSTER, DROPLET, FIREWALL = DO + "databaseCluster:DatabaseCluster", DO + "droplet:Droplet", DO + "firewall:Firewall"
@@ -229,6 +390,8 @@ CONTAINER, DOCKER = "docker:index/container:Container", "pulumi:providers:docker
 TLS_KEY, PASSWORD = "tls:index/privateKey:PrivateKey", "random:index/randomPassword:RandomPassword"
 LIMIT, WEB, PROXY = "rules[0].ratelimit", "app-0-web", "app-0-proxy"
 DB_CONTAINER = "db-container"
+CREDS = DO + "containerRegistryDockerCredentials:ContainerRegistryDockerCredentials"
+SSH_KEY = DO + "sshKey:SshKey"
 
 MUTATIONS = {
     "valkey policy with underscore": Case(
@@ -328,12 +491,45 @@ MUTATIONS = {
     "tls key algorithm": Case("prod", TLS_KEY, put("algorithm", "DSA"), "private_key.go:63"),
     "tls key curve": Case("prod", TLS_KEY, put("ecdsaCurve", "P999"), "private_key.go:87"),
     "password length": Case("prod", PASSWORD, put("length", 0), "resource_password.go:588"),
+    # ------------------------------------------------------------ the variants' own types and properties
+    "docr registry name empty": Case("prod+docr", CREDS, put("registryName", ""), "docker_credentials.go:41"),
+    "docr registry name format": Case("prod+docr", CREDS, put("registryName", "Shop_Images"), "registry_create.yml:7"),
+    "docr expiry beyond the maximum": Case(
+        "prod+docr", CREDS, put("expirySeconds", 1576800001), "docker_credentials.go:52"
+    ),
+    "docr write of wrong type": Case("prod+docr", CREDS, put("write", "false"), "schema.json"),
+    "registry auth without address": Case("prod+docr", DOCKER, put("registryAuth[0].address", ""), "provider.go:112"),
+    "registry auth password without username": Case(
+        "dev+token", DOCKER, put("registryAuth[0].username", ...), "provider.go:327", path="registryAuth[0].password"
+    ),
+    "registry auth empty username": Case("dev+token", DOCKER, put("registryAuth[0].username", ""), "provider.go:355"),
+    "registry auth unknown key": Case("dev+token", DOCKER, put("registryAuth[0].token", "x"), "schema.json"),
+    "ssh key public key empty": Case("staging+uploaded-ssh-keys", SSH_KEY, put("publicKey", ""), "ssh_key.go:42"),
+    "ssh key name empty": Case("staging+uploaded-ssh-keys", SSH_KEY, put("name", ""), "ssh_key.go:34"),
+    "ssh key without public key": Case("staging+uploaded-ssh-keys", SSH_KEY, put("publicKey", ...), "schema.json"),
+    "monitor slack url empty": Case("staging+slack", MONITOR, put("alerts.slacks[0].url", ""), "monitor_alert.go:121"),
+    "uptime slack url empty": Case(
+        "staging+slack", UPTIME, put("notifications[0].slacks[0].url", ""), "uptime_alert.go:105"
+    ),
+    "ruleset import id form": Case("prod+edge-import", RULESET, adopt("a" * 32), "ruleset/resource.go:252"),
+    "ruleset import id of another zone": Case(
+        "prod+edge-import", RULESET, adopt(f"zones/{'e' * 32}/{'a' * 32}"), "ruleset/resource.go:252"
+    ),
+    "dns record import id form": Case(
+        "prod+edge-import", RECORD, adopt(f"zones/{ZONE}/{'b' * 32}"), "dns_record/resource.go:244", "-www"
+    ),
+    "dns record import id of another zone": Case(
+        "prod+edge-import", RECORD, adopt(f"{'e' * 32}/{'b' * 32}"), "dns_record/resource.go:244", "-www"
+    ),
+    "import of a type without an import form": Case("prod", DROPLET, adopt("12345"), "contracts/rules.yaml"),
 }
 
 
 def _first(stack: str, type_: str, name: str = "") -> harness.Resource:
-    r = next(r for r in recorded(stack).resources if r.type == type_ and name in r.name)
-    return dataclasses.replace(r, inputs=copy.deepcopy(r.inputs))
+    """A copy of the first recorded `type_` (named `*name*`) of a stack or variant, a provider's
+    config decoded from its JSON strings so that mutations can reach into it."""
+    r = next(r for r in recording(stack).resources if r.type == type_ and name in r.name)
+    return dataclasses.replace(r, inputs=copy.deepcopy(contracts.inputs_of(r)))
 
 
 @pytest.mark.parametrize("case", sorted(MUTATIONS))

@@ -14,7 +14,12 @@ under contracts/ with the upstream file and line it was transcribed from:
    than its identity must be deleted before it is replaced, or the create half of the
    replacement collides with the resource it replaces;
 4. read-back: where the provider reads back another form than we send (rules.yaml
-   entries with `category: readback`), a perpetual diff or a needless replacement.
+   entries with `category: readback`), a perpetual diff or a needless replacement;
+5. import ids: the form each provider's importer parses, and that the id names the same
+   parent (zone) as the program's inputs (rules.yaml `imports`).
+
+Provider resources are checked on their decoded config: the engine sends non-string
+settings (`registryAuth`) as JSON strings.
 
 Unknown values (preview) are tolerated everywhere: a rule only judges what it can see.
 
@@ -72,6 +77,7 @@ class Contracts:
     rules: tuple[dict[str, Any], ...]
     unvalidated: dict[str, tuple[str, ...]]
     replacement: dict[str, dict[str, Any]]
+    imports: dict[str, dict[str, Any]]  # type -> {pattern, sources}
 
 
 def _expand(source: dict[str, Any], upstreams: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -108,7 +114,14 @@ def load() -> Contracts:
         replacement[type_] = spec
     schemas = {p.stem: json.loads(p.read_text()) for p in sorted((CONTRACTS / "schemas").glob("*.json"))}
     unvalidated = {t: tuple(paths or ()) for t, paths in (rules_doc.get("unvalidated") or {}).items()}
-    return Contracts(upstreams, schemas, tuple(rules), unvalidated, replacement)
+    imports = {
+        entry["type"]: {
+            "pattern": entry["pattern"],
+            "sources": [_expand(s, upstreams) for s in _as_list(entry["source"])],
+        }
+        for entry in rules_doc.get("imports") or []
+    }
+    return Contracts(upstreams, schemas, tuple(rules), unvalidated, replacement, imports)
 
 
 def _as_list(value: Any) -> list:
@@ -126,6 +139,9 @@ def all_sources() -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"replacement.yaml {type_.split(':')[-1]} force_new {prop}", source
         for source in spec["identity"].get("sources", []):
             yield f"replacement.yaml {type_.split(':')[-1]} identity", source
+    for type_, spec in data.imports.items():
+        for source in spec["sources"]:
+            yield f"rules.yaml imports {type_.split(':')[-1]}", source
 
 
 def describe(source: dict[str, Any]) -> str:
@@ -230,15 +246,22 @@ def _object_errors(value: Any, props: dict, required: list, types: dict, path: s
             out.append((f"{path}.{key}" if path else key, None, "schema: required property missing"))
 
 
+def inputs_of(r: harness.Resource) -> dict[str, Any]:
+    """The inputs of `r` as the provider sees them: a provider's config decoded from its strings."""
+    if not r.type.startswith("pulumi:providers:"):
+        return r.inputs
+    entry = schema_entry(r.type) or {"inputProperties": {}}
+    inputs = {k: _decode_config(v, entry["inputProperties"].get(k)) for k, v in r.inputs.items()}
+    for key in PROVIDER_META:
+        inputs.pop(key, None)
+    return inputs
+
+
 def check_schema(r: harness.Resource) -> list[Violation]:
     entry = schema_entry(r.type)
     if entry is None:
         return [_violation(r, "", None, "schema: type not in the vendored schemas", "contracts/schemas")]
-    inputs = dict(r.inputs)
-    if r.type.startswith("pulumi:providers:"):
-        inputs = {k: _decode_config(v, entry["inputProperties"].get(k)) for k, v in inputs.items()}
-        for key in PROVIDER_META:
-            inputs.pop(key, None)
+    inputs = inputs_of(r)
     types = load().schemas[provider_of(r.type)]["types"]
     found: list = []
     _object_errors(inputs, entry["inputProperties"], entry["requiredInputs"], types, "", found)
@@ -451,9 +474,10 @@ def rules_for(type_: str) -> tuple[dict[str, Any], ...]:
 
 def check_rules(r: harness.Resource) -> list[Violation]:
     out = []
+    inputs = inputs_of(r)
     for rule in rules_for(r.type):
-        for hit in resolve(r.inputs, rule["path"]):
-            if not _applies(rule, r.inputs, hit.parent):
+        for hit in resolve(inputs, rule["path"]):
+            if not _applies(rule, inputs, hit.parent):
                 continue
             why = _fails(rule, hit)
             if why:
@@ -490,6 +514,34 @@ def check_replacement(r: harness.Resource) -> list[Violation]:
     return [_violation(r, "delete_before_replace", False, rule, "; ".join(map(describe, sources)))]
 
 
+# --------------------------------------------------------------------------- 5. import ids
+
+IMPORT_PATH = "import"  # the Violation path of an import id (a resource option, not an input)
+
+
+def check_import(r: harness.Resource) -> list[Violation]:
+    """An adopted resource's import id has the form its importer parses and names our parent."""
+    if not r.import_id:
+        return []
+    spec = load().imports.get(r.type)
+    if spec is None:
+        rule = "import: no import id form in rules.yaml"
+        return [_violation(r, IMPORT_PATH, r.import_id, rule, "contracts/rules.yaml")]
+    source = "; ".join(map(describe, spec["sources"]))
+    match = re.fullmatch(spec["pattern"], r.import_id)
+    if not match:
+        return [_violation(r, IMPORT_PATH, r.import_id, f"import: does not match {spec['pattern']}", source)]
+    inputs = inputs_of(r)
+    out = []
+    for name, part in match.groupdict().items():
+        if part is None or _unknown(inputs.get(name)):
+            continue
+        if inputs.get(name) != part:
+            rule = f"import: the id names {name} {part!r}, the program sets {json.dumps(inputs.get(name))}"
+            out.append(_violation(r, IMPORT_PATH, r.import_id, rule, source))
+    return out
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -498,7 +550,7 @@ def _violation(r: harness.Resource, path: str, value: Any, rule: str, source: st
 
 
 def check_resource(r: harness.Resource) -> list[Violation]:
-    return [*check_schema(r), *check_rules(r), *check_replacement(r)]
+    return [*check_schema(r), *check_rules(r), *check_replacement(r), *check_import(r)]
 
 
 def check(run: harness.Run) -> list[Violation]:
@@ -516,7 +568,7 @@ def set_paths(r: harness.Resource) -> set[str]:
         return set()
     types = load().schemas[provider_of(r.type)]["types"]
     found: set[str] = set()
-    for key, value in r.inputs.items():
+    for key, value in inputs_of(r).items():
         if key in entry["inputProperties"]:
             _leaves(value, entry["inputProperties"][key], types, key, found)
     return found
