@@ -13,6 +13,7 @@ import dataclasses
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -238,6 +239,10 @@ def test_a_write_survives_a_restart_through_the_append_only_file(tmp_path: Path)
     with _started(server):
         conn = Resp(port)
         try:
-            assert _authed(conn)("GET", "durable") == "yes"
+            # The port opens before the AOF is loaded; the server answers LOADING until then.
+            deadline = time.monotonic() + 10
+            while str(reply := _authed(conn)("GET", "durable")).startswith("LOADING") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert reply == "yes"
         finally:
             conn.close()
