@@ -21,6 +21,7 @@ from components.edge import Edge, EdgeArgs, RecordSpec
 from components.envmap import app_env
 from components.frontend import Frontend, FrontendArgs
 from components.jobs import JobRunner, JobRunnerArgs
+from components.media import Media, MediaArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.origin import OriginTls, OriginTlsArgs
@@ -116,13 +117,32 @@ if cfg.valkey.mode != "none":
             container_image=cfg.valkey.container_image,
         ),
     )
-origin = OriginTls(f"{name}-origin", OriginTlsArgs(hostnames=app.hostnames))
+origin = OriginTls(f"{name}-origin", OriginTlsArgs(hostnames=cfg.served_hostnames))
+media = None
+if cfg.media.enabled:
+    media = Media(
+        f"{name}-media",
+        MediaArgs(
+            bucket_name=cfg.media_bucket_name,
+            region=cfg.region,
+            cors_origins=cfg.media_cors_origins,
+            cors_max_age_seconds=cfg.media.cors_max_age_seconds,
+            public=cfg.media.public_hostname is not None,
+            protect=cfg.protect,
+        ),
+    )
 
 stack_values = {
     "databaseUrl": postgres.url,
     "directDatabaseUrl": postgres.direct_url,
     "brokerUrl": valkey.broker_url if valkey else None,
     "cacheUrl": valkey.cache_url if valkey else None,
+    "mediaBucket": media.bucket.name if media else None,
+    "mediaEndpoint": media.endpoint if media else None,
+    "mediaRegion": cfg.region if media else None,
+    "mediaAccessKeyId": media.access_key if media else None,
+    "mediaSecretAccessKey": media.secret_key if media else None,
+    "mediaPublicUrl": f"https://{cfg.media.public_hostname}" if media and cfg.media.public_hostname else None,
 }
 env_args = dict(
     plain=dict(app.env_vars),
@@ -192,7 +212,7 @@ edge = Edge(
     f"{name}-edge",
     EdgeArgs(
         domain=cfg.domain,
-        hostnames=app.hostnames,
+        hostnames=cfg.served_hostnames,
         target=network.public_ip,
         zone_id=cfg.edge.zone_id,
         import_rate_limit=cfg.edge.import_rate_limit,
@@ -293,6 +313,7 @@ Project(
             *([postgres.cluster.cluster_urn] if postgres.cluster else []),
             *(c.cluster_urn for c in (valkey.clusters if valkey else [])),
             *([backups.bucket.bucket_urn] if backups else []),
+            *([media.bucket.bucket_urn] if media else []),
         ),
     ),
 )
@@ -315,6 +336,7 @@ pulumi.export("release_command", app.release_command is not None)
 pulumi.export("database_host", postgres.host)
 pulumi.export("valkey_host", valkey.host if valkey else None)
 pulumi.export("backup_bucket", backups.bucket.name if backups else None)
+pulumi.export("media_bucket", media.bucket.name if media else None)
 pulumi.export("backup_endpoint", backups.endpoint if backups else None)
 pulumi.export("database_url", postgres.url)
 pulumi.export("database_direct_url", postgres.direct_url)

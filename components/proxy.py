@@ -79,6 +79,14 @@ class ProxySpec:
     default None, no such location."""
     static_max_age_s: int = 86400
     """max-age of static_path's responses, 1 to MAX_STATIC_MAX_AGE_S; default one day."""
+    media_host: str | None = None
+    """FQDN whose GET/HEAD requests are answered from the media bucket; default None (no such
+    server)."""
+    media_origin: str | None = None
+    """The bucket's virtual-host endpoint (<bucket>.<region>.digitaloceanspaces.com), asked over
+    verified TLS; required with media_host."""
+    ca_bundle: str = "/etc/ssl/certs/ca-certificates.crt"
+    """CA bundle that verifies the media origin's certificate (the nginx image's)."""
 
 
 class ProxySpecError(ValueError):
@@ -95,6 +103,10 @@ def _fail(field: str, value: object, allowed: str) -> ProxySpecError:
 
 def validate(spec: ProxySpec) -> None:
     """Raise ProxySpecError for the first field nginx would refuse."""
+    if bool(spec.media_host) != bool(spec.media_origin):
+        raise _fail("media_origin", spec.media_origin, "set together with media_host")
+    if spec.media_host and spec.media_host in spec.server_names:
+        raise _fail("media_host", spec.media_host, "not one of server_names")
     if not spec.server_names:
         raise _fail("server_names", spec.server_names, "at least one FQDN is required")
     for name in spec.server_names:
@@ -360,6 +372,43 @@ def _https(spec: ProxySpec) -> list[str]:
     return lines
 
 
+def _media(spec: ProxySpec) -> list[str]:
+    """The public media hostname: read-only, from the bucket, with the client's credentials
+    and the bucket's own headers kept out of both directions."""
+    origin = spec.media_origin
+    body = [
+        "listen 443 ssl http2;",
+        "listen [::]:443 ssl http2;",
+        f"server_name {spec.media_host};",
+        "",
+        f"ssl_certificate {spec.cert_path};",
+        f"ssl_certificate_key {spec.key_path};",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "",
+        f'add_header Strict-Transport-Security "max-age={spec.hsts_max_age}; includeSubDomains" always;',
+        'add_header X-Content-Type-Options "nosniff" always;',
+        "",
+        f"set $media https://{origin};",
+    ]
+    location = [
+        "limit_except GET HEAD { deny all; }",
+        f"proxy_set_header Host {origin};",
+        'proxy_set_header Authorization "";',
+        'proxy_set_header Cookie "";',
+        "proxy_ssl_server_name on;",
+        f"proxy_ssl_name {origin};",
+        "proxy_ssl_verify on;",
+        f"proxy_ssl_trusted_certificate {spec.ca_bundle};",
+        "proxy_hide_header Set-Cookie;",
+        "proxy_hide_header x-amz-request-id;",
+        "proxy_hide_header x-amz-meta-server-side-encryption;",
+        "proxy_pass $media;",
+    ]
+    lines = _block("server", body, 1)
+    lines[-1:-1] = _location("/", location)
+    return lines
+
+
 def render_nginx_conf(spec: ProxySpec) -> str:
     """Render the complete nginx.conf for ``spec``; raises ValueError naming a bad field.
 
@@ -423,5 +472,7 @@ def render_nginx_conf(spec: ProxySpec) -> str:
         *_block("http", http, 0),
     ]
     lines[-1:-1] = [*_http80(spec), "", *_reject_unknown(), "", *_https(spec)]
+    if spec.media_host:
+        lines[-1:-1] = ["", *_media(spec)]
     # Blank lines inside blocks would carry the indentation as trailing whitespace.
     return "\n".join(line.rstrip() for line in lines) + "\n"

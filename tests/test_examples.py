@@ -355,15 +355,11 @@ def test_the_file_validates_against_the_schema(slug):
     assert [e.message for e in validator.iter_errors(_decrypted_doc(slug))] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: schema/stack.schema.json types app.secretEnv values and app.registry.password as plain "
-    "strings, so an editor flags every {secure: ...} value `pulumi config set --secret --path` writes "
-    "(tools/config_schema.py allows SECURE for the top-level secret keys only)",
-)
-def test_secure_values_validate_against_the_schema_as_written():
+@pytest.mark.parametrize("slug", EXAMPLES)
+def test_secure_values_validate_against_the_schema_as_written(slug):
+    # Every {secure: ...} value `pulumi config set --secret --path` writes is valid for editors.
     validator = jsonschema.Draft202012Validator(json.loads(config_schema.SCHEMA_PATH.read_text()))
-    doc = yaml.safe_load(harness.stack_path("examples/pdf-smaller").read_text())
+    doc = yaml.safe_load(harness.stack_path(f"examples/{slug}").read_text())
     assert [e.message for e in validator.iter_errors(doc)] == []
 
 

@@ -167,3 +167,41 @@ def test_container_env_and_tls_key_stay_secret_in_preview_too(any_run):
             assert "envs" in c.secret_paths, c.name
     for key in any_run.of_type("tls:index/privateKey:PrivateKey"):
         assert "privateKeyPem" in key.additional_secret_outputs
+
+
+def test_a_plaintext_secret_beside_a_secure_one_is_refused():
+    # The CLI reports `webstack:app` secret as a whole once one leaf is secure; the stack file
+    # shows the plaintext sibling, and the program refuses it without printing it.
+    from components.config import ConfigError, parse
+    from components.config.loading import plaintext_secret_leaves
+
+    values = harness.stack_config(
+        "staging", {"app.secretEnv": {"STRIPE_SECRET_KEY": {"secure": "v1:AAAA"}, "SMTP_PASSWORD": "hunter2"}}
+    )
+    plain, secret_keys = harness.decrypt(values)
+    raw = {k.split(":", 1)[1]: v for k, v in harness._as_cli_strings(plain).items()}
+    assert "app" in secret_keys
+    with pytest.raises(ConfigError) as info:
+        parse(raw, "staging", secret_keys=frozenset(secret_keys), plaintext_leaves=plaintext_secret_leaves(values))
+    message = str(info.value)
+    assert "webstack:app.secretEnv.SMTP_PASSWORD = '[plaintext]'" in message
+    assert "STRIPE_SECRET_KEY" not in message and "hunter2" not in message
+
+
+def test_the_program_reads_plaintext_leaves_from_its_stack_file(tmp_path, monkeypatch):
+    from components.config.loading import _stack_file_config, plaintext_secret_leaves
+
+    (tmp_path / "Pulumi.shop.yaml").write_text(
+        "config:\n"
+        "  aws:region: us-east-1\n"
+        "  webstack:app:\n"
+        "    registry: {kind: token, server: ghcr.io, username: bot, password: ghp_plain}\n"
+        "    secretEnv:\n"
+        "      A: {secure: v1:AAAA}\n"
+        "      B: plain\n"
+        "  webstack:secretEnv: {C: {secure: v1:CCCC}, D: plain}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    leaves = plaintext_secret_leaves(_stack_file_config("shop"))
+    assert leaves == {"app.registry.password", "app.secretEnv.B", "secretEnv.D"}
+    assert _stack_file_config("other") == {}

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from components.config import NAMESPACE, SECRET_KEYS, StackConfig
+from components.config.base import SECURE_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schema" / "stack.schema.json"
@@ -22,12 +23,7 @@ README = ROOT / "README.md"
 BEGIN, END = "<!-- config-reference:begin (make schema) -->", "<!-- config-reference:end -->"
 MODELINE = "# yaml-language-server: $schema=./schema/stack.schema.json"
 # A value set with `pulumi config set --secret` is stored as {secure: <ciphertext>}.
-SECURE = {
-    "type": "object",
-    "properties": {"secure": {"type": "string"}},
-    "required": ["secure"],
-    "additionalProperties": False,
-}
+SECURE = SECURE_SCHEMA
 SECRET_DESCRIPTIONS = {
     "slackWebhookUrl": "Slack incoming-webhook URL for alerts; set with `pulumi config set --secret`.",
 }

@@ -468,10 +468,16 @@ class Run:
     def cfg(self):
         """The validated config the program saw (components.config.StackConfig), parsed once."""
         from components.config import parse
+        from components.config.loading import plaintext_secret_leaves
 
         plain, secret_keys = decrypt(self.config)
         raw = {k.split(":", 1)[1]: v for k, v in _as_cli_strings(plain).items()}
-        return parse(raw, self.stack, secret_keys=frozenset(secret_keys))
+        return parse(
+            raw,
+            self.stack,
+            secret_keys=frozenset(secret_keys),
+            plaintext_leaves=plaintext_secret_leaves(self.config),
+        )
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from components import catalog
-from components.config.base import Image, Section, choice, problem, raise_if, strings, text
+from components.config.base import Image, SecretText, Section, choice, problem, raise_if, strings, text
 from components.config.process import (
     ENV_NAME,
     EnvName,
@@ -66,7 +66,7 @@ class AppConfig(Section):
     """One-shot command run before any process of a release starts (migrations); unset: none."""
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     """Plain env vars; may not shadow a URL or secret the stack provides."""
-    secret_env: dict[EnvName, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    secret_env: dict[EnvName, SecretText] = Field(default_factory=dict)
     """Your own secrets (Stripe, SMTP, ...), each set with `pulumi config set --secret --path
     'app.secretEnv.NAME'`; they reach the containers as Pulumi secrets only."""
     env_aliases: dict[EnvName, StackValue] = Field(default_factory=dict)

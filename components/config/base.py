@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 NAMESPACE = "webstack"
@@ -94,3 +94,20 @@ def _pinned(value: str) -> str:
 
 
 Image = Annotated[str, AfterValidator(_pinned), Allowed("a pinned image reference such as ghcr.io/org/app:1.2.3")]
+
+
+# A value set with `pulumi config set --secret` is stored in the stack file as
+# {secure: <ciphertext>}; the program receives the plaintext.
+SECURE_SCHEMA = {
+    "type": "object",
+    "properties": {"secure": {"type": "string"}},
+    "required": ["secure"],
+    "additionalProperties": False,
+}
+SecretText = Annotated[
+    str,
+    Field(min_length=1),
+    WithJsonSchema({"anyOf": [SECURE_SCHEMA, {"type": "string", "minLength": 1}]}),
+]
+"""A secret leaf: validated as plaintext (what the CLI hands over), published in the stack-file
+schema as the {secure: ...} form `pulumi config set --secret --path` writes."""

@@ -7,9 +7,11 @@ import json
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
 
@@ -35,16 +37,47 @@ def _string_keys() -> frozenset[str]:
     return frozenset(k for k, v in props.items() if v.get("type") == "string")
 
 
+def plaintext_secret_leaves(config: Mapping[str, Any]) -> frozenset[str]:
+    """Secret leaves written in plaintext in a stack file's `config:` map (keys without the
+    namespace). The CLI reports secrecy per top-level key only, so one `{secure: ...}` value
+    makes all of `webstack:app` secret; the file shows which leaves are not."""
+
+    def plain(value: Any) -> bool:
+        return not (isinstance(value, dict) and set(value) == {"secure"})
+
+    app = config.get("app") if isinstance(config.get("app"), dict) else {}
+    leaves = {f"app.secretEnv.{k}" for k, v in (app.get("secretEnv") or {}).items() if plain(v)}
+    registry = app.get("registry") if isinstance(app.get("registry"), dict) else {}
+    if "password" in registry and plain(registry["password"]):
+        leaves.add("app.registry.password")
+    top = config.get("secretEnv") if isinstance(config.get("secretEnv"), dict) else {}
+    leaves |= {f"secretEnv.{k}" for k, v in top.items() if plain(v)}
+    return frozenset(leaves)
+
+
+def _stack_file_config(stack: str) -> dict[str, Any]:
+    """The `webstack:` keys of ./Pulumi.<stack>.yaml (the CLI runs the program in the project
+    directory), or nothing when there is no such file."""
+    path = Path(f"Pulumi.{stack}.yaml")
+    if not path.is_file():
+        return {}
+    doc = yaml.safe_load(path.read_text()) or {}
+    config = doc.get("config") or {}
+    return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
+
+
 def parse(
     raw: Mapping[str, str | None],
     stack: str,
     slack_webhook_url: pulumi.Output[str] | None = None,
     secret_keys: frozenset[str] = frozenset(),
+    plaintext_leaves: frozenset[str] = frozenset(),
 ) -> StackConfig:
     """Validate raw config strings (as `pulumi.Config.get` returns them) for `stack`.
 
     `secret_keys` are the keys the CLI holds encrypted (a `--secret` value anywhere inside);
-    user secrets must come from one of them.
+    user secrets must come from one of them, and none of `plaintext_leaves` (secret leaves
+    the stack file holds in plaintext) may be one.
     """
     problems: list[str] = []
     doc: dict[str, Any] = {}
@@ -62,7 +95,12 @@ def parse(
             else:
                 doc[key] = text  # refused below as an unknown key
 
-    context = {"stack": stack, "has_slack": slack_webhook_url is not None, "secret_keys": secret_keys}
+    context = {
+        "stack": stack,
+        "has_slack": slack_webhook_url is not None,
+        "secret_keys": secret_keys,
+        "plaintext_leaves": plaintext_leaves,
+    }
     try:
         cfg = StackConfig.model_validate_json(json.dumps(doc), strict=True, context=context)
     except ValidationError as err:
@@ -90,6 +128,7 @@ def load() -> StackConfig:
         pulumi.get_stack(),
         slack_webhook_url=cfg.get_secret("slackWebhookUrl"),
         secret_keys=secret,
+        plaintext_leaves=plaintext_secret_leaves(_stack_file_config(pulumi.get_stack())),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.config.base import Allowed, Section, choice, problem, raise_if, strings
+from components.config.base import Allowed, SecretText, Section, choice, problem, raise_if, strings
 from components.envmap import PROVIDED_ENV, STACK_VALUES
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
@@ -103,7 +103,7 @@ class Registry(Section):
     """token: registry host, e.g. ghcr.io or docker.io."""
     username: Annotated[str, Field(min_length=1)] | None = None
     """token: the user the token belongs to."""
-    password: Annotated[str, Field(min_length=1)] | None = None
+    password: SecretText | None = None
     """token: the token, set with `pulumi config set --secret --path app.registry.password`."""
 
     @property

@@ -13,12 +13,13 @@ from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, Valida
 from components import catalog, cloudflare_ips
 from components import proxy as proxy_renderer
 from components.config.app import AppConfig
-from components.config.base import Allowed, Section, choice, problem, raise_if, text
+from components.config.base import Allowed, SecretText, Section, choice, problem, raise_if, text
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.edge import EdgeConfig, FrontendConfig, ProxyConfig, default_project_name, zone_problems
 from components.config.ops import BackupsConfig, MonitoringConfig
 from components.config.process import EnvName
 from components.config.sizing import sizing_problems
+from components.config.storage import MediaConfig
 
 # The only ranges DigitalOcean accepts for a VPC, and what it keeps for itself inside them.
 # https://docs.digitalocean.com/products/networking/vpc/details/limits/
@@ -106,7 +107,7 @@ class StackConfig(Section):
     """Addresses that receive monitoring and uptime alerts (verified on the DigitalOcean account)."""
     app: AppConfig
     """The application: image, processes, hostnames, environment."""
-    secret_env: dict[EnvName, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    secret_env: dict[EnvName, SecretText] = Field(default_factory=dict)
     """Your own secrets outside `app`, for a Pulumi ESC environment (`pulumiConfig:
     webstack:secretEnv: {NAME: {fn::secret: ...}}`; the CLI does not merge an environment's
     `webstack:app` into the stack file's) or `pulumi config set --secret --path 'secretEnv.NAME'`.
@@ -121,6 +122,8 @@ class StackConfig(Section):
     """Static frontend on Cloudflare Pages {hostname, projectName, productionBranch}; no hostname: none."""
     proxy: ProxyConfig = ProxyConfig()
     """nginx at the origin."""
+    media: MediaConfig = MediaConfig()
+    """Uploads: a private Spaces bucket with a scoped key, optionally public under a hostname."""
     monitoring: MonitoringConfig = MonitoringConfig()
     """Alerts and uptime checks."""
     backups: BackupsConfig = BackupsConfig()
@@ -141,6 +144,27 @@ class StackConfig(Section):
     def bucket_name(self) -> str:
         """The backup bucket: unique per domain and stack, within Spaces' naming rules."""
         return f"{self.domain.replace('.', '-')}-{self.stack}-backups"
+
+    @property
+    def media_bucket_name(self) -> str:
+        """The media bucket: unique per domain and stack, within Spaces' naming rules."""
+        return f"{self.domain.replace('.', '-')}-{self.stack}-media"
+
+    @property
+    def media_origin_host(self) -> str:
+        """The media bucket's virtual-host endpoint, the origin nginx asks for public media."""
+        return f"{self.media_bucket_name}.{self.region}.digitaloceanspaces.com"
+
+    @property
+    def media_cors_origins(self) -> tuple[str, ...]:
+        if self.media.cors_origins is not None:
+            return self.media.cors_origins
+        return tuple(f"https://{host}" for host in self.app.hostnames)
+
+    @property
+    def served_hostnames(self) -> tuple[str, ...]:
+        """Every name nginx serves and the origin certificate covers: the app's, then media's."""
+        return self.app.hostnames + ((self.media.public_hostname,) if self.media.public_hostname else ())
 
     @property
     def frontend_project(self) -> str | None:
@@ -193,6 +217,12 @@ class StackConfig(Section):
                         f"keyed by one of app.hostnames {list(self.app.hostnames)}",
                     )
                 )
+        if not self.media.enabled:
+            for name, value in sorted(self.app.env_aliases.items()):
+                if value.startswith("media"):
+                    bad.append(
+                        problem(f"app.envAliases.{name}", value, "a non-media value while media.enabled is false")
+                    )
         if self.valkey.mode == "none":
             for name, value in sorted(self.app.env_aliases.items()):
                 if value in ("brokerUrl", "cacheUrl"):
@@ -205,7 +235,9 @@ class StackConfig(Section):
         secret_leaves += ["app.registry.password"] if self.app.registry and self.app.registry.password else []
         secret_leaves += [f"secretEnv.{n}" for n in self.secret_env]
         for leaf in secret_leaves:
-            if leaf.split(".", 1)[0] not in context.get("secret_keys", ()):
+            if leaf.split(".", 1)[0] not in context.get("secret_keys", ()) or leaf in context.get(
+                "plaintext_leaves", ()
+            ):
                 bad.append(
                     problem(
                         leaf,
@@ -225,6 +257,7 @@ class StackConfig(Section):
         app_names = {**self.app.env, **self.app.secret_env, **self.app.env_aliases, **self.app.generated_secrets}
         for name in sorted(set(self.secret_env) & set(app_names)):
             bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
+        bad += _media_problems(self, stack)
         if self.monitoring.enabled and not self.alert_emails and not context.get("has_slack"):
             bad.append(
                 problem("alertEmails", list(self.alert_emails), "at least one address while monitoring is enabled")
@@ -255,6 +288,29 @@ class StackConfig(Section):
         bad += sizing_problems(self.app, self.database, self.valkey, self.backups)
         raise_if(bad)
         return self
+
+
+def _media_problems(cfg: StackConfig, stack: str) -> list[str]:
+    media, bad = cfg.media, []
+    host = media.public_hostname
+    if not media.enabled:
+        if host or media.cors_origins is not None:
+            bad.append(problem("media.enabled", False, "true to use media.publicHostname or media.corsOrigins"))
+        return bad
+    if host and (
+        host in cfg.app.hostnames or not host.endswith("." + cfg.domain) or host.count(".") - cfg.domain.count(".") != 1
+    ):
+        bad.append(
+            problem("media.publicHostname", host, f"a name one label below {cfg.domain}, not one of app.hostnames")
+        )
+    if cfg.region not in catalog.SPACES_REGIONS:
+        bad.append(problem("region", cfg.region, "a region with Spaces while media.enabled is true"))
+    bucket = f"{cfg.domain.replace('.', '-')}-{stack}-media"
+    if len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket):
+        bad.append(
+            problem("media.enabled", True, f"false, or a domain and stack name giving a valid bucket name ({bucket!r})")
+        )
+    return bad
 
 
 # The renderer's fields, named as the user writes them.
@@ -307,4 +363,6 @@ def nginx_spec(cfg: StackConfig, load_balanced_vpc: str | None = None) -> proxy_
         read_timeout_s=proxy.read_timeout_seconds,
         static_path=proxy.static_path,
         static_max_age_s=proxy.static_max_age_seconds,
+        media_host=cfg.media.public_hostname if cfg.media.enabled else None,
+        media_origin=cfg.media_origin_host if cfg.media.enabled and cfg.media.public_hostname else None,
     )

@@ -1,0 +1,107 @@
+"""Media: the app's uploads in a Spaces bucket of their own, with a key that may use that
+bucket only; optionally readable by anyone under a hostname of the domain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_digitalocean as do
+
+# What a browser may do with a presigned URL (direct uploads and downloads).
+CORS_METHODS = ("GET", "HEAD", "PUT", "POST")
+
+
+def public_read_policy(bucket: str) -> str:
+    """Anyone may GET an object by its key; nobody may list the bucket or write to it."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PublicReadObjects",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": ["s3:GetObject"],
+                    "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaArgs:
+    bucket_name: str
+    """Spaces bucket name, unique in the region; no default (derived from domain and stack)."""
+    region: str
+    """Spaces region; no default (config `region`)."""
+    cors_origins: tuple[str, ...]
+    """Browser origins allowed to use presigned URLs; no default (config `media.corsOrigins`)."""
+    cors_max_age_seconds: int = 3600
+    """Preflight cache; default 3600."""
+    public: bool = False
+    """Objects readable by anyone (a GetObject-only bucket policy); default False."""
+    protect: bool = False
+    """Protect the bucket and never empty it on destroy; default False (config `protect`)."""
+
+
+class Media(pulumi.ComponentResource):
+    """Outputs the bucket, its endpoint and the key; the key's secret is a Pulumi secret."""
+
+    bucket: do.SpacesBucket
+    endpoint: str
+    origin_host: pulumi.Output[str]
+    access_key: pulumi.Output[str]
+    secret_key: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MediaArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("webstack:media:Media", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.endpoint = f"https://{args.region}.digitaloceanspaces.com"
+        self.bucket = do.SpacesBucket(
+            f"{name}-bucket",
+            name=args.bucket_name,
+            region=args.region,
+            acl="private",
+            versioning=do.SpacesBucketVersioningArgs(enabled=args.protect),
+            # Users' uploads: prod's bucket is protected and never emptied; staging's and
+            # dev's are disposable and go with `pulumi destroy`.
+            force_destroy=not args.protect,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+        self.origin_host = pulumi.Output.concat(self.bucket.name, f".{args.region}.digitaloceanspaces.com")
+        do.SpacesBucketCorsConfiguration(
+            f"{name}-cors",
+            bucket=self.bucket.name,
+            region=args.region,
+            cors_rules=[
+                do.SpacesBucketCorsConfigurationCorsRuleArgs(
+                    allowed_methods=list(CORS_METHODS),
+                    allowed_origins=list(args.cors_origins),
+                    allowed_headers=["*"],
+                    expose_headers=["ETag"],
+                    max_age_seconds=args.cors_max_age_seconds,
+                )
+            ],
+            opts=child,
+        )
+        if args.public:
+            do.SpacesBucketPolicy(
+                f"{name}-public-read",
+                bucket=self.bucket.name,
+                region=args.region,
+                policy=self.bucket.name.apply(public_read_policy),
+                opts=child,
+            )
+        key = do.SpacesKey(
+            f"{name}-key",
+            name=f"{name}-app",
+            grants=[do.SpacesKeyGrantArgs(bucket=self.bucket.name, permission="readwrite")],
+            opts=child,
+        )
+        self.access_key = pulumi.Output.secret(key.access_key)
+        self.secret_key = pulumi.Output.secret(key.secret_key)
+        self.register_outputs({"bucket": self.bucket.name, "endpoint": self.endpoint})

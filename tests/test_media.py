@@ -1,0 +1,157 @@
+"""Uploads (issue 14): a media bucket per stack, private unless a public hostname is set, a key
+that may use that bucket only, its credentials in the app as secrets; prod's undeletable."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+from components.config import nginx_spec
+from components.proxy import render_nginx_conf
+from tests.test_renderers import _nginx_t
+from tests.test_secrets import _plain_strings
+from tools import harness
+
+DO = "digitalocean:index/"
+BUCKET, KEY, POLICY = (
+    DO + "spacesBucket:SpacesBucket",
+    DO + "spacesKey:SpacesKey",
+    DO + "spacesBucketPolicy:SpacesBucketPolicy",
+)
+CORS = DO + "spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
+PUBLIC = {"media": {"enabled": True, "publicHostname": "media.example.com"}}
+PRIVATE = {"media": {"enabled": True}}
+
+
+@functools.cache
+def _run(stack: str, public: bool, preview: bool = False) -> harness.Run:
+    aliases = {"AWS_ACCESS_KEY_ID": "mediaAccessKeyId", "AWS_SECRET_ACCESS_KEY": "mediaSecretAccessKey"}
+    return harness.run(stack, {**(PUBLIC if public else PRIVATE), "app.envAliases": aliases}, preview=preview)
+
+
+def _media_bucket(run):
+    (bucket,) = [b for b in run.of_type(BUCKET) if b.name.endswith("-media-bucket")]
+    return bucket
+
+
+def _web_env(run):
+    web = next(c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-app-0-web"))
+    return web, dict(line.split("=", 1) for line in web.inputs["envs"])
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_key_may_use_the_media_bucket_only(stack):
+    run = _run(stack, False)
+    bucket = _media_bucket(run)
+    (key,) = [k for k in run.of_type(KEY) if "-media-" in k.name]
+    assert key.inputs["grants"] == [{"bucket": bucket.inputs["name"], "permission": "readwrite"}]
+    assert bucket.inputs["name"] == f"example-com-{stack}-media"
+
+
+def test_credentials_reach_the_app_as_secrets_under_its_own_names():
+    run = _run("staging", False)
+    web, env = _web_env(run)
+    assert "envs" in web.secret_paths
+    (key,) = [k for k in run.of_type(KEY) if "-media-" in k.name]
+    assert env["MEDIA_ACCESS_KEY_ID"] == env["AWS_ACCESS_KEY_ID"] == key.outputs["accessKey"]
+    assert env["MEDIA_SECRET_ACCESS_KEY"] == env["AWS_SECRET_ACCESS_KEY"] == key.outputs["secretKey"]
+    assert harness.SECRET_MARK in env["MEDIA_SECRET_ACCESS_KEY"], "the search below is not vacuous"
+    assert env["MEDIA_BUCKET"] == "example-com-staging-media"
+    assert env["MEDIA_ENDPOINT"] == "https://nyc3.digitaloceanspaces.com" and env["MEDIA_REGION"] == "nyc3"
+    assert "MEDIA_PUBLIC_URL" not in env
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_no_media_secret_in_any_plain_input_or_export(preview):
+    run = _run("prod", True, preview)
+    leaks = [
+        (r.name, p)
+        for r in run.resources
+        for p, t in _plain_strings(r.inputs, "", r.secret_paths)
+        if harness.SECRET_MARK in t
+    ]
+    assert leaks == []
+    for name, export in run.exports.items():
+        assert export.secret or harness.SECRET_MARK not in json.dumps(export.value), name
+
+
+def test_prod_media_is_undeletable_and_staging_disposable():
+    prod, staging = _media_bucket(_run("prod", False)), _media_bucket(_run("staging", False))
+    assert prod.protect and prod.retain_on_delete and prod.inputs["forceDestroy"] is False
+    assert prod.inputs["versioning"] == {"enabled": True}
+    assert not staging.protect and not staging.retain_on_delete and staging.inputs["forceDestroy"] is True
+
+
+def test_private_by_default_with_cors_for_the_apps_origins():
+    run = _run("staging", False)
+    assert _media_bucket(run).inputs["acl"] == "private"
+    assert not run.of_type(POLICY), "no public read without a public hostname"
+    (cors,) = run.of_type(CORS)
+    (rule,) = cors.inputs["corsRules"]
+    assert rule["allowedOrigins"] == [f"https://{h}" for h in run.cfg.app.hostnames]
+    assert set(rule["allowedMethods"]) == {"GET", "HEAD", "PUT", "POST"}
+    assert "media.example.com" not in json.dumps(run.exports["urls"].value)
+
+
+def test_public_media_is_read_only_objects_under_the_domain_through_cloudflare():
+    run = _run("prod", True)
+    (policy,) = run.of_type(POLICY)
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Action"] == ["s3:GetObject"] and statement["Resource"] == [
+        "arn:aws:s3:::example-com-prod-media/*"
+    ]
+    record = next(
+        r for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord") if r.inputs["name"] == "media.example.com"
+    )
+    assert record.inputs["proxied"] is True
+    (cert,) = run.of_type("cloudflare:index/originCaCertificate:OriginCaCertificate")
+    assert "media.example.com" in cert.inputs["hostnames"]
+    _, env = _web_env(run)
+    assert env["MEDIA_PUBLIC_URL"] == "https://media.example.com"
+    conf = next(
+        u["content"]
+        for c in run.of_type("docker:index/container:Container")
+        if c.inputs["name"] == "proxy"
+        for u in c.inputs["uploads"]
+        if u["file"].endswith("nginx.conf")
+    )
+    media = conf[conf.index("server_name media.example.com;") :]
+    assert "limit_except GET HEAD { deny all; }" in media
+    assert "proxy_set_header Host example-com-prod-media.nyc3.digitaloceanspaces.com;" in media
+    assert "proxy_ssl_verify on;" in media and 'proxy_set_header Cookie "";' in media
+
+
+def test_the_public_media_server_passes_nginx_t(tmp_path):
+    from tests.test_renderers import _run as run_tool
+    from tests.test_renderers import _tool
+
+    run = _run("prod", True)
+    text = render_nginx_conf(nginx_spec(run.cfg, run.cfg.vpc_cidr))
+    cert, key = tmp_path / "origin.pem", tmp_path / "origin.key"
+    done = run_tool(
+        _tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-days", "1", "-subj", "/CN=test", "-keyout", str(key), "-out", str(cert),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = text.replace("/etc/nginx/certs/origin.pem", str(cert)).replace("/etc/nginx/certs/origin.key", str(key))
+    result = _nginx_t(tmp_path, text)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "words"),
+    [
+        ({"media": {"enabled": True, "publicHostname": "staging.example.com"}}, "media.publicHostname", "not one of"),
+        ({"media": {"enabled": True, "publicHostname": "a.b.example.com"}}, "media.publicHostname", "one label"),
+        ({"media": {"publicHostname": "media.example.com"}}, "media.enabled", "true to use"),
+        ({"app.envAliases": {"AWS_ACCESS_KEY_ID": "mediaAccessKeyId"}}, "app.envAliases.AWS_ACCESS_KEY_ID", "media"),
+        ({"media": {"enabled": True, "corsOrigins": ["http://x.com"]}}, "media.corsOrigins", "https://"),
+    ],
+)
+def test_bad_media_config_names_its_key(overrides, key, words):
+    from tests.test_config import _reject
+
+    message = str(_reject("staging", overrides))
+    assert f"webstack:{key}" in message and words in message
