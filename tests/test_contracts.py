@@ -29,8 +29,8 @@ UNKNOWN = harness.UNKNOWN
 
 
 @dataclasses.dataclass(frozen=True)
-class Variant:
-    """A stack with `--set` overrides (and `--secret` values) that another test already runs."""
+class Part:
+    """`--set` overrides (and `--secret` values) of a stack that another test already runs."""
 
     stack: str
     overrides: dict[str, Any]
@@ -43,58 +43,59 @@ NODE_PROCESSES = {
     "clock": {"command": ["node", "clock.js"], "singleton": True, "memoryMb": 64, "connections": 0},
 }
 ZONE = "f" * 32
-# Variants that only remove resources (monitoring/backups off, test_plan.py) or change values
-# no rule reads (proxy options, generated-secret counters, ESC secretEnv) are left out.
-VARIANTS = {
-    "prod+docr": Variant(
+# Overrides that only remove resources (monitoring/backups off, test_plan.py) or change values
+# no rule reads (proxy options, generated-secret counters, ESC secretEnv) are left out. The
+# parts of a stack are recorded together (Variant below): 6 recordings instead of 24.
+PARTS = {
+    "docr": Part(
         "prod",
         {**USER_SECRETS, **DOCR_REGISTRY},
         "test_secrets.py private images: ContainerRegistryDockerCredentials, provider registryAuth from it",
     ),
-    "dev+token": Variant(
-        "dev", {**USER_SECRETS, **TOKEN_REGISTRY}, "test_secrets.py private images: provider registryAuth, a token"
-    ),
-    "prod+node-processes": Variant(
+    "node-processes": Part(
         "prod",
         {"app.processes": NODE_PROCESSES, "app.releaseCommand": None, "app.webCommand": ["node", "server.js"]},
         "test_containers.py processes: other commands, memory, stop timeouts; no release container",
     ),
-    "dev+extensions": Variant(
-        "dev",
-        {"database.extensions": ["uuid-ossp", "pgcrypto", "citext"]},
-        "test_containers.py extensions: the admin container's script",
-    ),
-    "staging+valkey-none": Variant("staging", {"valkey.mode": "none"}, "valkey.mode none: no Valkey, no broker URLs"),
-    "prod+edge-import": Variant(
+    "edge-import": Part(
         "prod",
         {"edge.zoneId": ZONE, "edge.import": {"rateLimit": "a" * 32, "records": {"www.example.com": "b" * 32}}},
         "test_provider_truth.py adoption: import ids, a configured zone id",
     ),
-    "prod+pro-plan": Variant(
+    "pro-plan": Part(
         "prod",
         {"edge.plan": "pro", "edge.rateLimitPeriod": 60, "edge.rateLimitTimeout": 3600},
-        "test_provider_truth.py zone plans: other rate-limit period and timeout",
+        "test_provider_truth.py zone plans: another rate-limit period and timeout",
     ),
-    "staging+advanced-certificate": Variant(
-        "staging",
-        {"app.hostnames": ["api.staging.example.com"], "edge.advancedCertificate": True},
-        "test_provider_truth.py Universal SSL: a hostname two labels below the apex",
+    "token": Part(
+        "dev", {**USER_SECRETS, **TOKEN_REGISTRY}, "test_secrets.py private images: provider registryAuth, a token"
     ),
-    "dev+monitoring": Variant(
+    "extensions": Part(
+        "dev",
+        {"database.extensions": ["uuid-ossp", "pgcrypto", "citext"]},
+        "test_containers.py extensions: the admin container's script",
+    ),
+    "monitoring": Part(
         "dev",
         {"monitoring.enabled": True, "alertEmails": ["dev@example.com"]},
         "test_operations.py monitoring: alerts and uptime checks in dev",
     ),
-    "staging+slack": Variant(
+    "valkey-none": Part("staging", {"valkey.mode": "none"}, "valkey.mode none: no Valkey, no broker URLs"),
+    "slack": Part(
         "staging",
         {},
-        "test_operations.py Slack: alerts with slack channel and url",
+        "test_operations.py Slack: alerts with a slack channel and url",
         secrets={"slackWebhookUrl": "https://hooks.slack.com/services/" + harness.fake_secret("slack")},
     ),
-    "staging+uploaded-ssh-keys": Variant(
+    "uploaded-ssh-keys": Part(
         "staging", {"sshKeyFingerprints": []}, "test_servers.py key upload: SshKey, droplets keyed by its output"
     ),
-    "staging+3-replicas": Variant(
+    "advanced-certificate": Part(
+        "staging",
+        {"app.hostnames": ["api.staging.example.com"], "edge.advancedCertificate": True},
+        "test_provider_truth.py Universal SSL: a hostname two labels below the apex",
+    ),
+    "3-replicas": Part(
         "staging",
         {
             "app.replicas": 3,
@@ -110,13 +111,39 @@ VARIANTS = {
         "test_config.py sizing: a load balancer in staging, three droplets and their docker hosts",
     ),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """The parts of one stack in one recording: the check is per resource, and parts set
+    disjoint keys (tested), so each part's resources get the values its own test records,
+    at the cost of one recording per stack instead of one per part."""
+
+    stack: str
+    parts: tuple[str, ...]
+    overrides: dict[str, Any]
+    secrets: dict[str, str]
+
+
+def _variants() -> dict[str, Variant]:
+    out = {}
+    for stack in dict.fromkeys(p.stack for p in PARTS.values()):
+        names = tuple(n for n, p in PARTS.items() if p.stack == stack)
+        overrides = {k: v for n in names for k, v in PARTS[n].overrides.items()}
+        secrets = {k: v for n in names for k, v in (PARTS[n].secrets or {}).items()}
+        out[f"{stack}+" + "+".join(names)] = Variant(stack, names, overrides, secrets)
+    return out
+
+
+VARIANTS = _variants()
+PROD_V, DEV_V, STAGING_V = (next(n for n, v in VARIANTS.items() if v.stack == s) for s in ("prod", "dev", "staging"))
 RECORDINGS = (*STACKS, *VARIANTS)
 
 
 @functools.cache
 def _variant(name: str, preview: bool, mutant: str) -> harness.Run:
     v = VARIANTS[name]
-    return harness.run(v.stack, v.overrides, preview=preview, secrets=v.secrets)
+    return harness.run(v.stack, v.overrides, preview=preview, secrets=v.secrets or None)
 
 
 def recording(name: str, preview: bool = False) -> harness.Run:
@@ -149,9 +176,14 @@ def test_stack_meets_the_provider_contracts(stack, preview):
     assert not violations, "\n".join(map(str, violations))
 
 
-def test_variants_are_distinct_and_their_stacks_exist():
-    assert not set(VARIANTS) & set(STACKS)
-    assert all(v.stack in STACKS for v in VARIANTS.values())
+def test_each_part_is_in_one_variant_of_its_stack_and_keeps_its_own_values():
+    assert all(p.stack in STACKS for p in PARTS.values())
+    assert sorted(n for v in VARIANTS.values() for n in v.parts) == sorted(PARTS)
+    for v in VARIANTS.values():
+        keys = [k for n in v.parts for k in [*PARTS[n].overrides, *(PARTS[n].secrets or {})]]
+        shared = {k for k in keys if keys.count(k) > 1}
+        assert not shared, f"parts of {v.stack} set the same keys: {shared}"
+        assert all(v.overrides[k] == PARTS[n].overrides[k] for n in v.parts for k in PARTS[n].overrides)
 
 
 # --------------------------------------------------------------------------- coverage
@@ -492,34 +524,30 @@ MUTATIONS = {
     "tls key curve": Case("prod", TLS_KEY, put("ecdsaCurve", "P999"), "private_key.go:87"),
     "password length": Case("prod", PASSWORD, put("length", 0), "resource_password.go:588"),
     # ------------------------------------------------------------ the variants' own types and properties
-    "docr registry name empty": Case("prod+docr", CREDS, put("registryName", ""), "docker_credentials.go:41"),
-    "docr registry name format": Case("prod+docr", CREDS, put("registryName", "Shop_Images"), "registry_create.yml:7"),
-    "docr expiry beyond the maximum": Case(
-        "prod+docr", CREDS, put("expirySeconds", 1576800001), "docker_credentials.go:52"
-    ),
-    "docr write of wrong type": Case("prod+docr", CREDS, put("write", "false"), "schema.json"),
-    "registry auth without address": Case("prod+docr", DOCKER, put("registryAuth[0].address", ""), "provider.go:112"),
+    "docr registry name empty": Case(PROD_V, CREDS, put("registryName", ""), "docker_credentials.go:41"),
+    "docr registry name format": Case(PROD_V, CREDS, put("registryName", "Shop_Images"), "registry_create.yml:7"),
+    "docr expiry beyond the maximum": Case(PROD_V, CREDS, put("expirySeconds", 1576800001), "docker_credentials.go:52"),
+    "docr write of wrong type": Case(PROD_V, CREDS, put("write", "false"), "schema.json"),
+    "registry auth without address": Case(PROD_V, DOCKER, put("registryAuth[0].address", ""), "provider.go:112"),
     "registry auth password without username": Case(
-        "dev+token", DOCKER, put("registryAuth[0].username", ...), "provider.go:327", path="registryAuth[0].password"
+        DEV_V, DOCKER, put("registryAuth[0].username", ...), "provider.go:327", path="registryAuth[0].password"
     ),
-    "registry auth empty username": Case("dev+token", DOCKER, put("registryAuth[0].username", ""), "provider.go:355"),
-    "registry auth unknown key": Case("dev+token", DOCKER, put("registryAuth[0].token", "x"), "schema.json"),
-    "ssh key public key empty": Case("staging+uploaded-ssh-keys", SSH_KEY, put("publicKey", ""), "ssh_key.go:42"),
-    "ssh key name empty": Case("staging+uploaded-ssh-keys", SSH_KEY, put("name", ""), "ssh_key.go:34"),
-    "ssh key without public key": Case("staging+uploaded-ssh-keys", SSH_KEY, put("publicKey", ...), "schema.json"),
-    "monitor slack url empty": Case("staging+slack", MONITOR, put("alerts.slacks[0].url", ""), "monitor_alert.go:121"),
-    "uptime slack url empty": Case(
-        "staging+slack", UPTIME, put("notifications[0].slacks[0].url", ""), "uptime_alert.go:105"
-    ),
-    "ruleset import id form": Case("prod+edge-import", RULESET, adopt("a" * 32), "ruleset/resource.go:252"),
+    "registry auth empty username": Case(DEV_V, DOCKER, put("registryAuth[0].username", ""), "provider.go:355"),
+    "registry auth unknown key": Case(DEV_V, DOCKER, put("registryAuth[0].token", "x"), "schema.json"),
+    "ssh key public key empty": Case(STAGING_V, SSH_KEY, put("publicKey", ""), "ssh_key.go:42"),
+    "ssh key name empty": Case(STAGING_V, SSH_KEY, put("name", ""), "ssh_key.go:34"),
+    "ssh key without public key": Case(STAGING_V, SSH_KEY, put("publicKey", ...), "schema.json"),
+    "monitor slack url empty": Case(STAGING_V, MONITOR, put("alerts.slacks[0].url", ""), "monitor_alert.go:121"),
+    "uptime slack url empty": Case(STAGING_V, UPTIME, put("notifications[0].slacks[0].url", ""), "uptime_alert.go:105"),
+    "ruleset import id form": Case(PROD_V, RULESET, adopt("a" * 32), "ruleset/resource.go:252"),
     "ruleset import id of another zone": Case(
-        "prod+edge-import", RULESET, adopt(f"zones/{'e' * 32}/{'a' * 32}"), "ruleset/resource.go:252"
+        PROD_V, RULESET, adopt(f"zones/{'e' * 32}/{'a' * 32}"), "ruleset/resource.go:252"
     ),
     "dns record import id form": Case(
-        "prod+edge-import", RECORD, adopt(f"zones/{ZONE}/{'b' * 32}"), "dns_record/resource.go:244", "-www"
+        PROD_V, RECORD, adopt(f"zones/{ZONE}/{'b' * 32}"), "dns_record/resource.go:244", "-www"
     ),
     "dns record import id of another zone": Case(
-        "prod+edge-import", RECORD, adopt(f"{'e' * 32}/{'b' * 32}"), "dns_record/resource.go:244", "-www"
+        PROD_V, RECORD, adopt(f"{'e' * 32}/{'b' * 32}"), "dns_record/resource.go:244", "-www"
     ),
     "import of a type without an import form": Case("prod", DROPLET, adopt("12345"), "contracts/rules.yaml"),
 }
