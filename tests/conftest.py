@@ -15,6 +15,7 @@ then forks one child per mutant and runs pytest again there on those tests. Two 
 from __future__ import annotations
 
 import functools
+import json
 import os
 
 import pytest
@@ -24,6 +25,19 @@ from tools import harness
 STACKS = tuple(harness.stack_files())
 # mutmut's name for the active mutant, in the environment of the child that tests it.
 MUTANT_ENV = "MUTANT_UNDER_TEST"
+
+if MUTANT_ENV in os.environ:
+    # Under `make mutate` a fork server imports this file once and forks a child per mutant:
+    # the program's modules and the provider SDKs they import (about 4.5 s, see the README's
+    # bench) are imported here, once, rather than in every child. Importing records nothing,
+    # and the mutated functions pick the active mutant at call time.
+    import importlib
+    import pkgutil
+
+    import components
+
+    for _module in pkgutil.walk_packages(components.__path__, "components."):
+        importlib.import_module(_module.name)
 
 
 @functools.cache
@@ -39,10 +53,28 @@ def recorded(stack: str, preview: bool = False) -> harness.Run:
     return _recording(stack, bool(preview), mutant)
 
 
+@functools.cache
+def _recording_with(stack: str, overrides: str, preview: bool, secrets: str, mutant: str) -> harness.Run:
+    return harness.run(stack, json.loads(overrides), preview=preview, secrets=json.loads(secrets) or None)
+
+
+def recorded_with(
+    stack: str, overrides: dict, preview: bool = False, secrets: dict[str, str] | None = None
+) -> harness.Run:
+    """A recording of `stack` with config `overrides` (harness.run), made at most once per
+    session and mutant for the same overrides, whichever test file asks first."""
+    mutant = os.environ.get(MUTANT_ENV, "")
+    if mutant == "stats":
+        return harness.run(stack, overrides, preview=bool(preview), secrets=secrets)
+    key = json.dumps(overrides, sort_keys=True)
+    return _recording_with(stack, key, bool(preview), json.dumps(secrets or {}, sort_keys=True), mutant)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_recordings():
     """Nothing recorded by an earlier session in this process reaches this one."""
     _recording.cache_clear()
+    _recording_with.cache_clear()
     yield
 
 

@@ -6,11 +6,17 @@ import re
 
 import pytest
 
-from tests.conftest import recorded
+from tests.conftest import recorded, recorded_with
 from tests.test_renderers import _nginx_t
 from tools import harness
 
 CONTAINER = "docker:index/container:Container"
+CUSTOM_HEALTH = {
+    "app.healthPath": "/healthz",
+    "app.healthStatus": 204,
+    "app.port": 3000,
+    "app.webCommand": ["node", "server.js"],
+}
 PROVIDER = "pulumi:providers:docker"
 
 
@@ -45,7 +51,7 @@ def test_processes_are_what_the_config_says_and_none_is_assumed():
         "consumer": {"command": ["node", "consumer.js"], "count": 2, "memoryMb": 256, "stopSeconds": 90},
         "clock": {"command": ["node", "clock.js"], "singleton": True, "memoryMb": 64, "connections": 0},
     }
-    run = harness.run(
+    run = recorded_with(
         "prod", {"app.processes": processes, "app.releaseCommand": None, "app.webCommand": ["node", "server.js"]}
     )
     roles = sorted((_droplet(c), _role(c)) for c in run.of_type(CONTAINER) if "-app-" in c.name)
@@ -159,11 +165,10 @@ def test_a_release_rolls_web_droplet_by_droplet():
 
 
 def test_custom_health_probe_settings_reach_the_probe():
-    run = harness.run("staging", {"app.healthPath": "/up", "app.healthStatus": 204, "app.port": 3000,
-                                  "app.webCommand": ["node", "server.js"]})  # fmt: skip
-    (probe,) = _containers(run, "probe")
-    script = probe.inputs["command"][0]
-    assert "http://127.0.0.1:3000/up" in script and '= "204" ] && exit 0' in script
+    run = recorded_with("prod", CUSTOM_HEALTH)
+    for probe in _containers(run, "probe"):
+        script = probe.inputs["command"][0]
+        assert "http://127.0.0.1:3000/healthz" in script and '= "204" ] && exit 0' in script
 
 
 def test_every_docker_provider_waits_on_its_droplets_readiness(run):
@@ -237,7 +242,7 @@ def test_the_admin_step_grants_and_creates_extensions_before_migrating(run):
 
 @pytest.mark.parametrize("stack", ["staging", "dev"])
 def test_database_extensions_are_created_by_the_admin_step(stack):
-    run = harness.run(stack, {"database.extensions": ["uuid-ossp", "pgcrypto", "citext"]})
+    run = recorded_with(stack, {"database.extensions": ["uuid-ossp", "pgcrypto", "citext"]})
     (grant,) = _containers(run, "pg-grant")
     script = grant.inputs["command"][0]
     for ext in ("uuid-ossp", "pgcrypto", "citext"):
@@ -256,7 +261,7 @@ def test_data_containers_never_evict_and_stay_on_the_docker_network(run):
 
 
 def test_one_health_endpoint_for_the_probe_the_load_balancer_and_the_uptime_checks():
-    run = harness.run("prod", {"app.healthPath": "/healthz", "app.healthStatus": 204})
+    run = recorded_with("prod", CUSTOM_HEALTH)
     (lb,) = run.of_type("digitalocean:index/loadBalancer:LoadBalancer")
     assert lb.inputs["healthcheck"]["path"] == "/healthz" and lb.inputs["healthcheck"]["port"] == 80
     targets = [c.inputs["target"] for c in run.of_type("digitalocean:index/uptimeCheck:UptimeCheck")]

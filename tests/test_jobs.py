@@ -3,7 +3,6 @@ app's env as a secret, exit codes logged, failures alerted; the script runs unde
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 import shutil
@@ -14,6 +13,7 @@ import pytest
 
 from components import cron
 from components.config.process import cron_problem
+from tests.conftest import recorded, recorded_with
 from tests.test_secrets import _plain_strings
 from tools import harness
 
@@ -28,12 +28,11 @@ JOBS = {
 }
 
 
-@functools.cache
 def _run(stack: str, preview: bool = False) -> harness.Run:
     overrides = {"app.jobs": JOBS}
     if stack != "prod":
         overrides["app.dropletSize"] = "s-2vcpu-4gb"
-    return harness.run(stack, overrides, preview=preview, secrets={"slackWebhookUrl": harness.fake_secret("slack")})
+    return recorded_with(stack, overrides, preview, secrets={"slackWebhookUrl": harness.fake_secret("slack")})
 
 
 def _runner(run):
@@ -88,7 +87,7 @@ def test_the_env_file_and_alert_url_are_secret(preview):
 
 
 def test_no_jobs_no_runner():
-    run = harness.run("staging")
+    run = recorded("staging")
     assert not [c for c in run.of_type(CONTAINER) if c.inputs["name"] == "jobs"]
 
 

@@ -3,13 +3,13 @@ that may use that bucket only, its credentials in the app as secrets; prod's und
 
 from __future__ import annotations
 
-import functools
 import json
 
 import pytest
 
 from components.config import nginx_spec
 from components.proxy import render_nginx_conf
+from tests.conftest import recorded_with
 from tests.test_renderers import _nginx_t
 from tests.test_secrets import _plain_strings
 from tools import harness
@@ -25,10 +25,9 @@ PUBLIC = {"media": {"enabled": True, "publicHostname": "media.example.com"}}
 PRIVATE = {"media": {"enabled": True}}
 
 
-@functools.cache
 def _run(stack: str, public: bool, preview: bool = False) -> harness.Run:
     aliases = {"AWS_ACCESS_KEY_ID": "mediaAccessKeyId", "AWS_SECRET_ACCESS_KEY": "mediaSecretAccessKey"}
-    return harness.run(stack, {**(PUBLIC if public else PRIVATE), "app.envAliases": aliases}, preview=preview)
+    return recorded_with(stack, {**(PUBLIC if public else PRIVATE), "app.envAliases": aliases}, preview)
 
 
 def _media_bucket(run):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.conftest import recorded, recorded_with
 from tools import harness
 
 
@@ -59,8 +60,8 @@ def test_generated_secrets_are_64_url_safe_characters(run):
 
 def test_each_generated_secret_rotates_on_its_own():
     # Bumping SECRET_KEY's counter regenerates SECRET_KEY only; JWT_SECRET_KEY keeps its value.
-    before = harness.run("staging")
-    after = harness.run("staging", {"app.generatedSecrets": {"SECRET_KEY": 2, "JWT_SECRET_KEY": 1}})
+    before = recorded("staging")
+    after = recorded_with("staging", {"app.generatedSecrets": {"SECRET_KEY": 2, "JWT_SECRET_KEY": 1}})
     keep = {r.name: r.inputs["keepers"] for r in before.of_type("random:index/randomPassword:RandomPassword")}
     changed = {
         r.name
@@ -83,11 +84,18 @@ DOCR_REGISTRY = {
 }
 
 
+PRIVATE = {"token": ("dev", TOKEN_REGISTRY), "docr": ("prod", DOCR_REGISTRY)}
+
+
+def _private(kind: str, preview: bool = False) -> harness.Run:
+    stack, registry = PRIVATE[kind]
+    return recorded_with(stack, {**USER_SECRETS, **registry}, preview)
+
+
 @pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
-@pytest.mark.parametrize("registry", [TOKEN_REGISTRY, DOCR_REGISTRY], ids=["token", "docr"])
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_user_secrets_and_registry_credentials_are_never_plaintext(stack, registry, preview):
-    run = harness.run(stack, {**USER_SECRETS, **registry}, preview=preview)
+@pytest.mark.parametrize("kind", sorted(PRIVATE))
+def test_user_secrets_and_registry_credentials_are_never_plaintext(kind, preview):
+    run = _private(kind, preview)
     # Config values are known in preview too, so this search can fail in both modes.
     leaks = [
         (r.name, path)
@@ -112,7 +120,7 @@ def test_user_secrets_and_registry_credentials_are_never_plaintext(stack, regist
 def test_secrets_from_an_esc_environment_reach_the_app_as_secrets(preview):
     # An ESC environment's `pulumiConfig: {webstack:secretEnv: {...: {fn::secret: ...}}}` arrives as
     # the secret top-level key webstack:secretEnv, beside the stack file's webstack:app.
-    run = harness.run("staging", {"secretEnv": {"TWILIO_AUTH_TOKEN": {"secure": "v1:DDDD"}}}, preview=preview)
+    run = recorded_with("staging", {"secretEnv": {"TWILIO_AUTH_TOKEN": {"secure": "v1:DDDD"}}}, preview)
     leaks = [
         (r.name, path)
         for r in run.resources
@@ -126,9 +134,10 @@ def test_secrets_from_an_esc_environment_reach_the_app_as_secrets(preview):
         assert all(any(e.startswith("TWILIO_AUTH_TOKEN=mocksecret") for e in w.inputs["envs"]) for w in webs)
 
 
-@pytest.mark.parametrize("registry", [TOKEN_REGISTRY, DOCR_REGISTRY], ids=["token", "docr"])
-def test_private_images_are_pulled_with_the_registry_credentials(registry):
-    run = harness.run("prod", {**USER_SECRETS, **registry})
+@pytest.mark.parametrize("kind", sorted(PRIVATE))
+def test_private_images_are_pulled_with_the_registry_credentials(kind):
+    run = _private(kind)
+    registry = PRIVATE[kind][1]
     providers = run.of_type("pulumi:providers:docker")
     assert len(providers) == run.cfg.app.replicas
     for provider in providers:
@@ -154,7 +163,7 @@ def test_private_images_are_pulled_with_the_registry_credentials(registry):
 
 
 def test_public_images_need_no_credentials():
-    run = harness.run("prod")
+    run = recorded("prod")
     for provider in run.of_type("pulumi:providers:docker"):
         assert "registryAuth" not in provider.inputs
 
