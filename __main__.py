@@ -42,7 +42,7 @@ secrets = AppSecrets(
 )
 # The user's own secrets: plaintext only inside the config reader, Pulumi secrets from here on.
 user_secrets = {key: pulumi.Output.secret(value) for key, value in sorted(cfg.user_secret_env.items())}
-pull_auth = registry_auth(f"{name}-registry", app.registry) if app.registry else ()
+pull_auth = registry_auth(f"{name}-registry", app.registry, app.image) if app.registry else ()
 network = Network(
     name,
     NetworkArgs(

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
-from components.config.process import Registry
+from components.config.process import Registry, image_registry
 
 DOCR = "registry.digitalocean.com"
 
@@ -24,11 +24,13 @@ def docker_config_login(config_json: str, address: str = DOCR) -> tuple[str, str
     return username, password
 
 
-def registry_auth(name: str, registry: Registry) -> tuple[docker.ProviderRegistryAuthArgs, ...]:
+def registry_auth(name: str, registry: Registry, image: str) -> tuple[docker.ProviderRegistryAuthArgs, ...]:
     """registry_auth for the docker providers, every password a Pulumi secret.
 
     DOCR: read-only (`write=False`) credentials of the existing registry, minted once per stack;
-    `pulumi refresh` renews them when they expire. Token: the user's username and secret token.
+    `pulumi refresh` renews them when they expire. Token: the user's username and secret token,
+    under the host the provider pulls `image` from (a bare Docker Hub name pulls from
+    registry-1.docker.io, and the provider looks its credentials up by that host only).
     """
     if registry.kind == "docr":
         creds = do.ContainerRegistryDockerCredentials(name, registry_name=registry.name, write=False)
@@ -42,6 +44,8 @@ def registry_auth(name: str, registry: Registry) -> tuple[docker.ProviderRegistr
         )
     return (
         docker.ProviderRegistryAuthArgs(
-            address=registry.address, username=registry.username, password=pulumi.Output.secret(registry.password)
+            address=image_registry(image),
+            username=registry.username,
+            password=pulumi.Output.secret(registry.password),
         ),
     )

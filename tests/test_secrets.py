@@ -214,3 +214,32 @@ def test_the_program_reads_plaintext_leaves_from_its_stack_file(tmp_path, monkey
     leaves = plaintext_secret_leaves(_stack_file_config("shop"))
     assert leaves == {"app.registry.password", "app.secretEnv.B", "secretEnv.D"}
     assert _stack_file_config("other") == {}
+
+
+@pytest.mark.parametrize(
+    ("image", "host"),
+    [
+        ("acme/shop:1.0", "registry-1.docker.io"),
+        ("docker.io/acme/shop:1.0", "docker.io"),
+        ("ghcr.io/acme/shop:1.0", "ghcr.io"),
+        ("registry.digitalocean.com/acme/shop:1.0", "registry.digitalocean.com"),
+        ("localhost:5000/shop:1.0", "localhost:5000"),
+        ("acme/team/shop:1.0", "acme"),
+        ("nginx:1.27.5-alpine", "registry-1.docker.io"),
+    ],
+)
+def test_credentials_are_filed_under_the_host_the_provider_pulls_from(image, host):
+    # kreuzwerker/terraform-provider-docker v4.5.0 resource_docker_image_funcs.go parseImageOptions
+    # and pullImage: credentials are looked up by exactly this host.
+    from components.config.process import image_registry
+
+    assert image_registry(image) == host
+
+
+def test_a_bare_docker_hub_image_gets_its_token_under_registry_1():
+    hub = {"app.image": "acme/shop:1.4.2", "app.registry": {**TOKEN_REGISTRY["app.registry"], "server": "docker.io"}}
+    run = recorded_with("dev", hub)
+    (provider,) = run.of_type("pulumi:providers:docker")
+    auths = provider.inputs["registryAuth"]
+    (auth,) = json.loads(auths) if isinstance(auths, str) else auths
+    assert auth["address"] == "registry-1.docker.io" and auth["username"] == "ci-bot"

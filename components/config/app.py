@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from components import catalog
 from components.config.base import Image, SecretText, Section, choice, problem, raise_if, strings, text
 from components.config.process import (
+    DOCKER_HUB,
     ENV_NAME,
     EnvName,
     EnvValue,
@@ -131,7 +132,8 @@ class AppConfig(Section):
             prefix = f"registry.digitalocean.com/{self.registry.name}/"
             if self.registry.kind == "docr" and not self.image.startswith(prefix):
                 bad.append(problem("app.image", self.image, f"an image of the registry, {prefix}<name>:<tag>"))
-            if self.registry.kind == "token" and host != self.registry.server:
+            hub = host in DOCKER_HUB and self.registry.server in DOCKER_HUB
+            if self.registry.kind == "token" and host != self.registry.server and not hub:
                 bad.append(problem("app.registry.server", self.registry.server, f"the image's registry {host}"))
         raise_if(bad)
         return self

@@ -106,10 +106,6 @@ class Registry(Section):
     password: SecretText | None = None
     """token: the token, set with `pulumi config set --secret --path app.registry.password`."""
 
-    @property
-    def address(self) -> str:
-        return "registry.digitalocean.com" if self.kind == "docr" else str(self.server)
-
     @model_validator(mode="after")
     def _complete(self) -> Registry:
         need = ("name",) if self.kind == "docr" else ("server", "username", "password")
@@ -123,7 +119,15 @@ class Registry(Section):
         return self
 
 
+# Docker Hub's names; the docker provider pulls a bare name (org/app) from registry-1.docker.io.
+DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+
+
 def image_registry(image: str) -> str:
-    """The registry host an image reference pulls from (Docker Hub when it names none)."""
-    first = image.split("/", 1)[0]
-    return first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
+    """The registry host the docker provider pulls `image` from, and under which it looks up
+    the image's credentials (kreuzwerker/terraform-provider-docker parseImageOptions): the
+    first path part when it looks like a host or there are three parts, else Docker Hub."""
+    first, slash, _ = image.partition("/")
+    if image.count("/") > 1 or (slash and ("." in first or ":" in first or first == "localhost")):
+        return first
+    return "registry-1.docker.io"
