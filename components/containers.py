@@ -110,7 +110,9 @@ class AppContainers(pulumi.ComponentResource):
     starts and passes the probe while the old one still serves; nginx resolves the alias per
     request and the old one is stopped (SIGTERM, `webStopSeconds` of grace) at the end of the
     update. Other containers have fixed names and are deleted before they are replaced. Only
-    the proxy publishes host ports.
+    the proxy publishes host ports. The app's containers run under docker's init (tini): a
+    process that is PID 1 (node, a shell script) gets SIGTERM forwarded and its zombies reaped,
+    so the stop grace is used to finish work, not waited out.
     """
 
     migrate: docker.Container | None
@@ -145,6 +147,7 @@ class AppContainers(pulumi.ComponentResource):
                     must_run=False,
                     attach=True,
                     logs=True,
+                    init=True,
                 )
                 # The release is named by its image id, once the release command has exited 0.
                 self.release_gate = pulumi.Output.concat(exit_gate(migrate, "the release command"), image.image_id)
@@ -192,6 +195,7 @@ class AppContainers(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[WEB_ALIAS])],
             stop_timeout=args.web_stop_seconds,
             destroy_grace_seconds=args.web_stop_seconds,
+            init=True,
         )
         probe_image = host.image(f"{name}-probe-image", PROBE_IMAGE, self)
         self.probe = container(
@@ -229,6 +233,7 @@ class AppContainers(pulumi.ComponentResource):
                     labels=release_label,
                     stop_timeout=proc.stop_seconds,
                     destroy_grace_seconds=proc.stop_seconds,
+                    init=True,
                 )
         container(
             "proxy",

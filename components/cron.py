@@ -60,7 +60,7 @@ def render_job_script(jobs: tuple[JobSpec, ...], *, image: str, network: str, st
             "esac",
             "start=$(date +%s)",
             'echo "webstack job $name: start"',
-            f'docker run --rm --name "job-$name" --network {shlex.quote(network)} --env-file {ENV_FILE} \\',
+            f'docker run --rm --init --name "job-$name" --network {shlex.quote(network)} --env-file {ENV_FILE} \\',
             '  --memory "$memory" --memory-swap "$memory" --label "webstack.job=$name" \\',
             f'  --log-driver json-file --log-opt max-size=10m --log-opt max-file=3 {shlex.quote(image)} "$@"',
             "rc=$?",

@@ -114,6 +114,8 @@ def test_every_container_restarts_rotates_logs_and_is_replaced_safely(run):
         assert set(c.inputs["logOpts"]) == {"max-size", "max-file"}
         assert c.inputs.get("memory"), c.name
         assert not c.inputs.get("privileged")
+        if _role(c) in ("web", "migrate", "worker", "beat"):
+            assert c.inputs["init"] is True, f"{c.name}: PID 1 gets SIGTERM forwarded by docker's init"
         if _role(c) == "web":
             # Released side by side: a new name per release, the old one removed after.
             assert not c.delete_before_replace and re.fullmatch(r"web-[0-9a-f]{8}", c.inputs["name"])

@@ -182,7 +182,7 @@ def test_a_job_runs_once_with_its_arguments_intact_and_logs_exit_0(script_env):
     assert done.returncode == 0, done.stderr
     assert "webstack job cleanup: exit 0 after" in done.stdout
     args = calls.split("--- WEBHOOK=")[0].splitlines()
-    assert args[:4] == ["run", "--rm", "--name", "job-cleanup"]
+    assert args[:5] == ["run", "--rm", "--init", "--name", "job-cleanup"]
     assert args[-5:] == ["sha256:" + "a" * 64, "python", "manage.py", "cleanup", "it's"]
     assert calls.count("--- WEBHOOK=") == 1, "no alert after a success"
 
