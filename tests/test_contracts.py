@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import json
-import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 
 from contracts import regen
-from tests.conftest import MUTANT_ENV, STACKS, recorded
+from tests.conftest import STACKS, recorded, recorded_with
 from tests.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
 from tools import contracts, harness
 
@@ -140,27 +138,13 @@ PROD_V, DEV_V, STAGING_V = (next(n for n, v in VARIANTS.items() if v.stack == s)
 RECORDINGS = (*STACKS, *VARIANTS)
 
 
-@functools.cache
-def _variant(name: str, preview: bool, mutant: str) -> harness.Run:
-    v = VARIANTS[name]
-    return harness.run(v.stack, v.overrides, preview=preview, secrets=v.secrets or None)
-
-
 def recording(name: str, preview: bool = False) -> harness.Run:
-    """A stack's recording (tests.conftest.recorded) or a variant's, made at most once per
-    session and mutant, as conftest does for the stacks."""
+    """A stack's recording or a variant's, each made at most once per session and mutant
+    (tests.conftest)."""
     if name in STACKS:
         return recorded(name, preview)
-    mutant = os.environ.get(MUTANT_ENV, "")
-    if mutant == "stats":
-        return _variant.__wrapped__(name, bool(preview), mutant)
-    return _variant(name, bool(preview), mutant)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_variant_recordings():
-    _variant.cache_clear()
-    yield
+    v = VARIANTS[name]
+    return recorded_with(v.stack, v.overrides, preview, v.secrets or None)
 
 
 def _runs() -> list[tuple[str, bool]]:
