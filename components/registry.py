@@ -27,8 +27,10 @@ def docker_config_login(config_json: str, address: str = DOCR) -> tuple[str, str
 def registry_auth(name: str, registry: Registry, image: str) -> tuple[docker.ProviderRegistryAuthArgs, ...]:
     """registry_auth for the docker providers, every password a Pulumi secret.
 
-    DOCR: read-only (`write=False`) credentials of the existing registry, minted once per stack;
-    `pulumi refresh` renews them when they expire. Token: the user's username and secret token,
+    DOCR: read-only (`write=False`) credentials of the existing registry, minted once per stack
+    with the provider's default expiry (about 50 years); were they ever to expire, only a refresh
+    renews them (`pulumi up --refresh`: the provider mints new ones on read once the stored
+    expiry has passed; a plain `up` keeps the expired password). Token: the user's username and secret token,
     under the host the provider pulls `image` from (a bare Docker Hub name pulls from
     registry-1.docker.io, and the provider looks its credentials up by that host only).
     """
