@@ -162,10 +162,11 @@ def load_stack(stack: str, command: str) -> Stack:
 
 @dataclass(frozen=True)
 class Command:
-    """One ssh command line and the droplet it reaches."""
+    """One ssh command line, the droplet it reaches and the script it runs there (if any)."""
 
     droplet: Droplet
     argv: list[str]
+    script: str | None = None
 
 
 def ssh_argv(droplet: Droplet, remote: str | None = None, *, tty: bool | None = None) -> list[str]:
@@ -241,15 +242,22 @@ def logs_script(droplet: Droplet, process: str, pattern: str, *, tail: int, foll
         f'if [ -z "$names" ]; then echo {shlex.quote(missing)} >&2; exit 1; fi',
         "pids=",
         "for c in $names; do",
-        f'  {logs} "$c" 2>&1 | awk -v p="$c | " \'{{ print p $0; fflush() }}\' &',
+        # GNU sed -u (Ubuntu's): line by line; mawk would hold lines back until its buffer fills.
+        f'  {logs} "$c" 2>&1 | sed -u "s/^/$c | /" &',
         '  pids="$pids $!"',
         "done",
     ]
     if follow:
         # A background list reads /dev/null unless told otherwise: keep ssh's stdin on fd 3
         # for the watcher, which stops everything of this session once that stdin closes.
+        # The watcher holds no output (a `cat` that outlived a `kill 0` racing its start must
+        # not keep the session's output open) and takes TERM plainly, not as `exit 0`.
         lines[1:1] = ["exec 3<&0", "trap 'exit 0' TERM"]
-        lines += ["{ cat <&3 >/dev/null; kill 0; } &", "wait $pids", "kill 0"]
+        lines += [
+            "(trap - TERM; cat <&3 >/dev/null; kill 0) >/dev/null 2>&1 &",
+            "wait $pids",
+            "kill 0",
+        ]
     else:
         lines += ["wait $pids"]
     return "\n".join(lines)
@@ -280,7 +288,7 @@ def plan_exec(stack: Stack, command: Sequence[str], *, tty: bool) -> list[Comman
         )
     first = stack.droplets[0]
     script = exec_script(first, command, tty=tty, release_command=stack.release_command)
-    return [Command(first, ssh_argv(first, remote(script), tty=tty))]
+    return [Command(first, ssh_argv(first, remote(script), tty=tty), script)]
 
 
 def plan_logs(stack: Stack, process: str, *, tail: int = DEFAULT_TAIL, follow: bool = True) -> list[Command]:
@@ -290,10 +298,8 @@ def plan_logs(stack: Stack, process: str, *, tail: int = DEFAULT_TAIL, follow: b
         raise OpsError(NO_PROCESS)
     pattern, first_only = process_pattern(stack, process)
     droplets = stack.droplets[:1] if first_only else stack.droplets
-    return [
-        Command(d, ssh_argv(d, remote(logs_script(d, process, pattern, tail=tail, follow=follow)), tty=False))
-        for d in droplets
-    ]
+    scripts = [(d, logs_script(d, process, pattern, tail=tail, follow=follow)) for d in droplets]
+    return [Command(d, ssh_argv(d, remote(script), tty=False), script) for d, script in scripts]
 
 
 def plan_ssh(stack: Stack, droplet: int) -> list[Command]:
@@ -352,6 +358,8 @@ def run_prefixed(commands: Sequence[Command]) -> int:
         for t in threads:
             t.join()
         codes = [p.wait() for p in procs]
+        for p in procs:
+            p.stdin.close()
     except KeyboardInterrupt:
         for p in procs:
             if p.stdin:
@@ -364,8 +372,12 @@ def run_prefixed(commands: Sequence[Command]) -> int:
 
 
 def _print_commands(commands: Sequence[Command]) -> None:
+    """Each command line as it would run, after its droplet and, readable, the script it sends."""
     for c in commands:
         print(f"# {c.droplet.label} (id {c.droplet.id})")
+        if c.script is not None:
+            print("# runs there with sh:")
+            print("\n".join(f"#   {line}" for line in c.script.splitlines()))
         print(shlex.join(c.argv))
 
 
