@@ -331,7 +331,12 @@ pulumi.export("ssh", [pulumi.Output.concat("ssh deploy@", address) for address i
 # network and label per droplet, in droplet_ips order), the background processes' layout, and
 # whether a release command (the `migrate` container) runs.
 pulumi.export("droplet_ids", [droplet.id for droplet in servers.droplets])
-pulumi.export("processes", {n: {"count": p.count, "singleton": p.singleton} for n, p in sorted(app.processes.items())})
+# The job runner (`jobs`, first droplet) counts as a singleton process for `make logs`.
+pulumi.export(
+    "processes",
+    {n: {"count": p.count, "singleton": p.singleton} for n, p in sorted(app.processes.items())}
+    | ({"jobs": {"count": 1, "singleton": True}} if app.jobs else {}),
+)
 pulumi.export("release_command", app.release_command is not None)
 pulumi.export("database_host", postgres.host)
 pulumi.export("valkey_host", valkey.host if valkey else None)

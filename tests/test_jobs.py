@@ -223,3 +223,14 @@ def test_env_values_must_be_single_lines_for_the_env_file():
     with pytest.raises(ConfigError) as info:
         parse(raw, "staging", secret_keys=frozenset({"app"}))
     assert "webstack:app.secretEnv.PEM = '[secret]'" in str(info.value) and "abc" not in str(info.value)
+
+
+def test_make_logs_finds_the_runner_on_the_first_droplet():
+    from tools import ops
+
+    run = _run("prod")
+    outputs = {k: e.value for k, e in run.exports.items()}
+    stack = ops.parse_outputs("prod", outputs, ("droplet_ips", "processes", "release_command"))
+    assert len(stack.droplets) == 2
+    (command,) = ops.plan_logs(stack, "jobs")
+    assert command.droplet == stack.droplets[0] and "jobs" in command.script

@@ -481,7 +481,8 @@ def _alive(pid: int) -> bool:
 def test_logs_refuse_an_unknown_process_naming_the_known_ones(world, capsys):
     world("prod")
     assert ops.main(["logs", "--stack", "prod", "--process", "celery"]) == 2
-    assert "no process 'celery'; its processes: web, proxy, probe, migrate, beat, worker" in capsys.readouterr().err
+    known = "web, proxy, probe, migrate, beat, jobs, worker"
+    assert f"no process 'celery'; its processes: {known}" in capsys.readouterr().err
     assert ops.main(["logs", "--stack", "prod", "--process", ""]) == 2
     assert "PROCESS=web" in capsys.readouterr().err
 
