@@ -246,6 +246,14 @@ def test_a_non_owner_writes_only_at_or_under_its_own_names(staging):
         assert any(name == h or name.endswith("." + h) for h in own), name
 
 
+def test_the_public_media_hostname_is_one_of_the_stacks_own_names():
+    media = {"media": {"enabled": True, "publicHostname": "media.example.com"}}
+    cname = {"name": "media.example.com", "type": "CNAME", "content": "a.b.net"}
+    assert "webstack:edge.records[0].name" in _reject("prod", {**media, "edge.records": [cname]})
+    message = _reject("prod", {**media, "frontend": {"hostname": "media.example.com"}, "edge.accountId": ACCOUNT})
+    assert "webstack:frontend.hostname" in message and "media.publicHostname" in message
+
+
 def test_claiming_the_zone_outside_prod_is_refused_too():
     message = _reject("staging", {"edge.manageZoneSettings": True, "edge.records": [PROD_RECORDS[2]]})
     assert "webstack:edge.manageZoneSettings" in message

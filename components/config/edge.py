@@ -338,13 +338,14 @@ def default_project_name(domain: str, stack: str) -> str:
 def zone_problems(
     domain: str, stack: str, hostnames: tuple[str, ...], edge: EdgeConfig, frontend: FrontendConfig
 ) -> list[str]:
-    """Rules that need the zone and the stack's own names: records inside the zone, one owner for
-    the zone-wide names, no record colliding with the stack's own records or with another."""
+    """Rules that need the zone and the stack's own names (`hostnames`: every name the stack's
+    proxied A records serve): records inside the zone, one owner for the zone-wide names, no
+    record colliding with the stack's own records or with another."""
     bad: list[str] = []
     owner = edge.manage_zone_settings
     site = frontend.hostname
     own = [h for h in (*hostnames, *([site] if site else [])) if h != domain]
-    taken = {h: "app.hostnames (the app's proxied A record is there)" for h in hostnames}
+    taken = {h: "this stack's hostnames (app.hostnames, media.publicHostname: its proxied A record)" for h in hostnames}
     by_name: dict[str, list[tuple[int, DnsRecord]]] = defaultdict(list)
     for i, r in enumerate(edge.records):
         key = f"edge.records[{i}]"
@@ -389,7 +390,9 @@ def zone_problems(
         if not (is_dns_name(host) and in_zone(host, domain)):
             bad.append(problem("frontend.hostname", host, f"a fully qualified name inside {domain}"))
         elif host in hostnames:
-            bad.append(problem("frontend.hostname", host, "a name other than app.hostnames (those serve the app)"))
+            bad.append(problem("frontend.hostname", host, (
+                "a name other than this stack's hostnames (app.hostnames, media.publicHostname), which serve the app"
+            )))  # fmt: skip
         elif host == domain and not owner:
             bad.append(problem("frontend.hostname", host, (
                 f"a name below {domain}: the apex belongs to the stack with edge.manageZoneSettings (prod)"

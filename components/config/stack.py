@@ -283,7 +283,7 @@ class StackConfig(Section):
                     f"false, or a domain and stack name giving a valid bucket name ({bucket!r})",
                 )
             )
-        bad += zone_problems(self.domain, stack, self.app.hostnames, self.edge, self.frontend)
+        bad += zone_problems(self.domain, stack, self.served_hostnames, self.edge, self.frontend)
         bad += _proxy_problems(self)
         bad += sizing_problems(self.app, self.database, self.valkey, self.backups)
         raise_if(bad)
