@@ -13,7 +13,6 @@ rule under test (only the database owner may create in schema public) holds from
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import os
 import re
@@ -125,14 +124,12 @@ def cluster() -> Iterator[Cluster]:
 
 
 def _extensions(stack: str) -> tuple[str, ...]:
-    """The extensions the stack configures, if config and admin_sql know of any yet."""
-    return tuple(getattr(recorded(stack).cfg.database, "extensions", ()) or ())
+    """The extensions the stack configures."""
+    return tuple(recorded(stack).cfg.database.extensions)
 
 
 def _stack_sql(stack: str) -> str:
-    if "extensions" in inspect.signature(admin_sql).parameters:
-        return admin_sql(DB_USER, extensions=_extensions(stack))
-    return admin_sql(DB_USER)
+    return admin_sql(DB_USER, extensions=_extensions(stack))
 
 
 def _grant_command(stack: str) -> str:
@@ -207,11 +204,17 @@ def test_app_user_stays_unprivileged_after_the_admin_step(cluster: Cluster, stac
 
 @pytest.mark.parametrize("stack", MANAGED)
 def test_configured_extensions_exist_after_the_admin_step(cluster: Cluster, stack: str) -> None:
-    """Every extension the stack configures is installed (none configured yet: then none are
-    created behind the config's back)."""
+    """Every extension the stack configures is installed, and no other."""
+    assert _extensions(stack), "the stack configures some, or this proves nothing"
     db = _granted_db(cluster, stack)
     installed = set(cluster.ok(cluster.url(db), "SELECT extname FROM pg_extension").split())
     assert installed - {"plpgsql"} == set(_extensions(stack))
+    # ... and the app user can use them (citext compares case-insensitively).
+    if "citext" in _extensions(stack):
+        app = cluster.url(db)
+        cluster.ok(app, "CREATE TABLE u_probe (email citext UNIQUE); INSERT INTO u_probe VALUES ('A@x.io')")
+        assert cluster.ok(app, "SELECT count(*) FROM u_probe WHERE email = 'a@X.IO'") == "1"
+        cluster.ok(app, "DROP TABLE u_probe")
 
 
 def test_admin_step_stops_at_once_on_an_sql_error(cluster: Cluster) -> None:

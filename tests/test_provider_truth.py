@@ -132,7 +132,7 @@ def test_admin_step_does_not_retry_an_sql_error(fake_psql):
 def test_the_grant_container_runs_the_retrying_script():
     run = recorded("staging")
     (grant,) = [c for c in run.of_type(CONTAINER) if c.inputs["name"] == "pg-grant"]
-    assert grant.inputs["command"] == [admin_script(admin_sql("app"))]
+    assert grant.inputs["command"] == [admin_script(admin_sql("app", run.cfg.database.extensions))]
     assert "seq 30" in grant.inputs["command"][0]
 
 
