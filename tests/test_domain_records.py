@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from components.config import ConfigError
-from components.config.edge import txt_content, txt_strings
+from components.config.dns import txt_content, txt_strings
 from tests.conftest import recorded
 from tests.test_edge import EXPECTED, exposure
 from tools import contracts, harness, plan

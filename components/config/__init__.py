@@ -6,18 +6,21 @@ any resource is registered. Defaults live in the models; Pulumi.yaml declares th
 keys with the same defaults (a test keeps them equal).
 
 - base.py: shared model config and field helpers
-- app.py (+ process.py), data.py, edge.py, ops.py: one model per object key
-- stack.py: the scalar keys, the root model and the rules across keys
-- sizing.py: connection pool and memory budget
+- app.py (+ process.py), data.py, edge.py (+ dns.py), proxy.py, storage.py, ops.py: one
+  model per object key
+- stack.py: the scalar keys and the root model; rules.py: the rules across keys
+- nginx.py: the nginx settings of a config; sizing.py: connection pool and memory budget
 - loading.py: from `pulumi.Config` to a StackConfig or a ConfigError
 """
 
 from components.config.app import AppConfig
-from components.config.base import NAMESPACE, image_problem
+from components.config.base import NAMESPACE, image_problem, is_domain
 from components.config.data import DatabaseConfig, ValkeyConfig
-from components.config.edge import EdgeConfig, ProxyConfig
+from components.config.edge import EdgeConfig
 from components.config.loading import SECRET_KEYS, ConfigError, load, parse
+from components.config.nginx import nginx_spec
 from components.config.ops import BackupsConfig, MonitoringConfig
+from components.config.proxy import ProxyConfig
 from components.config.sizing import (
     BACKUP_MEMORY_MB,
     DATA_CONTAINER_MEMORY_MB,
@@ -26,7 +29,7 @@ from components.config.sizing import (
     PROXY_MEMORY_MB,
     connections_needed,
 )
-from components.config.stack import StackConfig, is_domain, nginx_spec
+from components.config.stack import StackConfig
 
 __all__ = [
     "BACKUP_MEMORY_MB",

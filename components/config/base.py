@@ -111,3 +111,16 @@ SecretText = Annotated[
 ]
 """A secret leaf: validated as plaintext (what the CLI hands over), published in the stack-file
 schema as the {secure: ...} form `pulumi config set --secret --path` writes."""
+
+
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def is_domain(value: str) -> bool:
+    labels = value.split(".")
+    return (
+        len(value) <= 253
+        and len(labels) >= 2
+        and all(_DOMAIN_LABEL.match(label) for label in labels)
+        and labels[-1].isalpha()
+    )

@@ -4,21 +4,21 @@ and the rules that span keys."""
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Annotated, Any
 
 import pulumi
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
-from components import catalog, cloudflare_ips
-from components import proxy as proxy_renderer
+from components import catalog
 from components.config.app import AppConfig
-from components.config.base import Allowed, SecretText, Section, choice, problem, raise_if, text
+from components.config.base import Allowed, SecretText, Section, choice, is_domain, raise_if, text
 from components.config.data import DatabaseConfig, ValkeyConfig
-from components.config.edge import EdgeConfig, FrontendConfig, ProxyConfig, default_project_name, zone_problems
+from components.config.dns import default_project_name
+from components.config.edge import EdgeConfig, FrontendConfig
 from components.config.ops import BackupsConfig, MonitoringConfig
 from components.config.process import EnvName
-from components.config.sizing import sizing_problems
+from components.config.proxy import ProxyConfig
+from components.config.rules import problems
 from components.config.storage import MediaConfig
 
 # The only ranges DigitalOcean accepts for a VPC, and what it keeps for itself inside them.
@@ -27,17 +27,6 @@ RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12",
 DO_RESERVED = tuple(
     ipaddress.ip_network(n) for n in ("10.244.0.0/16", "10.245.0.0/16", "10.246.0.0/24", "10.229.0.0/16")
 )
-_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
-
-def is_domain(value: str) -> bool:
-    labels = value.split(".")
-    return (
-        len(value) <= 253
-        and len(labels) >= 2
-        and all(_DOMAIN_LABEL.match(label) for label in labels)
-        and labels[-1].isalpha()
-    )
 
 
 def _domain(value: str) -> str:
@@ -189,180 +178,5 @@ class StackConfig(Section):
 
     @model_validator(mode="after")
     def _across_keys(self, info: ValidationInfo) -> StackConfig:
-        context = info.context or {}
-        stack = context.get("stack", "")
-        bad: list[str] = []
-        if stack.startswith("prod") and not self.protect:
-            bad.append(
-                problem("protect", self.protect, f"true in a production stack ({stack!r}); prod data is protected")
-            )
-        for host in self.app.hostnames:
-            if not (is_domain(host) and (host == self.domain or host.endswith("." + self.domain))):
-                bad.append(problem("app.hostnames", host, f"a fully qualified name inside {self.domain}"))
-            elif (
-                host != self.domain
-                and host.count(".") - self.domain.count(".") > 1
-                and not self.edge.advanced_certificate
-            ):
-                bad.append(problem("app.hostnames", host, (
-                    f"one label below {self.domain} (Universal SSL covers {self.domain} and *.{self.domain} only), "
-                    "or set edge.advancedCertificate: true once an Advanced Certificate covers it"
-                )))  # fmt: skip
-        for host, record_id in sorted(self.edge.import_.records.items()):
-            if host not in self.app.hostnames:
-                bad.append(
-                    problem(
-                        f"edge.import.records.{host}",
-                        record_id,
-                        f"keyed by one of app.hostnames {list(self.app.hostnames)}",
-                    )
-                )
-        if not self.media.enabled:
-            for name, value in sorted(self.app.env_aliases.items()):
-                if value.startswith("media"):
-                    bad.append(
-                        problem(f"app.envAliases.{name}", value, "a non-media value while media.enabled is false")
-                    )
-        if self.valkey.mode == "none":
-            for name, value in sorted(self.app.env_aliases.items()):
-                if value in ("brokerUrl", "cacheUrl"):
-                    bad.append(
-                        problem(
-                            f"app.envAliases.{name}", value, "databaseUrl or directDatabaseUrl with valkey.mode none"
-                        )
-                    )
-        secret_leaves = [f"app.secretEnv.{n}" for n in self.app.secret_env]
-        secret_leaves += ["app.registry.password"] if self.app.registry and self.app.registry.password else []
-        secret_leaves += [f"secretEnv.{n}" for n in self.secret_env]
-        for leaf in secret_leaves:
-            if leaf.split(".", 1)[0] not in context.get("secret_keys", ()) or leaf in context.get(
-                "plaintext_leaves", ()
-            ):
-                bad.append(
-                    problem(
-                        leaf,
-                        "[plaintext]",
-                        f"set with `pulumi config set --secret --path '{leaf}' ...`: it is stored in plaintext",
-                    )
-                )
-        if self.app.jobs:
-            # Jobs get the env through docker's --env-file: one line per variable.
-            plain = {f"app.env.{k}": v for k, v in self.app.env_vars}
-            plain |= {f"app.secretEnv.{k}": v for k, v in self.app.secret_env.items()}
-            plain |= {f"secretEnv.{k}": v for k, v in self.secret_env.items()}
-            for key, value in sorted(plain.items()):
-                if "\n" in value or "\r" in value:
-                    shown = "[secret]" if "ecretEnv" in key else value
-                    bad.append(problem(key, shown, "a single line while app.jobs is set (base64 a PEM or JSON)"))
-        app_names = {**self.app.env, **self.app.secret_env, **self.app.env_aliases, **self.app.generated_secrets}
-        for name in sorted(set(self.secret_env) & set(app_names)):
-            bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
-        bad += _media_problems(self, stack)
-        if self.monitoring.enabled and not self.alert_emails and not context.get("has_slack"):
-            bad.append(
-                problem("alertEmails", list(self.alert_emails), "at least one address while monitoring is enabled")
-            )
-        if self.backups.enabled and self.region not in catalog.SPACES_REGIONS:
-            bad.append(problem("region", self.region, "a region with Spaces while backups.enabled is true"))
-        for key, mode in (("database.mode", self.database.mode), ("valkey.mode", self.valkey.mode)):
-            if mode == "container" and self.app.replicas > 1:
-                bad.append(
-                    problem(
-                        key,
-                        "container",
-                        f"managed with app.replicas = {self.app.replicas}; "
-                        "a container on the first droplet is reachable from that droplet only",
-                    )
-                )
-        bucket = f"{self.domain.replace('.', '-')}-{stack}-backups"
-        if self.backups.enabled and (len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket)):
-            bad.append(
-                problem(
-                    "backups.enabled",
-                    True,
-                    f"false, or a domain and stack name giving a valid bucket name ({bucket!r})",
-                )
-            )
-        bad += zone_problems(self.domain, stack, self.served_hostnames, self.edge, self.frontend)
-        bad += _proxy_problems(self)
-        bad += sizing_problems(self.app, self.database, self.valkey, self.backups)
-        raise_if(bad)
+        raise_if(problems(self, info.context or {}))
         return self
-
-
-def _media_problems(cfg: StackConfig, stack: str) -> list[str]:
-    media, bad = cfg.media, []
-    host = media.public_hostname
-    if not media.enabled:
-        if host or media.cors_origins is not None:
-            bad.append(problem("media.enabled", False, "true to use media.publicHostname or media.corsOrigins"))
-        return bad
-    if host and (
-        host in cfg.app.hostnames or not host.endswith("." + cfg.domain) or host.count(".") - cfg.domain.count(".") != 1
-    ):
-        bad.append(
-            problem("media.publicHostname", host, f"a name one label below {cfg.domain}, not one of app.hostnames")
-        )
-    if cfg.region not in catalog.SPACES_REGIONS:
-        bad.append(problem("region", cfg.region, "a region with Spaces while media.enabled is true"))
-    bucket = f"{cfg.domain.replace('.', '-')}-{stack}-media"
-    if len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket):
-        bad.append(
-            problem("media.enabled", True, f"false, or a domain and stack name giving a valid bucket name ({bucket!r})")
-        )
-    return bad
-
-
-# The renderer's fields, named as the user writes them.
-_PROXY_KEYS = {
-    "server_names": "app.hostnames",
-    "upstream": "app.port",
-    "health_path": "app.healthPath",
-    "auth_paths": "app.authPaths",
-    "client_max_body_size": "proxy.clientMaxBodySize",
-    "content_security_policy": "proxy.contentSecurityPolicy",
-    "api_rate_per_s": "proxy.apiRatePerSecond",
-    "api_burst": "proxy.apiBurst",
-    "auth_rate_per_s": "proxy.authRatePerSecond",
-    "auth_burst": "proxy.authBurst",
-    "hsts_max_age": "edge.hstsMaxAge",
-    "websocket_paths": "proxy.websocketPaths",
-    "read_timeout_s": "proxy.readTimeoutSeconds",
-    "static_path": "proxy.staticPath",
-    "static_max_age_s": "proxy.staticMaxAgeSeconds",
-}
-
-
-def _proxy_problems(cfg: StackConfig) -> list[str]:
-    """What nginx would refuse, checked by the renderer's own rules, named by config key."""
-    try:
-        proxy_renderer.validate(nginx_spec(cfg, load_balanced_vpc=None))
-    except proxy_renderer.ProxySpecError as err:
-        return [problem(_PROXY_KEYS.get(err.field, err.field), err.value, err.allowed)]
-    return []
-
-
-def nginx_spec(cfg: StackConfig, load_balanced_vpc: str | None = None) -> proxy_renderer.ProxySpec:
-    """The nginx settings of this config; behind a load balancer nginx also trusts the VPC,
-    where the load balancer's address lives."""
-    app, proxy = cfg.app, cfg.proxy
-    return proxy_renderer.ProxySpec(
-        server_names=app.hostnames,
-        upstream=f"web:{app.port}",
-        health_path=app.health_path,
-        real_ip_ranges=cloudflare_ips.ALL + ((load_balanced_vpc,) if load_balanced_vpc else ()),
-        auth_paths=app.auth_paths,
-        client_max_body_size=proxy.client_max_body_size,
-        content_security_policy=proxy.content_security_policy,
-        api_rate_per_s=proxy.api_rate_per_s,
-        api_burst=proxy.api_burst,
-        auth_rate_per_s=proxy.auth_rate_per_s,
-        auth_burst=proxy.auth_burst,
-        hsts_max_age=cfg.edge.hsts_max_age,
-        websocket_paths=proxy.websocket_paths,
-        read_timeout_s=proxy.read_timeout_seconds,
-        static_path=proxy.static_path,
-        static_max_age_s=proxy.static_max_age_seconds,
-        media_host=cfg.media.public_hostname if cfg.media.enabled else None,
-        media_origin=cfg.media_origin_host if cfg.media.enabled and cfg.media.public_hostname else None,
-    )

@@ -1,0 +1,307 @@
+"""Extra DNS records of `webstack:edge.records`: validated against Cloudflare's API rules and
+rendered in the form Cloudflare stores (TXT as quoted character-strings, addresses and hostnames
+canonical), so the provider reads back what it was sent and a second `pulumi up` changes
+nothing; and the rules that need the whole zone (one owner of the zone-wide names).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from components.config.base import Allowed, Section, choice, problem
+
+HEX32 = r"^[0-9a-f]{32}$"
+Hex32 = Annotated[str, Field(pattern=HEX32), Allowed("a 32-hex Cloudflare id")]
+
+
+if TYPE_CHECKING:
+    from components.config.edge import EdgeConfig, FrontendConfig
+
+# Extra records (issue 14 item 5). Cloudflare's rules, https://developers.cloudflare.com/dns/:
+# manage-dns-records/reference/dns-record-types/ (TXT content <= 2,048 characters, <= 8,192 per
+# name; CNAME with A/AAAA/CNAME at one name refused), reference/ttl/ (1 = automatic, else 60-86400),
+# proxy-status/ (only A, AAAA and CNAME can be proxied). MX priority 0-65535: the provider's own
+# validator (terraform-provider-cloudflare v5 internal/services/dns_record/schema.go).
+RECORD_TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "TXT")
+PROXIABLE = ("A", "AAAA", "CNAME")
+CAA_TAGS = ("iodef", "issue", "issuewild")
+TXT_MAX = 2048
+TXT_PER_NAME_MAX = 8192
+TXT_STRING_MAX = 255  # bytes in one character-string (RFC 1035 section 3.3)
+TTL_MIN, TTL_MAX = 60, 86400
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_CAA = re.compile(r"^(0|128)\s+([a-z]+)\s+(.+)$")
+# TXT records of which a name holds one, by their version tag: SPF (RFC 7208: two are a
+# permerror), DMARC (RFC 7489), DKIM (a selector holds one key), MTA-STS, TLS-RPT, BIMI.
+_TXT_TAG = re.compile(r"^v=(spf1|dmarc1|dkim1|stsv1|tlsrptv1|bimi1)(?=[\s;]|$)")
+_PAGES_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?$")
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower().removesuffix(".") if isinstance(value, str) else value
+
+
+def is_dns_name(value: str) -> bool:
+    """A fully qualified name as Cloudflare takes it: labels of letters, digits, '-' and '_'."""
+    labels = value.split(".")
+    return len(value) <= 253 and len(labels) >= 2 and all(_LABEL.match(label) for label in labels)
+
+
+def in_zone(name: str, domain: str) -> bool:
+    return name == domain or name.endswith("." + domain)
+
+
+def under(name: str, parent: str) -> bool:
+    """`name` is `parent` itself or a name below it."""
+    return name == parent or name.endswith("." + parent)
+
+
+def txt_strings(content: str) -> list[str]:
+    """The character-strings of TXT content: plain text cut into strings of at most 255 bytes,
+    or text already written as quoted strings (`"v=DKIM1; k=rsa; " "p=MIIB..."`) taken apart.
+    Raises ValueError saying what is wrong."""
+    if any(not " " <= c <= "~" for c in content):
+        raise ValueError("printable ASCII on one line (no newlines, tabs or other control characters)")
+    if not content.startswith('"'):
+        data = content.encode()
+        return [data[i : i + TXT_STRING_MAX].decode() for i in range(0, len(data), TXT_STRING_MAX)]
+    strings, pos = [], 0
+    while pos < len(content):
+        match = _QUOTED.match(content, pos)
+        if not match:
+            raise ValueError(
+                'plain text, or only double-quoted strings separated by spaces ("..." "..."), '
+                'with \\" and \\\\ for a quote and a backslash inside'
+            )
+        text_ = re.sub(r"\\(.)", r"\1", match[1])
+        if len(text_.encode()) > TXT_STRING_MAX:
+            raise ValueError(f"quoted strings of at most {TXT_STRING_MAX} bytes each (RFC 1035), or plain text")
+        strings.append(text_)
+        pos = match.end()
+        while pos < len(content) and content[pos] == " ":
+            pos += 1
+    return strings
+
+
+def txt_content(content: str) -> str:
+    """TXT content in the form Cloudflare stores: quoted strings of at most 255 bytes, one space
+    apart (sent unquoted, the dashboard flags the record and another tool may re-quote it)."""
+    return " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in txt_strings(content))
+
+
+def caa_data(content: str) -> dict[str, Any]:
+    """`0 issue "letsencrypt.org"` as the API's CAA fields {flags, tag, value}: Cloudflare takes a
+    CAA record's parts, not its text (the provider's `content` conflicts with `data`)."""
+    match = _CAA.match(content.strip())
+    if not match or match[2] not in CAA_TAGS or not match[3].strip('"') or '"' in match[3].strip('"'):
+        raise ValueError(f'"<flags> <tag> <value>" with flags 0 or 128 and tag one of {", ".join(CAA_TAGS)}, '
+                         'e.g. 0 issue "letsencrypt.org"')  # fmt: skip
+    return {"flags": int(match[1]), "tag": match[2], "value": match[3].strip('"')}
+
+
+def _hostname(value: str) -> str:
+    name = _lower(value)
+    if not is_dns_name(name):
+        raise ValueError("a fully qualified hostname such as mx.sendgrid.net")
+    return name
+
+
+def _address(kind: str, value: str, proxied: bool) -> str:
+    cls = ipaddress.IPv4Address if kind == "A" else ipaddress.IPv6Address
+    try:
+        address = cls(value)
+    except ValueError:
+        raise ValueError(f"an IPv{4 if kind == 'A' else 6} address") from None
+    if proxied and not address.is_global:
+        raise ValueError("a public address when proxied (Cloudflare's edge cannot reach a private one)")
+    return str(address)  # canonical (RFC 5952): what Cloudflare stores and reads back
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(str(value).encode()).hexdigest()[:8]
+
+
+class DnsRecord(Section):
+    """One extra record of the zone (mail, verification, a CNAME to an outside service)."""
+
+    name: Annotated[str, BeforeValidator(_lower), Field(min_length=1), Allowed("a fully qualified name")]
+    """Fully qualified name inside the zone, e.g. _dmarc.example.com; no default."""
+    type: choice(*RECORD_TYPES)
+    """Record type; no default."""
+    content: Annotated[str, Field(min_length=1, max_length=TXT_MAX), Allowed("a non-empty string")]
+    """Value: an address (A/AAAA), a hostname (CNAME/MX), text (TXT; quoted for you, split into
+    255-byte strings), `0 issue "letsencrypt.org"` (CAA); no default."""
+    priority: Annotated[int, Field(ge=0, le=65535), Allowed("an integer 0-65535")] | None = None
+    """MX preference, lower first; required for MX, refused for the other types."""
+    ttl: Annotated[int, Field(ge=1, le=TTL_MAX)] = 1
+    """Seconds: 1 (automatic) or 60-86400; proxied records take 1 only."""
+    proxied: bool = False
+    """Serve through Cloudflare's proxy (A, AAAA, CNAME only)."""
+    import_: Hex32 | None = Field(default=None, alias="import")
+    """Id of an existing record to adopt on the next `pulumi up` (needs edge.zoneId; remove after)."""
+
+    def value(self) -> str | None:
+        """`content` as Cloudflare stores it; None for CAA, which is sent as `data`."""
+        if self.type == "TXT":
+            return txt_content(self.content)
+        if self.type in ("A", "AAAA"):
+            return _address(self.type, self.content, self.proxied)
+        if self.type in ("CNAME", "MX"):
+            return _hostname(self.content)
+        return None
+
+    def data(self) -> dict[str, Any] | None:
+        return caa_data(self.content) if self.type == "CAA" else None
+
+    def key(self) -> str:
+        """What identifies the record among those of its name (the child resource's name ends in it).
+
+        A CNAME is alone at its name, and a name holds one SPF, DMARC or DKIM record: those are
+        known by kind, so editing one updates it in place (two SPF records side by side, even for
+        a moment, are a permerror a resolver may cache). Others repeat at a name (MX hosts,
+        round-robin addresses, verification tokens, CAA entries) and are known by value: removing
+        one never rewrites another into a copy of a third, which Cloudflare would refuse.
+        """
+        if self.type == "CNAME":
+            return "cname"
+        if self.type == "TXT":
+            if "_domainkey" in self.name.split("."):
+                return "txt-dkim"
+            tag = _TXT_TAG.match("".join(txt_strings(self.content)).lower())
+            return f"txt-{tag[1]}" if tag else f"txt-{_digest(self.value())}"
+        if self.type == "CAA":
+            data = caa_data(self.content)
+            return f"caa-{data['tag']}-{_digest(data['value'])}"
+        return f"{self.type.lower()}-{_digest(self.value())}"
+
+    def problems(self, key: str) -> list[str]:
+        """What Cloudflare would refuse in this record alone, each naming `key`.<field>."""
+        bad = []
+        try:
+            stored = self.value() or ""
+            self.data()
+            if len(stored) > TXT_MAX:
+                bad.append(problem(f"{key}.content", self.content[:40] + "...", (
+                    f"at most {TXT_MAX} characters as Cloudflare stores it, quoted ({len(stored)})"
+                )))  # fmt: skip
+        except ValueError as err:
+            bad.append(problem(f"{key}.content", self.content, str(err)))
+        if self.type == "MX" and self.priority is None:
+            bad.append(problem(f"{key}.priority", None, "set for an MX record (0-65535, lower first)"))
+        if self.type != "MX" and self.priority is not None:
+            bad.append(problem(f"{key}.priority", self.priority, f"unset for a {self.type} record (MX only)"))
+        if self.proxied and self.type not in PROXIABLE:
+            bad.append(problem(f"{key}.proxied", True, f"false for a {self.type} record (only A, AAAA, CNAME proxy)"))
+        if 1 < self.ttl < TTL_MIN:
+            bad.append(problem(f"{key}.ttl", self.ttl, f"1 (automatic) or {TTL_MIN}-{TTL_MAX}"))
+        elif self.proxied and self.ttl != 1:
+            bad.append(problem(f"{key}.ttl", self.ttl, (
+                "1 on a proxied record (Cloudflare answers with its own TTL and reads back 1)"
+            )))  # fmt: skip
+        return bad
+
+
+# Why a second record with the same key (see DnsRecord.key) is refused, by record type.
+_KINDS = {
+    "txt-spf1": "v=spf1 (SPF)",
+    "txt-dmarc1": "v=DMARC1",
+    "txt-dkim1": "v=DKIM1",
+    "txt-stsv1": "v=STSv1",
+    "txt-tlsrptv1": "v=TLSRPTv1",
+    "txt-bimi1": "v=BIMI1",
+    "txt-dkim": "DKIM key",
+}
+_SAME = {
+    "txt": "merged into {other}: a name holds one {kind} record (two are a permerror or ignored)",
+    "mx": "merged into {other}: one MX per mail host at {name} (its priority is set there)",
+    "copy": "different from {other} (Cloudflare refuses identical records)",
+}
+
+
+def default_project_name(domain: str, stack: str) -> str:
+    """The Pages project of a stack when frontend.projectName is unset: unique per domain and stack."""
+    return f"{domain.replace('.', '-')}-{stack}"
+
+
+def zone_problems(
+    domain: str, stack: str, hostnames: tuple[str, ...], edge: EdgeConfig, frontend: FrontendConfig
+) -> list[str]:
+    """Rules that need the zone and the stack's own names (`hostnames`: every name the stack's
+    proxied A records serve): records inside the zone, one owner for the zone-wide names, no
+    record colliding with the stack's own records or with another."""
+    bad: list[str] = []
+    owner = edge.manage_zone_settings
+    site = frontend.hostname
+    own = [h for h in (*hostnames, *([site] if site else [])) if h != domain]
+    taken = {h: "this stack's hostnames (app.hostnames, media.publicHostname: its proxied A record)" for h in hostnames}
+    by_name: dict[str, list[tuple[int, DnsRecord]]] = defaultdict(list)
+    for i, r in enumerate(edge.records):
+        key = f"edge.records[{i}]"
+        if not (is_dns_name(r.name) and in_zone(r.name, domain)):
+            bad.append(problem(f"{key}.name", r.name, f"a fully qualified name inside {domain}, e.g. _dmarc.{domain}"))
+            continue
+        if not owner and not any(under(r.name, h) for h in own):
+            bad.append(problem(f"{key}.name", r.name, (
+                f"at or under one of this stack's own names ({', '.join(own) or 'none'}): the apex and the rest "
+                f"of {domain} are zone-wide and belong to the stack with edge.manageZoneSettings (prod)"
+            )))  # fmt: skip
+        if r.name == site:
+            bad.append(problem(f"{key}.name", r.name, (
+                "a name other than frontend.hostname: its proxied CNAME is the only record Cloudflare answers there"
+            )))  # fmt: skip
+        elif r.type in PROXIABLE and r.name in taken:
+            bad.append(problem(f"{key}.name", r.name, f"a name other than {taken[r.name]} for an {r.type} record"))
+        by_name[r.name].append((i, r))
+    for name, group in by_name.items():
+        seen: dict[str, int] = {}
+        for i, r in group:
+            key = f"edge.records[{i}]"
+            if r.type == "CNAME" and len(group) > 1:
+                others = ", ".join(f"edge.records[{j}]" for j, _ in group if j != i)
+                bad.append(problem(f"{key}.type", "CNAME", f"the only record at {name} (RFC 1034; here too: {others})"))
+                continue
+            kind = r.key()
+            if kind in seen:
+                family = kind.split("-")[0] if kind in _KINDS or kind.startswith("mx-") else "copy"
+                bad.append(problem(f"{key}.content", r.content, _SAME[family].format(
+                    other=f"edge.records[{seen[kind]}]", kind=_KINDS.get(kind), name=name
+                )))  # fmt: skip
+            seen.setdefault(kind, i)
+        txt = [(i, len(r.value() or "")) for i, r in group if r.type == "TXT"]
+        if sum(n for _, n in txt) > TXT_PER_NAME_MAX:
+            bad.append(problem(f"edge.records[{txt[0][0]}].name", name, (
+                f"a name whose TXT records hold at most {TXT_PER_NAME_MAX} characters together "
+                f"({sum(n for _, n in txt)} here)"
+            )))  # fmt: skip
+    if site:
+        host = site
+        if not (is_dns_name(host) and in_zone(host, domain)):
+            bad.append(problem("frontend.hostname", host, f"a fully qualified name inside {domain}"))
+        elif host in hostnames:
+            bad.append(problem("frontend.hostname", host, (
+                "a name other than this stack's hostnames (app.hostnames, media.publicHostname), which serve the app"
+            )))  # fmt: skip
+        elif host == domain and not owner:
+            bad.append(problem("frontend.hostname", host, (
+                f"a name below {domain}: the apex belongs to the stack with edge.manageZoneSettings (prod)"
+            )))  # fmt: skip
+        if edge.account_id is None:
+            bad.append(problem("edge.accountId", None, "set with frontend (the account of the Pages project)"))
+        project = frontend.project_name or default_project_name(domain, stack)
+        if not _PAGES_NAME.match(project):
+            bad.append(problem("frontend.projectName", project, (
+                "set: the default <domain with dashes>-<stack> is not a Pages project name "
+                "(1-58 lowercase letters, digits or '-')"
+            )))  # fmt: skip
+    return bad
+
+
+def _join(values: Any) -> str:
+    return ", ".join(map(str, values))

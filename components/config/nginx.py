@@ -1,0 +1,68 @@
+"""The nginx settings of a stack config (components/proxy.py renders them), and what nginx
+would refuse, named by config key."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from components import cloudflare_ips
+from components import proxy as proxy_renderer
+from components.config.base import problem
+
+if TYPE_CHECKING:
+    from components.config.stack import StackConfig
+
+
+# The renderer's fields, named as the user writes them.
+_PROXY_KEYS = {
+    "server_names": "app.hostnames",
+    "upstream": "app.port",
+    "health_path": "app.healthPath",
+    "auth_paths": "app.authPaths",
+    "client_max_body_size": "proxy.clientMaxBodySize",
+    "content_security_policy": "proxy.contentSecurityPolicy",
+    "api_rate_per_s": "proxy.apiRatePerSecond",
+    "api_burst": "proxy.apiBurst",
+    "auth_rate_per_s": "proxy.authRatePerSecond",
+    "auth_burst": "proxy.authBurst",
+    "hsts_max_age": "edge.hstsMaxAge",
+    "websocket_paths": "proxy.websocketPaths",
+    "read_timeout_s": "proxy.readTimeoutSeconds",
+    "static_path": "proxy.staticPath",
+    "static_max_age_s": "proxy.staticMaxAgeSeconds",
+}
+
+
+def proxy_problems(cfg: StackConfig) -> list[str]:
+    """What nginx would refuse, checked by the renderer's own rules, named by config key."""
+    try:
+        proxy_renderer.validate(nginx_spec(cfg, load_balanced_vpc=None))
+    except proxy_renderer.ProxySpecError as err:
+        return [problem(_PROXY_KEYS.get(err.field, err.field), err.value, err.allowed)]
+    return []
+
+
+def nginx_spec(cfg: StackConfig, load_balanced_vpc: str | None = None) -> proxy_renderer.ProxySpec:
+    """The nginx settings of this config; behind a load balancer nginx also trusts the VPC,
+    where the load balancer's address lives."""
+    app, proxy = cfg.app, cfg.proxy
+    return proxy_renderer.ProxySpec(
+        server_names=app.hostnames,
+        upstream=f"web:{app.port}",
+        health_path=app.health_path,
+        real_ip_ranges=cloudflare_ips.ALL + ((load_balanced_vpc,) if load_balanced_vpc else ()),
+        auth_paths=app.auth_paths,
+        client_max_body_size=proxy.client_max_body_size,
+        content_security_policy=proxy.content_security_policy,
+        api_rate_per_s=proxy.api_rate_per_s,
+        api_burst=proxy.api_burst,
+        auth_rate_per_s=proxy.auth_rate_per_s,
+        auth_burst=proxy.auth_burst,
+        hsts_max_age=cfg.edge.hsts_max_age,
+        websocket_paths=proxy.websocket_paths,
+        read_timeout_s=proxy.read_timeout_seconds,
+        static_path=proxy.static_path,
+        static_max_age_s=proxy.static_max_age_seconds,
+        media_host=cfg.media.public_hostname if cfg.media.enabled else None,
+        media_origin=cfg.media_origin_host if cfg.media.enabled and cfg.media.public_hostname else None,
+    )

@@ -1,0 +1,57 @@
+"""`webstack:proxy`: nginx at the origin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from components.config.base import Image, Section, text
+
+
+class ProxyConfig(Section):
+    image: Image = "nginx:1.27.5-alpine"
+    """Pinned nginx image."""
+    client_max_body_size: text(r"^[1-9][0-9]*[kKmMgG]?$", "an nginx size such as 10m") = "10m"
+    """Largest request body nginx accepts (413 above)."""
+    content_security_policy: text(r'^[^"\n\\]+$', "a CSP without double quotes, backslashes or newlines") = (
+        "default-src 'self'"
+    )
+    """Content-Security-Policy header."""
+    api_rate_per_s: Annotated[int, Field(ge=1, alias="apiRatePerSecond")] = 10
+    """Sustained requests per second per client under /api/."""
+    api_burst: Annotated[int, Field(ge=0)] = 20
+    """Burst above the API rate served without delay."""
+    auth_rate_per_s: Annotated[int, Field(ge=1, alias="authRatePerSecond")] = 5
+    """Sustained requests per second per client on the auth paths."""
+    auth_burst: Annotated[int, Field(ge=0)] = 5
+    """Burst above the auth rate served without delay."""
+    websocket_paths: Annotated[
+        tuple[
+            text(
+                r"^(?!.*/\.)/[A-Za-z0-9._~!*+,=@%/-]*$",
+                "a path prefix such as /ws, without spaces, quotes, ';', braces, '$' or '/.'",
+            ),
+            ...,
+        ],
+        Field(max_length=20),
+    ] = ()
+    """Path prefixes whose requests may upgrade to a WebSocket, e.g. [/ws]: Upgrade and Connection
+    pass to the app and nginx keeps a silent socket open for an hour; Cloudflare closes one silent
+    for 100 s, so ping more often. Empty: no path passes an upgrade."""
+    read_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    """How long nginx waits on the app between two reads or writes (s). Cloudflare answers 524
+    after 100 s on non-Enterprise plans whatever this says: work longer than that (PDF
+    processing, exports) belongs in a background job the page polls, not in the request."""
+    static_path: (
+        text(
+            r"^(?!.*/\.)/[A-Za-z0-9._~!*+,=@%/-]*/$",
+            "a path prefix ending in '/', such as /static/, without spaces, quotes, ';', braces, '$' or '/.'",
+        )
+        | None
+    ) = None
+    """Prefix of fingerprinted files (e.g. /static/): successful responses get Cache-Control
+    "public, max-age=staticMaxAgeSeconds, immutable" instead of the app's; the security headers
+    stay. Unset: no such location."""
+    static_max_age_seconds: Annotated[int, Field(ge=1, le=31536000)] = 86400
+    """max-age of staticPath's responses (s), at most a year."""

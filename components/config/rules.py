@@ -1,0 +1,127 @@
+"""The rules that span config keys (the root model's validator calls `problems`): prod-only
+settings, hostnames inside the zone, one place per secret, container mode vs replicas, media,
+the zone's records, what nginx accepts, and sizing."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from components import catalog
+from components.config.base import is_domain, problem
+from components.config.dns import zone_problems
+from components.config.nginx import proxy_problems
+from components.config.sizing import sizing_problems
+
+if TYPE_CHECKING:
+    from components.config.stack import StackConfig
+
+
+def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
+    """Every problem across keys, each naming the key as the user wrote it."""
+    stack = context.get("stack", "")
+    bad: list[str] = []
+    if stack.startswith("prod") and not cfg.protect:
+        bad.append(problem("protect", cfg.protect, f"true in a production stack ({stack!r}); prod data is protected"))
+    for host in cfg.app.hostnames:
+        if not (is_domain(host) and (host == cfg.domain or host.endswith("." + cfg.domain))):
+            bad.append(problem("app.hostnames", host, f"a fully qualified name inside {cfg.domain}"))
+        elif host != cfg.domain and host.count(".") - cfg.domain.count(".") > 1 and not cfg.edge.advanced_certificate:
+            bad.append(problem("app.hostnames", host, (
+                f"one label below {cfg.domain} (Universal SSL covers {cfg.domain} and *.{cfg.domain} only), "
+                "or set edge.advancedCertificate: true once an Advanced Certificate covers it"
+            )))  # fmt: skip
+    for host, record_id in sorted(cfg.edge.import_.records.items()):
+        if host not in cfg.app.hostnames:
+            bad.append(
+                problem(
+                    f"edge.import.records.{host}",
+                    record_id,
+                    f"keyed by one of app.hostnames {list(cfg.app.hostnames)}",
+                )
+            )
+    if not cfg.media.enabled:
+        for name, value in sorted(cfg.app.env_aliases.items()):
+            if value.startswith("media"):
+                bad.append(problem(f"app.envAliases.{name}", value, "a non-media value while media.enabled is false"))
+    if cfg.valkey.mode == "none":
+        for name, value in sorted(cfg.app.env_aliases.items()):
+            if value in ("brokerUrl", "cacheUrl"):
+                bad.append(
+                    problem(f"app.envAliases.{name}", value, "databaseUrl or directDatabaseUrl with valkey.mode none")
+                )
+    secret_leaves = [f"app.secretEnv.{n}" for n in cfg.app.secret_env]
+    secret_leaves += ["app.registry.password"] if cfg.app.registry and cfg.app.registry.password else []
+    secret_leaves += [f"secretEnv.{n}" for n in cfg.secret_env]
+    for leaf in secret_leaves:
+        if leaf.split(".", 1)[0] not in context.get("secret_keys", ()) or leaf in context.get("plaintext_leaves", ()):
+            bad.append(
+                problem(
+                    leaf,
+                    "[plaintext]",
+                    f"set with `pulumi config set --secret --path '{leaf}' ...`: it is stored in plaintext",
+                )
+            )
+    if cfg.app.jobs:
+        # Jobs get the env through docker's --env-file: one line per variable.
+        plain = {f"app.env.{k}": v for k, v in cfg.app.env_vars}
+        plain |= {f"app.secretEnv.{k}": v for k, v in cfg.app.secret_env.items()}
+        plain |= {f"secretEnv.{k}": v for k, v in cfg.secret_env.items()}
+        for key, value in sorted(plain.items()):
+            if "\n" in value or "\r" in value:
+                shown = "[secret]" if "ecretEnv" in key else value
+                bad.append(problem(key, shown, "a single line while app.jobs is set (base64 a PEM or JSON)"))
+    app_names = {**cfg.app.env, **cfg.app.secret_env, **cfg.app.env_aliases, **cfg.app.generated_secrets}
+    for name in sorted(set(cfg.secret_env) & set(app_names)):
+        bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
+    bad += _media_problems(cfg, stack)
+    if cfg.monitoring.enabled and not cfg.alert_emails and not context.get("has_slack"):
+        bad.append(problem("alertEmails", list(cfg.alert_emails), "at least one address while monitoring is enabled"))
+    if cfg.backups.enabled and cfg.region not in catalog.SPACES_REGIONS:
+        bad.append(problem("region", cfg.region, "a region with Spaces while backups.enabled is true"))
+    for key, mode in (("database.mode", cfg.database.mode), ("valkey.mode", cfg.valkey.mode)):
+        if mode == "container" and cfg.app.replicas > 1:
+            bad.append(
+                problem(
+                    key,
+                    "container",
+                    f"managed with app.replicas = {cfg.app.replicas}; "
+                    "a container on the first droplet is reachable from that droplet only",
+                )
+            )
+    bucket = f"{cfg.domain.replace('.', '-')}-{stack}-backups"
+    if cfg.backups.enabled and (len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket)):
+        bad.append(
+            problem(
+                "backups.enabled",
+                True,
+                f"false, or a domain and stack name giving a valid bucket name ({bucket!r})",
+            )
+        )
+    bad += zone_problems(cfg.domain, stack, cfg.served_hostnames, cfg.edge, cfg.frontend)
+    bad += proxy_problems(cfg)
+    bad += sizing_problems(cfg.app, cfg.database, cfg.valkey, cfg.backups)
+    return bad
+
+
+def _media_problems(cfg: StackConfig, stack: str) -> list[str]:
+    media, bad = cfg.media, []
+    host = media.public_hostname
+    if not media.enabled:
+        if host or media.cors_origins is not None:
+            bad.append(problem("media.enabled", False, "true to use media.publicHostname or media.corsOrigins"))
+        return bad
+    if host and (
+        host in cfg.app.hostnames or not host.endswith("." + cfg.domain) or host.count(".") - cfg.domain.count(".") != 1
+    ):
+        bad.append(
+            problem("media.publicHostname", host, f"a name one label below {cfg.domain}, not one of app.hostnames")
+        )
+    if cfg.region not in catalog.SPACES_REGIONS:
+        bad.append(problem("region", cfg.region, "a region with Spaces while media.enabled is true"))
+    bucket = f"{cfg.domain.replace('.', '-')}-{stack}-media"
+    if len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket):
+        bad.append(
+            problem("media.enabled", True, f"false, or a domain and stack name giving a valid bucket name ({bucket!r})")
+        )
+    return bad
