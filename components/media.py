@@ -29,6 +29,7 @@ def public_read_policy(bucket: str) -> str:
             ],
         },
         sort_keys=True,
+        separators=(",", ":"),  # the provider's normal form (NormalizeJsonString): what it plans and stores
     )
 
 

@@ -17,6 +17,8 @@ import pytest
 
 from contracts import regen
 from tests.conftest import STACKS, recorded, recorded_with
+from tests.test_domain_records import PROD as DOMAIN_FEATURES
+from tests.test_media import PUBLIC as PUBLIC_MEDIA
 from tests.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
 from tools import contracts, harness
 
@@ -41,6 +43,8 @@ NODE_PROCESSES = {
     "clock": {"command": ["node", "clock.js"], "singleton": True, "memoryMb": 64, "connections": 0},
 }
 ZONE = "f" * 32
+# test_media.py's aliases (its _run): the media key's credentials under the AWS SDK's names.
+MEDIA_ALIASES = {"AWS_ACCESS_KEY_ID": "mediaAccessKeyId", "AWS_SECRET_ACCESS_KEY": "mediaSecretAccessKey"}
 # Overrides that only remove resources (monitoring/backups off, test_plan.py) or change values
 # no rule reads (proxy options, generated-secret counters, ESC secretEnv) are left out. The
 # parts of a stack are recorded together (Variant below): 6 recordings instead of 24.
@@ -64,6 +68,17 @@ PARTS = {
         "prod",
         {"edge.plan": "pro", "edge.rateLimitPeriod": 60, "edge.rateLimitTimeout": 3600},
         "test_provider_truth.py zone plans: another rate-limit period and timeout",
+    ),
+    "public-media": Part(
+        "prod",
+        {**PUBLIC_MEDIA, "app.envAliases": MEDIA_ALIASES},
+        "test_media.py public media: a second SpacesBucket and SpacesKey, SpacesBucketCorsConfiguration, "
+        "SpacesBucketPolicy",
+    ),
+    "domain-features": Part(
+        "prod",
+        DOMAIN_FEATURES,
+        "test_domain_records.py: extra DnsRecords (MX priority, CAA data, TXT, AAAA), PagesProject, PagesDomain",
     ),
     "token": Part(
         "dev", {**USER_SECRETS, **TOKEN_REGISTRY}, "test_secrets.py private images: provider registryAuth, a token"
@@ -138,6 +153,23 @@ PROD_V, DEV_V, STAGING_V = (next(n for n, v in VARIANTS.items() if v.stack == s)
 RECORDINGS = (*STACKS, *VARIANTS)
 
 
+PAGES_PROJECT, PAGES_DOMAIN = "cloudflare:index/pagesProject:PagesProject", "cloudflare:index/pagesDomain:PagesDomain"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pages_answers():
+    """The mocks answer Pages as the API does (as in test_domain_records.py): the project's
+    pages.dev name, which the frontend's CNAME points at, and the domain's status."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(
+            harness._FAKES,
+            PAGES_PROJECT,
+            lambda self, key, inputs: (inputs["name"], {"subdomain": f"{inputs['name']}.pages.dev"}),
+        )
+        mp.setitem(harness._FAKES, PAGES_DOMAIN, lambda self, key, inputs: (inputs["name"], {"status": "initializing"}))
+        yield
+
+
 def recording(name: str, preview: bool = False) -> harness.Run:
     """A stack's recording or a variant's, each made at most once per session and mutant
     (tests.conftest)."""
@@ -151,13 +183,55 @@ def _runs() -> list[tuple[str, bool]]:
     return [(s, p) for s in RECORDINGS for p in (False, True)]
 
 
+SPACES_POLICY = "digitalocean:index/spacesBucketPolicy:SpacesBucketPolicy"
+
+
+@dataclasses.dataclass(frozen=True)
+class Known:
+    """A defect the check finds in the program that needs a decision this check cannot make:
+    reported (see `why`), excused from the clean-stack test, and required to stay found, so the
+    entry goes when the program is fixed."""
+
+    recording: str
+    type: str
+    path: str
+    source: str  # a part of the cited source
+    why: str
+
+
+KNOWN_DEFECTS = (
+    Known(
+        PROD_V,
+        SPACES_POLICY,
+        "bucket",
+        "configure-bucket-policies",
+        "media.publicHostname: the public-read bucket policy goes on the bucket its limited-access key "
+        "(grants readwrite on that bucket only) is for, and DigitalOcean refuses the pair: whichever of "
+        "SpacesBucketPolicy and SpacesKey is created second fails. The way out is a design choice "
+        "(a full-access key, or public objects by per-object ACL without a policy), not a value.",
+    ),
+)
+
+
+def _known(name: str, v: contracts.Violation) -> bool:
+    return any(
+        k.recording == name and k.type == v.type and k.path == v.path and k.source in v.source for k in KNOWN_DEFECTS
+    )
+
+
 # --------------------------------------------------------------------------- every stack and variant is clean
 
 
 @pytest.mark.parametrize(("stack", "preview"), _runs(), ids=[f"{s}-{'preview' if p else 'up'}" for s, p in _runs()])
 def test_stack_meets_the_provider_contracts(stack, preview):
-    violations = contracts.check(recording(stack, preview))
+    violations = [v for v in contracts.check(recording(stack, preview)) if not _known(stack, v)]
     assert not violations, "\n".join(map(str, violations))
+
+
+@pytest.mark.parametrize("known", KNOWN_DEFECTS, ids=lambda k: f"{k.type.split(':')[-1]}.{k.path}")
+def test_each_known_defect_is_still_found(known):
+    found = [v for v in contracts.check(recording(known.recording)) if _known(known.recording, v)]
+    assert found, f"fixed? remove it from KNOWN_DEFECTS: {known.why}"
 
 
 def test_each_part_is_in_one_variant_of_its_stack_and_keeps_its_own_values():
@@ -302,6 +376,11 @@ KINDS = {
     "contains": ["value"],
     "sorted": [],
     "keys": ["values"],
+    "absent": [],
+    "conflicts": ["other"],
+    "json": [],
+    "json_normal": [],
+    "canonical_ip": [],
 }
 
 
@@ -408,6 +487,27 @@ LIMIT, WEB, PROXY = "rules[0].ratelimit", "app-0-web", "app-0-proxy"
 DB_CONTAINER = "db-container"
 CREDS = DO + "containerRegistryDockerCredentials:ContainerRegistryDockerCredentials"
 SSH_KEY = DO + "sshKey:SshKey"
+CORS = DO + "spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
+MX, SPF, CAA, AAAA = "-mx-", "-txt-spf1", "-caa-", "-aaaa-"
+
+
+def policy_with(**changes) -> Callable[[harness.Resource], harness.Resource]:
+    """A mutation of the bucket policy document (top-level keys), sent in the normal form."""
+
+    def mutate(r: harness.Resource) -> harness.Resource:
+        r.inputs["policy"] = contracts.go_json({**json.loads(r.inputs["policy"]), **changes})
+        return r
+
+    mutate.path = "policy"
+    return mutate
+
+
+def reformat_policy(r: harness.Resource) -> harness.Resource:
+    r.inputs["policy"] = json.dumps(json.loads(r.inputs["policy"]), indent=2)
+    return r
+
+
+reformat_policy.path = "policy"
 
 MUTATIONS = {
     "valkey policy with underscore": Case(
@@ -534,6 +634,52 @@ MUTATIONS = {
         PROD_V, RECORD, adopt(f"{'e' * 32}/{'b' * 32}"), "dns_record/resource.go:244", "-www"
     ),
     "import of a type without an import form": Case("prod", DROPLET, adopt("12345"), "contracts/rules.yaml"),
+    # ------------------------------------------------------------ media (SpacesBucketCorsConfiguration, -Policy)
+    "cors region": Case(PROD_V, CORS, put("region", "nyc1"), "bucket_cors_configuration.go:36"),
+    "cors method": Case(PROD_V, CORS, put("corsRules[0].allowedMethods[0]", "PATCH"), "cors_configuration.md:73"),
+    "cors without methods": Case(PROD_V, CORS, put("corsRules[0].allowedMethods", []), "cors_configuration.go:51"),
+    "cors without origins": Case(PROD_V, CORS, put("corsRules[0].allowedOrigins", []), "cors_configuration.go:56"),
+    "cors origin with a path": Case(
+        PROD_V, CORS, put("corsRules[0].allowedOrigins[0]", "https://example.com/"), "cors_configuration.md:74"
+    ),
+    "cors rule id too long": Case(PROD_V, CORS, put("corsRules[0].id", "r" * 256), "cors_configuration.go:67"),
+    "cors without rules": Case(PROD_V, CORS, put("corsRules", []), "cors_configuration.go:40"),
+    "cors without region": Case(PROD_V, CORS, put("region", ...), "schema.json"),
+    "policy region": Case(PROD_V, SPACES_POLICY, put("region", "nyc1"), "bucket_policy.go:40"),
+    "policy not json": Case(PROD_V, SPACES_POLICY, put("policy", '{"Version": "2012-10-17"'), "bucket_policy.go:45"),
+    "policy empty": Case(PROD_V, SPACES_POLICY, put("policy", ""), "bucket_policy.go:95"),
+    "policy version": Case(PROD_V, SPACES_POLICY, policy_with(Version="2025-04-29"), "spaces_bucket_policy.md:53"),
+    "policy not in the provider's form": Case(PROD_V, SPACES_POLICY, reformat_policy, "bucket_policy.go:50"),
+    "policy bucket of wrong type": Case(PROD_V, SPACES_POLICY, put("bucket", ["b"]), "schema.json"),
+    # ------------------------------------------------------------ Pages (PagesProject, PagesDomain)
+    "pages project without production branch": Case(PROD_V, PAGES_PROJECT, put("productionBranch", ...), "schema.json"),
+    "pages project name of wrong type": Case(PROD_V, PAGES_PROJECT, put("name", 5), "schema.json"),
+    "pages project unknown property": Case(PROD_V, PAGES_PROJECT, put("subdomain", "x.pages.dev"), "schema.json"),
+    "pages domain without delete_before_replace": Case(PROD_V, PAGES_DOMAIN, no_dbr, "pages_domain/schema.go:31"),
+    "pages domain without project": Case(PROD_V, PAGES_DOMAIN, put("projectName", ...), "schema.json"),
+    # ------------------------------------------------------------ extra DNS records (edge.records)
+    "mx priority out of range": Case(PROD_V, RECORD, put("priority", 70000), "dns_record/schema.go:67", MX),
+    "mx without priority": Case(PROD_V, RECORD, put("priority", ...), "dns_record/schema.go:64", MX),
+    "priority on a txt record": Case(PROD_V, RECORD, put("priority", 10), "dns_record/custom.go:207", SPF),
+    "mx content with a trailing dot": Case(
+        PROD_V, RECORD, put("content", "mx1.mail.example.net."), "resource_test.go:1675", MX
+    ),
+    "mx content in capitals": Case(PROD_V, RECORD, put("content", "MX1.mail.example.net"), "custom.go:165", MX),
+    "mx content an address": Case(PROD_V, RECORD, put("content", "203.0.113.25"), "rfc1035#section-3.3.9", MX),
+    "txt content unquoted": Case(PROD_V, RECORD, put("content", "v=spf1 -all"), "dns-record-types.mdx:249", SPF),
+    "txt string over 255": Case(PROD_V, RECORD, put("content", '"' + "x" * 256 + '"'), "dns-record-types.mdx:249", SPF),
+    "txt content over 2048": Case(
+        PROD_V, RECORD, put("content", " ".join(['"' + "x" * 255 + '"'] * 9)), "dns-record-types.mdx:259", SPF
+    ),
+    "aaaa not canonical": Case(
+        PROD_V, RECORD, put("content", "2001:0db8:0000:0000::0025"), "dns-record-types.mdx:38", AAAA
+    ),
+    "caa with content as well": Case(
+        PROD_V, RECORD, put("content", '0 issue "letsencrypt.org"'), "dns_record/schema.go:105", CAA, "data"
+    ),
+    "caa tag": Case(PROD_V, RECORD, put("data.tag", "issues"), "dns_record/schema.go:119", CAA),
+    "caa flags": Case(PROD_V, RECORD, put("data.flags", 256), "dns_record/schema.go:113", CAA),
+    "caa value quoted": Case(PROD_V, RECORD, put("data.value", '"letsencrypt.org"'), "record_config_caa.tf:8", CAA),
 }
 
 
@@ -559,6 +705,28 @@ def test_a_broken_value_is_reported_with_its_property_and_source(case):
     assert matching(violations), f"expected a violation at {path} citing {c.source}; got:\n" + "\n".join(
         map(str, violations)
     )
+
+
+def test_a_bucket_policy_beside_a_limited_key_is_reported_and_not_beside_a_full_access_one():
+    resources = [dataclasses.replace(r, inputs=copy.deepcopy(r.inputs)) for r in recording(PROD_V).resources]
+    (policy,) = [r for r in resources if r.type == SPACES_POLICY]
+    (found,) = contracts.check_exclusive(resources)
+    assert (found.name, found.path, found.value) == (policy.name, "bucket", policy.inputs["bucket"])
+    assert "media-key" in found.rule and "configure-bucket-policies" in found.source
+    (key,) = [r for r in resources if r.type == KEY and r.inputs["grants"][0]["bucket"] == policy.inputs["bucket"]]
+    key.inputs["grants"] = [{"bucket": "", "permission": "fullaccess"}]
+    assert not contracts.check_exclusive(resources)
+    key.inputs["grants"] = [{"bucket": policy.inputs["bucket"], "permission": UNKNOWN}]
+    assert not contracts.check_exclusive(resources), "an unknown permission is not judged"
+    assert not contracts.check_exclusive(recording("prod").resources), "private media: no policy"
+
+
+def test_the_public_read_policy_is_sent_in_the_providers_normal_form():
+    from components.media import public_read_policy
+
+    text = public_read_policy("example-com-prod-media")
+    assert text == contracts.go_json(json.loads(text))
+    assert contracts.go_json({"b": "<&>", "a": 1}) == '{"a":1,"b":"\\u003c\\u0026\\u003e"}'  # Go's HTML escapes
 
 
 def test_unknown_values_are_tolerated():

@@ -16,7 +16,9 @@ under contracts/ with the upstream file and line it was transcribed from:
 4. read-back: where the provider reads back another form than we send (rules.yaml
    entries with `category: readback`), a perpetual diff or a needless replacement;
 5. import ids: the form each provider's importer parses, and that the id names the same
-   parent (zone) as the program's inputs (rules.yaml `imports`).
+   parent (zone) as the program's inputs (rules.yaml `imports`);
+6. exclusive pairs: resources the API refuses side by side (rules.yaml `exclusive`), the one
+   check that looks at two resources at once (a bucket policy and a key limited to that bucket).
 
 Provider resources are checked on their decoded config: the engine sends non-string
 settings (`registryAuth`) as JSON strings.
@@ -78,6 +80,7 @@ class Contracts:
     unvalidated: dict[str, tuple[str, ...]]
     replacement: dict[str, dict[str, Any]]
     imports: dict[str, dict[str, Any]]  # type -> {pattern, sources}
+    exclusive: tuple[dict[str, Any], ...] = ()
 
 
 def _expand(source: dict[str, Any], upstreams: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -121,7 +124,12 @@ def load() -> Contracts:
         }
         for entry in rules_doc.get("imports") or []
     }
-    return Contracts(upstreams, schemas, tuple(rules), unvalidated, replacement, imports)
+    exclusive = []
+    for entry in rules_doc.get("exclusive") or []:
+        entry = dict(entry)
+        entry["sources"] = [_expand(s, upstreams) for s in _as_list(entry.pop("source"))]
+        exclusive.append(entry)
+    return Contracts(upstreams, schemas, tuple(rules), unvalidated, replacement, imports, tuple(exclusive))
 
 
 def _as_list(value: Any) -> list:
@@ -142,6 +150,9 @@ def all_sources() -> Iterator[tuple[str, dict[str, Any]]]:
     for type_, spec in data.imports.items():
         for source in spec["sources"]:
             yield f"rules.yaml imports {type_.split(':')[-1]}", source
+    for entry in data.exclusive:
+        for source in entry["sources"]:
+            yield f"rules.yaml exclusive {entry['type'].split(':')[-1]} {entry['path']}", source
 
 
 def describe(source: dict[str, Any]) -> str:
@@ -391,6 +402,11 @@ def _fails(rule: dict[str, Any], hit: Hit) -> str | None:
     kind, value = rule["kind"], hit.value
     if kind == "required":
         return None if hit.present else "required"
+    if kind == "absent":
+        return "must not be set" if hit.present else None
+    if kind == "conflicts":
+        other = scope_value(hit.parent, rule["other"]) if hit.present else None
+        return f"conflicts with {rule['other']}" if other is not None and not _unknown(other) else None
     if kind == "requires":
         other = scope_value(hit.parent, rule["other"]) if hit.present else None
         if not hit.present or _unknown(other):
@@ -449,7 +465,43 @@ def _fails(rule: dict[str, Any], hit: Hit) -> str | None:
     if kind == "keys":
         extra = sorted(set(value) - set(rule["values"])) if isinstance(value, dict) else None
         return f"unexpected keys {extra}; allowed {rule['values']}" if extra else None
+    if kind == "json":
+        return None if _json(value) is not _NOT_JSON else "not a JSON document"
+    if kind == "json_normal":
+        parsed = _json(value)
+        if parsed is _NOT_JSON:
+            return None  # the `json` rule says so
+        normal = go_json(parsed)
+        return None if value == normal else f"not in the provider's normal form {normal[:60]!r}..."
+    if kind == "canonical_ip":
+        try:
+            canonical = str(ipaddress.ip_address(value))
+        except ValueError:
+            return None  # not an address at all: the address rules say so
+        return None if value == canonical else f"not in canonical form ({canonical})"
     raise ValueError(f"unknown rule kind {kind!r}")
+
+
+_NOT_JSON = object()
+
+
+def _json(value: Any) -> Any:
+    if not isinstance(value, str):
+        return _NOT_JSON
+    try:
+        return json.loads(value)
+    except ValueError:
+        return _NOT_JSON
+
+
+def go_json(value: Any) -> str:
+    """`value` as Go's encoding/json marshals it, which is what the SDKv2 helper
+    structure.NormalizeJsonString returns: compact, map keys sorted, non-ASCII as is, and
+    <, >, & and U+2028/U+2029 escaped (numbers as Python writes them: the same for integers)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
 
 
 def _is_address(value: Any, kind: str) -> bool:
@@ -479,6 +531,10 @@ def check_rules(r: harness.Resource) -> list[Violation]:
         for hit in resolve(inputs, rule["path"]):
             if not _applies(rule, inputs, hit.parent):
                 continue
+            if "json" in rule:
+                hit = _json_field(hit, rule["json"])
+                if hit is None:
+                    continue
             why = _fails(rule, hit)
             if why:
                 label = f"{rule.get('category', 'validation')} {rule['kind']}: {why}"
@@ -486,6 +542,20 @@ def check_rules(r: harness.Resource) -> list[Violation]:
                     label += f" (enforced by {rule['enforced_by']})"
                 out.append(_violation(r, hit.path, hit.value, label, "; ".join(map(describe, rule["sources"]))))
     return out
+
+
+def _json_field(hit: Hit, field: str) -> Hit | None:
+    """The value at `field` inside a JSON document held as a string (a bucket policy's Version);
+    None when the document is unknown or not JSON (the `json` rule judges that)."""
+    if not hit.present or _unknown(hit.value):
+        return None
+    parsed = _json(hit.value)
+    if parsed is _NOT_JSON:
+        return None
+    hits = list(resolve(parsed, field)) if isinstance(parsed, dict) else []
+    if not hits:
+        return Hit(hit.path, parsed, False, None)
+    return Hit(hit.path, hits[0].parent, hits[0].present, hits[0].value)
 
 
 # --------------------------------------------------------------------------- 3. replacement
@@ -542,6 +612,39 @@ def check_import(r: harness.Resource) -> list[Violation]:
     return out
 
 
+# --------------------------------------------------------------------------- 6. exclusive pairs
+
+
+def check_exclusive(resources: list[harness.Resource]) -> list[Violation]:
+    """Resources of `type` whose `path` value some resource of `other` names at `other_path`:
+    the API refuses the pair, whichever of the two is created second."""
+    out = []
+    for entry in load().exclusive:
+        named: dict[Any, list[harness.Resource]] = {}
+        for other in resources:
+            if other.custom and other.type == entry["other"]:
+                for hit in resolve(inputs_of(other), entry["other_path"]):
+                    if hit.present and not _unknown(hit.value) and _applies_to(entry.get("other_when"), hit.parent):
+                        named.setdefault(hit.value, []).append(other)
+        for r in resources:
+            if not r.custom or r.type != entry["type"]:
+                continue
+            for hit in resolve(inputs_of(r), entry["path"]):
+                if not hit.present or _unknown(hit.value) or hit.value not in named:
+                    continue
+                others = ", ".join(o.name for o in named[hit.value])
+                pair = f"{entry['other'].split(':')[-1]} {others} ({entry['other_path']}) names it too"
+                rule = f"exclusive: {pair}; {entry['rule']}"
+                if entry.get("enforced_by"):
+                    rule += f" (enforced by {entry['enforced_by']})"
+                out.append(_violation(r, hit.path, hit.value, rule, "; ".join(map(describe, entry["sources"]))))
+    return out
+
+
+def _applies_to(conditions: dict[str, Any] | None, node: Any) -> bool:
+    return all(_matches(c, scope_value(node, key)) for key, c in (conditions or {}).items())
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -554,8 +657,8 @@ def check_resource(r: harness.Resource) -> list[Violation]:
 
 
 def check(run: harness.Run) -> list[Violation]:
-    """Every violation of every recorded custom resource of `run`."""
-    return [v for r in run.resources if r.custom for v in check_resource(r)]
+    """Every violation of every recorded custom resource of `run`, and of every pair of them."""
+    return [*(v for r in run.resources if r.custom for v in check_resource(r)), *check_exclusive(run.resources)]
 
 
 # --------------------------------------------------------------------------- coverage helpers (tests)
