@@ -333,6 +333,13 @@ _FAKES = {
         }
     ),
     "cloudflare:index/dnsRecord:DnsRecord": lambda self, key, inputs: (_h(*key, n=32), {}),
+    # Pages: the project's id is its name and it answers with its pages.dev subdomain, the
+    # target of the frontend's CNAME.
+    "cloudflare:index/pagesProject:PagesProject": lambda self, key, inputs: (
+        inputs["name"],
+        {"subdomain": f"{inputs['name']}.pages.dev"},
+    ),
+    "cloudflare:index/pagesDomain:PagesDomain": lambda self, key, inputs: (inputs["name"], {"status": "initializing"}),
     "docker:index/remoteImage:RemoteImage": _fixed(
         lambda k, i: {"imageId": f"sha256:{_h(*k, n=64)}", "repoDigest": f"{i.get('name')}@sha256:{_h(*k, 'd', n=64)}"}
     ),
