@@ -8,6 +8,7 @@ from components.cache import Valkey, ValkeyArgs
 from components.config import (
     BACKUP_MEMORY_MB,
     JOB_RUNNER_MEMORY_MB,
+    LOGSHIP_MEMORY_MB,
     PROBE_MEMORY_MB,
     PROXY_MEMORY_MB,
     load,
@@ -21,6 +22,7 @@ from components.edge import Edge, EdgeArgs, RecordSpec
 from components.envmap import app_env
 from components.frontend import Frontend, FrontendArgs
 from components.jobs import JobRunner, JobRunnerArgs
+from components.logship import LogShipping, LogShippingArgs
 from components.media import Media, MediaArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
@@ -127,7 +129,6 @@ if cfg.media.enabled:
             region=cfg.region,
             cors_origins=cfg.media_cors_origins,
             cors_max_age_seconds=cfg.media.cors_max_age_seconds,
-            public=cfg.media.public_hostname is not None,
             protect=cfg.protect,
         ),
     )
@@ -143,6 +144,9 @@ stack_values = {
     "mediaAccessKeyId": media.access_key if media else None,
     "mediaSecretAccessKey": media.secret_key if media else None,
     "mediaPublicUrl": f"https://{cfg.media.public_hostname}" if media and cfg.media.public_hostname else None,
+    # The ACL uploads get (django-storages: AWS_DEFAULT_ACL): public-read where a public
+    # hostname serves them, else private (presigned URLs).
+    "mediaDefaultAcl": ("public-read" if cfg.media.public_hostname else "private") if media else None,
 }
 env_args = dict(
     plain=dict(app.env_vars),
@@ -272,6 +276,21 @@ if cfg.monitoring.enabled:
         ),
     )
 
+logs = None
+if cfg.logs.enabled:
+    logs = LogShipping(
+        f"{name}-logs",
+        LogShippingArgs(
+            bucket_name=cfg.logs_bucket_name,
+            region=cfg.region,
+            hosts=tuple(hosts),
+            retention_days=cfg.logs.retention_days,
+            image=cfg.logs.image,
+            memory_mb=LOGSHIP_MEMORY_MB,
+            protect=cfg.protect,
+        ),
+    )
+
 backups = None
 if cfg.backups.enabled:
     backups = Backups(
@@ -314,6 +333,7 @@ Project(
             *(c.cluster_urn for c in (valkey.clusters if valkey else [])),
             *([backups.bucket.bucket_urn] if backups else []),
             *([media.bucket.bucket_urn] if media else []),
+            *([logs.bucket.bucket_urn] if logs else []),
         ),
     ),
 )
@@ -342,6 +362,7 @@ pulumi.export("database_host", postgres.host)
 pulumi.export("valkey_host", valkey.host if valkey else None)
 pulumi.export("backup_bucket", backups.bucket.name if backups else None)
 pulumi.export("media_bucket", media.bucket.name if media else None)
+pulumi.export("logs_bucket", logs.bucket.name if logs else None)
 pulumi.export("backup_endpoint", backups.endpoint if backups else None)
 pulumi.export("database_url", postgres.url)
 pulumi.export("database_direct_url", postgres.direct_url)

@@ -24,6 +24,7 @@ STACK_VALUES: tuple[str, ...] = (
     "mediaAccessKeyId",
     "mediaSecretAccessKey",
     "mediaPublicUrl",
+    "mediaDefaultAcl",
 )
 # Names the stack sets itself, and which of its values each carries (Valkey's and the media
 # bucket's only when they exist).
@@ -38,6 +39,7 @@ DEFAULT_NAMES: dict[str, str] = {
     "MEDIA_ACCESS_KEY_ID": "mediaAccessKeyId",
     "MEDIA_SECRET_ACCESS_KEY": "mediaSecretAccessKey",
     "MEDIA_PUBLIC_URL": "mediaPublicUrl",
+    "MEDIA_DEFAULT_ACL": "mediaDefaultAcl",
 }
 PROVIDED_ENV: tuple[str, ...] = (*DEFAULT_NAMES, "WEB_CONCURRENCY")
 

@@ -1,9 +1,11 @@
 """Media: the app's uploads in a Spaces bucket of their own, with a key that may use that
-bucket only; optionally readable by anyone under a hostname of the domain."""
+bucket only. A public hostname serves objects the app uploaded with the `public-read` ACL
+(MEDIA_DEFAULT_ACL): DigitalOcean refuses a bucket policy on a bucket a limited-access key
+is scoped to (and such a key for a bucket with a policy), so the bucket itself stays private
+and carries no policy."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -11,26 +13,6 @@ import pulumi_digitalocean as do
 
 # What a browser may do with a presigned URL (direct uploads and downloads).
 CORS_METHODS = ("GET", "HEAD", "PUT", "POST")
-
-
-def public_read_policy(bucket: str) -> str:
-    """Anyone may GET an object by its key; nobody may list the bucket or write to it."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "PublicReadObjects",
-                    "Effect": "Allow",
-                    "Principal": "*",
-                    "Action": ["s3:GetObject"],
-                    "Resource": [f"arn:aws:s3:::{bucket}/*"],
-                }
-            ],
-        },
-        sort_keys=True,
-        separators=(",", ":"),  # the provider's normal form (NormalizeJsonString): what it plans and stores
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,8 +25,6 @@ class MediaArgs:
     """Browser origins allowed to use presigned URLs; no default (config `media.corsOrigins`)."""
     cors_max_age_seconds: int = 3600
     """Preflight cache; default 3600."""
-    public: bool = False
-    """Objects readable by anyone (a GetObject-only bucket policy); default False."""
     protect: bool = False
     """Protect the bucket and never empty it on destroy; default False (config `protect`)."""
 
@@ -89,14 +69,6 @@ class Media(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        if args.public:
-            do.SpacesBucketPolicy(
-                f"{name}-public-read",
-                bucket=self.bucket.name,
-                region=args.region,
-                policy=self.bucket.name.apply(public_read_policy),
-                opts=child,
-            )
         key = do.SpacesKey(
             f"{name}-key",
             name=f"{name}-app",

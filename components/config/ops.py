@@ -1,4 +1,4 @@
-"""`webstack:monitoring` and `webstack:backups`."""
+"""`webstack:monitoring`, `webstack:backups` and `webstack:logs`."""
 
 from __future__ import annotations
 
@@ -43,3 +43,13 @@ class BackupsConfig(Section):
     """When the dump runs."""
     image: Image = "eeshugerman/postgres-backup-s3:17"
     """Pinned dump image."""
+
+
+class LogsConfig(Section):
+    enabled: bool = False
+    """Ship every container's log lines off the droplets (a Vector container per droplet) into
+    a private Spaces bucket of their own, so a replaced droplet loses none."""
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """Days a log object is kept (the bucket's lifecycle expiry)."""
+    image: Image = "timberio/vector:0.43.1-alpine"
+    """Pinned Vector image."""

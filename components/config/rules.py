@@ -77,8 +77,6 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     bad += _media_problems(cfg, stack)
     if cfg.monitoring.enabled and not cfg.alert_emails and not context.get("has_slack"):
         bad.append(problem("alertEmails", list(cfg.alert_emails), "at least one address while monitoring is enabled"))
-    if cfg.backups.enabled and cfg.region not in catalog.SPACES_REGIONS:
-        bad.append(problem("region", cfg.region, "a region with Spaces while backups.enabled is true"))
     for key, mode in (("database.mode", cfg.database.mode), ("valkey.mode", cfg.valkey.mode)):
         if mode == "container" and cfg.app.replicas > 1:
             bad.append(
@@ -89,18 +87,10 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
                     "a container on the first droplet is reachable from that droplet only",
                 )
             )
-    bucket = f"{cfg.domain.replace('.', '-')}-{stack}-backups"
-    if cfg.backups.enabled and (len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket)):
-        bad.append(
-            problem(
-                "backups.enabled",
-                True,
-                f"false, or a domain and stack name giving a valid bucket name ({bucket!r})",
-            )
-        )
+    bad += _bucket_problems(cfg, stack)
     bad += zone_problems(cfg.domain, stack, cfg.served_hostnames, cfg.edge, cfg.frontend)
     bad += proxy_problems(cfg)
-    bad += sizing_problems(cfg.app, cfg.database, cfg.valkey, cfg.backups)
+    bad += sizing_problems(cfg.app, cfg.database, cfg.valkey, cfg.backups, cfg.logs)
     return bad
 
 
@@ -117,11 +107,23 @@ def _media_problems(cfg: StackConfig, stack: str) -> list[str]:
         bad.append(
             problem("media.publicHostname", host, f"a name one label below {cfg.domain}, not one of app.hostnames")
         )
-    if cfg.region not in catalog.SPACES_REGIONS:
-        bad.append(problem("region", cfg.region, "a region with Spaces while media.enabled is true"))
-    bucket = f"{cfg.domain.replace('.', '-')}-{stack}-media"
-    if len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket):
-        bad.append(
-            problem("media.enabled", True, f"false, or a domain and stack name giving a valid bucket name ({bucket!r})")
-        )
+    return bad
+
+
+def _bucket_problems(cfg: StackConfig, stack: str) -> list[str]:
+    """Each Spaces bucket the stack makes (<domain>-<stack>-<use>) needs Spaces in the region
+    and a valid bucket name."""
+    bad = []
+    for key, use in (("backups", "backups"), ("media", "media"), ("logs", "logs")):
+        if not getattr(cfg, key).enabled:
+            continue
+        if cfg.region not in catalog.SPACES_REGIONS:
+            bad.append(problem("region", cfg.region, f"a region with Spaces while {key}.enabled is true"))
+        bucket = f"{cfg.domain.replace('.', '-')}-{stack}-{use}"
+        if len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket):
+            bad.append(
+                problem(
+                    f"{key}.enabled", True, f"false, or a domain and stack name giving a valid bucket name ({bucket!r})"
+                )
+            )
     return bad

@@ -7,7 +7,7 @@ from components import catalog
 from components.config.app import AppConfig
 from components.config.base import NAMESPACE
 from components.config.data import DatabaseConfig, ValkeyConfig
-from components.config.ops import BackupsConfig
+from components.config.ops import BackupsConfig, LogsConfig
 
 # Direct (unpooled) connections besides the pool: the release command and the backup dump.
 DIRECT_CONNECTIONS = 2
@@ -17,6 +17,7 @@ PROXY_MEMORY_MB = 128
 PROBE_MEMORY_MB = 32
 BACKUP_MEMORY_MB = 256
 JOB_RUNNER_MEMORY_MB = 64  # crond + the docker CLI of a running job
+LOGSHIP_MEMORY_MB = 128  # Vector shipping the droplet's container logs (logs.enabled)
 # Left to the OS, sshd, dockerd and the DigitalOcean agent on every droplet.
 HOST_RESERVE_MB = 256
 
@@ -38,7 +39,9 @@ def _formula(app: AppConfig) -> str:
     return " + ".join([f"replicas {app.replicas} x ({' + '.join(parts)})", *once, *release])
 
 
-def sizing_problems(app: AppConfig, db: DatabaseConfig, valkey: ValkeyConfig, backups: BackupsConfig) -> list[str]:
+def sizing_problems(
+    app: AppConfig, db: DatabaseConfig, valkey: ValkeyConfig, backups: BackupsConfig, logs: LogsConfig
+) -> list[str]:
     problems = []
     need = connections_needed(app)
     formula = f"{_formula(app)} = {need}"
@@ -69,6 +72,8 @@ def sizing_problems(app: AppConfig, db: DatabaseConfig, valkey: ValkeyConfig, ba
         parts["largest job"] = max(job.memory_mb for job in app.jobs.values())
     if backups.enabled:
         parts["backup dump"] = BACKUP_MEMORY_MB
+    if logs.enabled:
+        parts["log shipper"] = LOGSHIP_MEMORY_MB
     for label, mode in (("postgres", db.mode), ("valkey", valkey.mode)):
         if mode == "container":
             parts[label] = DATA_CONTAINER_MEMORY_MB

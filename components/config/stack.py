@@ -15,7 +15,7 @@ from components.config.base import Allowed, SecretText, Section, choice, is_doma
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.dns import default_project_name
 from components.config.edge import EdgeConfig, FrontendConfig
-from components.config.ops import BackupsConfig, MonitoringConfig
+from components.config.ops import BackupsConfig, LogsConfig, MonitoringConfig
 from components.config.process import EnvName
 from components.config.proxy import ProxyConfig
 from components.config.rules import problems
@@ -117,6 +117,8 @@ class StackConfig(Section):
     """Alerts and uptime checks."""
     backups: BackupsConfig = BackupsConfig()
     """Droplet backups and logical dumps."""
+    logs: LogsConfig = LogsConfig()
+    """Container logs shipped to a Spaces bucket with a retention."""
 
     _stack: str = PrivateAttr("")
     _slack_webhook_url: Any = PrivateAttr(None)
@@ -133,6 +135,11 @@ class StackConfig(Section):
     def bucket_name(self) -> str:
         """The backup bucket: unique per domain and stack, within Spaces' naming rules."""
         return f"{self.domain.replace('.', '-')}-{self.stack}-backups"
+
+    @property
+    def logs_bucket_name(self) -> str:
+        """The logs bucket: unique per domain and stack, within Spaces' naming rules."""
+        return f"{self.domain.replace('.', '-')}-{self.stack}-logs"
 
     @property
     def media_bucket_name(self) -> str:

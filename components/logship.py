@@ -1,0 +1,134 @@
+"""LogShipping: every container's log lines, off the droplets, into a private Spaces bucket
+that expires them after the configured days. One Vector container per droplet reads the
+docker daemon's log stream and writes gzipped JSON lines under `droplet-<id>/<day>/`, so a
+replaced droplet loses no more than the batch in flight."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_digitalocean as do
+import pulumi_docker as docker
+
+from components.dockerhost import DockerHost
+
+CONFIG_PATH = "/etc/vector/vector.json"
+DATA_DIR = "/var/lib/vector"
+DOCKER_SOCKET = "/var/run/docker.sock"
+CONTAINER_NAME = "logship"
+# A batch goes out at least this often: what a droplet that vanishes can lose.
+BATCH_SECONDS = 60
+# Vector's smallest disk buffer: lines survive a restart of the shipper while Spaces is away.
+BUFFER_BYTES = 268435488
+
+
+def render_vector_config(*, bucket: str, region: str, droplet_id: str) -> str:
+    """Vector's config (JSON, which Vector reads like its YAML/TOML): the docker_logs source
+    (every container but the shipper itself) into the aws_s3 sink on Spaces. Credentials come
+    from the container's environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), never this file."""
+    config = {
+        "data_dir": DATA_DIR,
+        "sources": {
+            "containers": {
+                "type": "docker_logs",
+                "docker_host": f"unix://{DOCKER_SOCKET}",
+                "exclude_containers": [CONTAINER_NAME],
+            }
+        },
+        "sinks": {
+            "spaces": {
+                "type": "aws_s3",
+                "inputs": ["containers"],
+                "endpoint": f"https://{region}.digitaloceanspaces.com",
+                "region": region,
+                "bucket": bucket,
+                "key_prefix": f"droplet-{droplet_id}/%Y-%m-%d/",
+                "compression": "gzip",
+                "encoding": {"codec": "json"},
+                "framing": {"method": "newline_delimited"},
+                "batch": {"timeout_secs": BATCH_SECONDS},
+                "buffer": {"type": "disk", "max_size": BUFFER_BYTES, "when_full": "block"},
+            }
+        },
+    }
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogShippingArgs:
+    bucket_name: str
+    """Spaces bucket name, unique in the region; no default (derived from domain and stack)."""
+    region: str
+    """Spaces region; no default (config `region`)."""
+    hosts: tuple[DockerHost, ...]
+    """Every app droplet's docker host: one shipper each; no default."""
+    retention_days: int
+    """Days a log object is kept; no default (config `logs.retentionDays`)."""
+    image: str
+    """Pinned Vector image; no default (config `logs.image`)."""
+    memory_mb: int
+    """Memory limit of each shipper; no default (components/config LOGSHIP_MEMORY_MB)."""
+    protect: bool = False
+    """Protect the bucket; default False (config `protect`)."""
+
+
+class LogShipping(pulumi.ComponentResource):
+    """Outputs the bucket; its key may use that bucket only and reaches the shippers as a secret."""
+
+    bucket: do.SpacesBucket
+
+    def __init__(self, name: str, args: LogShippingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("webstack:logship:LogShipping", name, None, opts)
+        self.bucket = do.SpacesBucket(
+            f"{name}-bucket",
+            name=args.bucket_name,
+            region=args.region,
+            acl="private",
+            lifecycle_rules=[
+                do.SpacesBucketLifecycleRuleArgs(
+                    id="expire-logs",
+                    enabled=True,
+                    expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=args.retention_days),
+                    abort_incomplete_multipart_upload_days=1,
+                )
+            ],
+            force_destroy=not args.protect,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        key = do.SpacesKey(
+            f"{name}-key",
+            name=f"{name}-shippers",
+            grants=[do.SpacesKeyGrantArgs(bucket=self.bucket.name, permission="readwrite")],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        env = pulumi.Output.secret(
+            pulumi.Output.all(key.access_key, key.secret_key).apply(
+                lambda k: [f"AWS_ACCESS_KEY_ID={k[0]}", f"AWS_SECRET_ACCESS_KEY={k[1]}"]
+            )
+        )
+        for i, host in enumerate(args.hosts):
+            image = host.image(f"{name}-{i}-image", args.image, self)
+            data = host.volume(f"{name}-{i}-buffer", self, protect=False)
+            config = pulumi.Output.all(self.bucket.name, host.droplet_id).apply(
+                lambda v: render_vector_config(bucket=v[0], region=args.region, droplet_id=str(v[1]))
+            )
+            host.container(
+                f"{name}-{i}-shipper",
+                parent=self,
+                memory_mb=args.memory_mb,
+                name=CONTAINER_NAME,
+                image=image.image_id,
+                command=["--config", CONFIG_PATH],
+                envs=env,
+                restart="unless-stopped",
+                uploads=[docker.ContainerUploadArgs(file=CONFIG_PATH, content=config)],
+                volumes=[
+                    docker.ContainerVolumeArgs(host_path=DOCKER_SOCKET, container_path=DOCKER_SOCKET, read_only=True),
+                    docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR),
+                ],
+                # Flush the batch in flight before the container goes.
+                stop_timeout=BATCH_SECONDS,
+            )
+        self.register_outputs({"bucket": self.bucket.name})
