@@ -43,8 +43,13 @@ NODE_PROCESSES = {
     "clock": {"command": ["node", "clock.js"], "singleton": True, "memoryMb": 64, "connections": 0},
 }
 ZONE = "f" * 32
-# test_media.py's aliases (its _run): the media key's credentials under the AWS SDK's names.
-MEDIA_ALIASES = {"AWS_ACCESS_KEY_ID": "mediaAccessKeyId", "AWS_SECRET_ACCESS_KEY": "mediaSecretAccessKey"}
+# test_media.py's aliases (its _run): the media key's credentials and the objects' default ACL
+# under the AWS SDK's names.
+MEDIA_ALIASES = {
+    "AWS_ACCESS_KEY_ID": "mediaAccessKeyId",
+    "AWS_SECRET_ACCESS_KEY": "mediaSecretAccessKey",
+    "AWS_DEFAULT_ACL": "mediaDefaultAcl",
+}
 # Overrides that only remove resources (monitoring/backups off, test_plan.py) or change values
 # no rule reads (proxy options, generated-secret counters, ESC secretEnv) are left out. The
 # parts of a stack are recorded together (Variant below): 6 recordings instead of 24.
@@ -72,8 +77,8 @@ PARTS = {
     "public-media": Part(
         "prod",
         {**PUBLIC_MEDIA, "app.envAliases": MEDIA_ALIASES},
-        "test_media.py public media: a second SpacesBucket and SpacesKey, SpacesBucketCorsConfiguration, "
-        "SpacesBucketPolicy",
+        "test_media.py public media: a second SpacesBucket and SpacesKey, SpacesBucketCorsConfiguration "
+        "(and no SpacesBucketPolicy: the objects are public by their ACL)",
     ),
     "domain-features": Part(
         "prod",
@@ -183,55 +188,13 @@ def _runs() -> list[tuple[str, bool]]:
     return [(s, p) for s in RECORDINGS for p in (False, True)]
 
 
-SPACES_POLICY = "digitalocean:index/spacesBucketPolicy:SpacesBucketPolicy"
-
-
-@dataclasses.dataclass(frozen=True)
-class Known:
-    """A defect the check finds in the program that needs a decision this check cannot make:
-    reported (see `why`), excused from the clean-stack test, and required to stay found, so the
-    entry goes when the program is fixed."""
-
-    recording: str
-    type: str
-    path: str
-    source: str  # a part of the cited source
-    why: str
-
-
-KNOWN_DEFECTS = (
-    Known(
-        PROD_V,
-        SPACES_POLICY,
-        "bucket",
-        "configure-bucket-policies",
-        "media.publicHostname: the public-read bucket policy goes on the bucket its limited-access key "
-        "(grants readwrite on that bucket only) is for, and DigitalOcean refuses the pair: whichever of "
-        "SpacesBucketPolicy and SpacesKey is created second fails. The way out is a design choice "
-        "(a full-access key, or public objects by per-object ACL without a policy), not a value.",
-    ),
-)
-
-
-def _known(name: str, v: contracts.Violation) -> bool:
-    return any(
-        k.recording == name and k.type == v.type and k.path == v.path and k.source in v.source for k in KNOWN_DEFECTS
-    )
-
-
 # --------------------------------------------------------------------------- every stack and variant is clean
 
 
 @pytest.mark.parametrize(("stack", "preview"), _runs(), ids=[f"{s}-{'preview' if p else 'up'}" for s, p in _runs()])
 def test_stack_meets_the_provider_contracts(stack, preview):
-    violations = [v for v in contracts.check(recording(stack, preview)) if not _known(stack, v)]
+    violations = contracts.check(recording(stack, preview))
     assert not violations, "\n".join(map(str, violations))
-
-
-@pytest.mark.parametrize("known", KNOWN_DEFECTS, ids=lambda k: f"{k.type.split(':')[-1]}.{k.path}")
-def test_each_known_defect_is_still_found(known):
-    found = [v for v in contracts.check(recording(known.recording)) if _known(known.recording, v)]
-    assert found, f"fixed? remove it from KNOWN_DEFECTS: {known.why}"
 
 
 def test_each_part_is_in_one_variant_of_its_stack_and_keeps_its_own_values():
@@ -378,8 +341,6 @@ KINDS = {
     "keys": ["values"],
     "absent": [],
     "conflicts": ["other"],
-    "json": [],
-    "json_normal": [],
     "canonical_ip": [],
 }
 
@@ -490,24 +451,6 @@ SSH_KEY = DO + "sshKey:SshKey"
 CORS = DO + "spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
 MX, SPF, CAA, AAAA = "-mx-", "-txt-spf1", "-caa-", "-aaaa-"
 
-
-def policy_with(**changes) -> Callable[[harness.Resource], harness.Resource]:
-    """A mutation of the bucket policy document (top-level keys), sent in the normal form."""
-
-    def mutate(r: harness.Resource) -> harness.Resource:
-        r.inputs["policy"] = contracts.go_json({**json.loads(r.inputs["policy"]), **changes})
-        return r
-
-    mutate.path = "policy"
-    return mutate
-
-
-def reformat_policy(r: harness.Resource) -> harness.Resource:
-    r.inputs["policy"] = json.dumps(json.loads(r.inputs["policy"]), indent=2)
-    return r
-
-
-reformat_policy.path = "policy"
 
 MUTATIONS = {
     "valkey policy with underscore": Case(
@@ -634,7 +577,7 @@ MUTATIONS = {
         PROD_V, RECORD, adopt(f"{'e' * 32}/{'b' * 32}"), "dns_record/resource.go:244", "-www"
     ),
     "import of a type without an import form": Case("prod", DROPLET, adopt("12345"), "contracts/rules.yaml"),
-    # ------------------------------------------------------------ media (SpacesBucketCorsConfiguration, -Policy)
+    # ------------------------------------------------------------ media (SpacesBucketCorsConfiguration)
     "cors region": Case(PROD_V, CORS, put("region", "nyc1"), "bucket_cors_configuration.go:36"),
     "cors method": Case(PROD_V, CORS, put("corsRules[0].allowedMethods[0]", "PATCH"), "cors_configuration.md:73"),
     "cors without methods": Case(PROD_V, CORS, put("corsRules[0].allowedMethods", []), "cors_configuration.go:51"),
@@ -645,12 +588,6 @@ MUTATIONS = {
     "cors rule id too long": Case(PROD_V, CORS, put("corsRules[0].id", "r" * 256), "cors_configuration.go:67"),
     "cors without rules": Case(PROD_V, CORS, put("corsRules", []), "cors_configuration.go:40"),
     "cors without region": Case(PROD_V, CORS, put("region", ...), "schema.json"),
-    "policy region": Case(PROD_V, SPACES_POLICY, put("region", "nyc1"), "bucket_policy.go:40"),
-    "policy not json": Case(PROD_V, SPACES_POLICY, put("policy", '{"Version": "2012-10-17"'), "bucket_policy.go:45"),
-    "policy empty": Case(PROD_V, SPACES_POLICY, put("policy", ""), "bucket_policy.go:95"),
-    "policy version": Case(PROD_V, SPACES_POLICY, policy_with(Version="2025-04-29"), "spaces_bucket_policy.md:53"),
-    "policy not in the provider's form": Case(PROD_V, SPACES_POLICY, reformat_policy, "bucket_policy.go:50"),
-    "policy bucket of wrong type": Case(PROD_V, SPACES_POLICY, put("bucket", ["b"]), "schema.json"),
     # ------------------------------------------------------------ Pages (PagesProject, PagesDomain)
     "pages project without production branch": Case(PROD_V, PAGES_PROJECT, put("productionBranch", ...), "schema.json"),
     "pages project name of wrong type": Case(PROD_V, PAGES_PROJECT, put("name", 5), "schema.json"),
@@ -707,26 +644,45 @@ def test_a_broken_value_is_reported_with_its_property_and_source(case):
     )
 
 
+SPACES_POLICY = DO + "spacesBucketPolicy:SpacesBucketPolicy"
+
+
+def _with_bucket_policy(name: str) -> tuple[list[harness.Resource], harness.Resource]:
+    """The resources of a recording (copies) and a SpacesBucketPolicy on its media bucket, as
+    the program registered it before media went policy-free (components/media.py)."""
+    resources = [dataclasses.replace(r, inputs=copy.deepcopy(r.inputs)) for r in recording(name).resources]
+    bucket = next(r for r in resources if r.type == BUCKET and r.name.endswith("-media-bucket"))
+    policy_name = bucket.name.removesuffix("-bucket") + "-public-read"
+    prefix, _ = bucket.urn.rsplit("::", 1)
+    policy = dataclasses.replace(
+        bucket,
+        urn=prefix.replace(BUCKET, SPACES_POLICY) + "::" + policy_name,
+        id="",
+        type=SPACES_POLICY,
+        name=policy_name,
+        inputs={"bucket": bucket.inputs["name"], "region": bucket.inputs["region"], "policy": "{}"},
+        property_dependencies={},
+        outputs={},
+    )
+    return [*resources, policy], policy
+
+
 def test_a_bucket_policy_beside_a_limited_key_is_reported_and_not_beside_a_full_access_one():
-    resources = [dataclasses.replace(r, inputs=copy.deepcopy(r.inputs)) for r in recording(PROD_V).resources]
-    (policy,) = [r for r in resources if r.type == SPACES_POLICY]
+    """No stack or variant registers a bucket policy any more, so the clean-stack tests cannot
+    show the `exclusive` rule at work: it must still report one added beside the media key."""
+    assert not any(r.type == SPACES_POLICY for r in recording(PROD_V).resources)
+    resources, policy = _with_bucket_policy(PROD_V)
     (found,) = contracts.check_exclusive(resources)
     assert (found.name, found.path, found.value) == (policy.name, "bucket", policy.inputs["bucket"])
     assert "media-key" in found.rule and "configure-bucket-policies" in found.source
+    run = harness.Run(stack=PROD_V, preview=False, config={}, resources=resources, exports={})
+    assert found in contracts.check(run), "the check the stacks are held to reports it"
     (key,) = [r for r in resources if r.type == KEY and r.inputs["grants"][0]["bucket"] == policy.inputs["bucket"]]
     key.inputs["grants"] = [{"bucket": "", "permission": "fullaccess"}]
     assert not contracts.check_exclusive(resources)
     key.inputs["grants"] = [{"bucket": policy.inputs["bucket"], "permission": UNKNOWN}]
     assert not contracts.check_exclusive(resources), "an unknown permission is not judged"
-    assert not contracts.check_exclusive(recording("prod").resources), "private media: no policy"
-
-
-def test_the_public_read_policy_is_sent_in_the_providers_normal_form():
-    from components.media import public_read_policy
-
-    text = public_read_policy("example-com-prod-media")
-    assert text == contracts.go_json(json.loads(text))
-    assert contracts.go_json({"b": "<&>", "a": 1}) == '{"a":1,"b":"\\u003c\\u0026\\u003e"}'  # Go's HTML escapes
+    assert not contracts.check_exclusive(recording(PROD_V).resources), "no policy, nothing to report"
 
 
 def test_unknown_values_are_tolerated():

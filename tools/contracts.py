@@ -18,7 +18,9 @@ under contracts/ with the upstream file and line it was transcribed from:
 5. import ids: the form each provider's importer parses, and that the id names the same
    parent (zone) as the program's inputs (rules.yaml `imports`);
 6. exclusive pairs: resources the API refuses side by side (rules.yaml `exclusive`), the one
-   check that looks at two resources at once (a bucket policy and a key limited to that bucket).
+   check that looks at two resources at once (a bucket policy and a key limited to that
+   bucket). Its types need no schema or replacement entry: the program may register none of
+   them, and the rule then guards against one being added.
 
 Provider resources are checked on their decoded config: the engine sends non-string
 settings (`registryAuth`) as JSON strings.
@@ -465,14 +467,6 @@ def _fails(rule: dict[str, Any], hit: Hit) -> str | None:
     if kind == "keys":
         extra = sorted(set(value) - set(rule["values"])) if isinstance(value, dict) else None
         return f"unexpected keys {extra}; allowed {rule['values']}" if extra else None
-    if kind == "json":
-        return None if _json(value) is not _NOT_JSON else "not a JSON document"
-    if kind == "json_normal":
-        parsed = _json(value)
-        if parsed is _NOT_JSON:
-            return None  # the `json` rule says so
-        normal = go_json(parsed)
-        return None if value == normal else f"not in the provider's normal form {normal[:60]!r}..."
     if kind == "canonical_ip":
         try:
             canonical = str(ipaddress.ip_address(value))
@@ -480,28 +474,6 @@ def _fails(rule: dict[str, Any], hit: Hit) -> str | None:
             return None  # not an address at all: the address rules say so
         return None if value == canonical else f"not in canonical form ({canonical})"
     raise ValueError(f"unknown rule kind {kind!r}")
-
-
-_NOT_JSON = object()
-
-
-def _json(value: Any) -> Any:
-    if not isinstance(value, str):
-        return _NOT_JSON
-    try:
-        return json.loads(value)
-    except ValueError:
-        return _NOT_JSON
-
-
-def go_json(value: Any) -> str:
-    """`value` as Go's encoding/json marshals it, which is what the SDKv2 helper
-    structure.NormalizeJsonString returns: compact, map keys sorted, non-ASCII as is, and
-    <, >, & and U+2028/U+2029 escaped (numbers as Python writes them: the same for integers)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    for char in "<>&\u2028\u2029":
-        text = text.replace(char, f"\\u{ord(char):04x}")
-    return text
 
 
 def _is_address(value: Any, kind: str) -> bool:
@@ -531,10 +503,6 @@ def check_rules(r: harness.Resource) -> list[Violation]:
         for hit in resolve(inputs, rule["path"]):
             if not _applies(rule, inputs, hit.parent):
                 continue
-            if "json" in rule:
-                hit = _json_field(hit, rule["json"])
-                if hit is None:
-                    continue
             why = _fails(rule, hit)
             if why:
                 label = f"{rule.get('category', 'validation')} {rule['kind']}: {why}"
@@ -542,20 +510,6 @@ def check_rules(r: harness.Resource) -> list[Violation]:
                     label += f" (enforced by {rule['enforced_by']})"
                 out.append(_violation(r, hit.path, hit.value, label, "; ".join(map(describe, rule["sources"]))))
     return out
-
-
-def _json_field(hit: Hit, field: str) -> Hit | None:
-    """The value at `field` inside a JSON document held as a string (a bucket policy's Version);
-    None when the document is unknown or not JSON (the `json` rule judges that)."""
-    if not hit.present or _unknown(hit.value):
-        return None
-    parsed = _json(hit.value)
-    if parsed is _NOT_JSON:
-        return None
-    hits = list(resolve(parsed, field)) if isinstance(parsed, dict) else []
-    if not hits:
-        return Hit(hit.path, parsed, False, None)
-    return Hit(hit.path, hits[0].parent, hits[0].present, hits[0].value)
 
 
 # --------------------------------------------------------------------------- 3. replacement
