@@ -7,7 +7,6 @@ import re
 import pytest
 
 from tests.conftest import recorded, recorded_with
-from tests.test_renderers import _nginx_t
 from tools import harness
 
 CONTAINER = "docker:index/container:Container"
@@ -202,7 +201,7 @@ def test_the_origin_key_reaches_nginx_only_as_a_secret(any_run):
 
 @pytest.mark.parametrize("stack", harness.stack_files())
 def test_nginx_conf_of_every_stack_passes_nginx_t(stack, tmp_path):
-    from tests.test_renderers import _run, _tool
+    from tests.test_renderers import nginx_t_with_throwaway_cert
 
     run = recorded(stack)
     conf = {
@@ -211,14 +210,7 @@ def test_nginx_conf_of_every_stack_passes_nginx_t(stack, tmp_path):
     }
     assert len(conf) == 1
     text = conf.pop()
-    cert, key = tmp_path / "origin.pem", tmp_path / "origin.key"
-    done = _run(
-        _tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-days", "1", "-subj", "/CN=test", "-keyout", str(key), "-out", str(cert),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    text = text.replace("/etc/nginx/certs/origin.pem", str(cert)).replace("/etc/nginx/certs/origin.key", str(key))
-    result = _nginx_t(tmp_path, text)
+    result = nginx_t_with_throwaway_cert(tmp_path, text)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Strict-Transport-Security" in text
     assert "real_ip_header CF-Connecting-IP;" in text

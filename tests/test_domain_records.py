@@ -45,19 +45,6 @@ STAGING_RECORDS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _pages_answers():
-    """The mocks answer Pages as the API does: the project's pages.dev name, the domain's status."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(
-            harness._FAKES,
-            PROJECT,
-            lambda self, key, inputs: (inputs["name"], {"subdomain": f"{inputs['name']}.pages.dev"}),
-        )
-        mp.setitem(harness._FAKES, DOMAIN, lambda self, key, inputs: (inputs["name"], {"status": "initializing"}))
-        yield
-
-
 @pytest.fixture(scope="module")
 def prod():
     return harness.run("prod", PROD)

@@ -14,7 +14,7 @@ import pytest
 from components import cron
 from components.config.process import cron_problem
 from tests.conftest import recorded, recorded_with
-from tests.test_secrets import _plain_strings
+from tests.test_secrets import plain_leaks
 from tools import harness
 
 CONTAINER = "docker:index/container:Container"
@@ -82,8 +82,7 @@ def test_the_env_file_and_alert_url_are_secret(preview):
     index = {u["file"]: i for i, u in enumerate(runner.inputs["uploads"])}
     for path in (cron.ENV_FILE, cron.ALERT_URL_FILE):
         assert f"uploads[{index[path]}].content" in runner.secret_paths or "uploads" in runner.secret_paths, path
-    leaks = [p for p, text in _plain_strings(runner.inputs, "", runner.secret_paths) if harness.SECRET_MARK in text]
-    assert leaks == []
+    assert plain_leaks(run) == []
 
 
 def test_no_jobs_no_runner():

@@ -9,7 +9,7 @@ import pytest
 
 from components import logship
 from tests.conftest import recorded_with
-from tests.test_secrets import _plain_strings
+from tests.test_secrets import plain_leaks
 from tools import harness
 
 CONTAINER = "docker:index/container:Container"
@@ -78,13 +78,7 @@ def test_the_key_may_use_the_logs_bucket_only():
 @pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
 def test_no_secret_of_the_shippers_in_any_plain_input(preview):
     run = _run(preview)
-    leaks = [
-        (r.name, p)
-        for r in run.resources
-        for p, t in _plain_strings(r.inputs, "", r.secret_paths)
-        if harness.SECRET_MARK in t
-    ]
-    assert leaks == []
+    assert plain_leaks(run) == []
 
 
 def test_without_logs_nothing_ships():

@@ -10,8 +10,8 @@ import pytest
 from components.config import nginx_spec
 from components.proxy import render_nginx_conf
 from tests.conftest import recorded_with
-from tests.test_renderers import _nginx_t
-from tests.test_secrets import _plain_strings
+from tests.test_renderers import nginx_t_with_throwaway_cert
+from tests.test_secrets import plain_leaks
 from tools import harness
 
 DO = "digitalocean:index/"
@@ -70,13 +70,7 @@ def test_credentials_reach_the_app_as_secrets_under_its_own_names():
 @pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
 def test_no_media_secret_in_any_plain_input_or_export(preview):
     run = _run("prod", True, preview)
-    leaks = [
-        (r.name, p)
-        for r in run.resources
-        for p, t in _plain_strings(r.inputs, "", r.secret_paths)
-        if harness.SECRET_MARK in t
-    ]
-    assert leaks == []
+    assert plain_leaks(run) == []
     for name, export in run.exports.items():
         assert export.secret or harness.SECRET_MARK not in json.dumps(export.value), name
 
@@ -128,19 +122,9 @@ def test_public_media_is_read_only_objects_under_the_domain_through_cloudflare()
 
 
 def test_the_public_media_server_passes_nginx_t(tmp_path):
-    from tests.test_renderers import _run as run_tool
-    from tests.test_renderers import _tool
-
     run = _run("prod", True)
     text = render_nginx_conf(nginx_spec(run.cfg, run.cfg.vpc_cidr))
-    cert, key = tmp_path / "origin.pem", tmp_path / "origin.key"
-    done = run_tool(
-        _tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-days", "1", "-subj", "/CN=test", "-keyout", str(key), "-out", str(cert),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    text = text.replace("/etc/nginx/certs/origin.pem", str(cert)).replace("/etc/nginx/certs/origin.key", str(key))
-    result = _nginx_t(tmp_path, text)
+    result = nginx_t_with_throwaway_cert(tmp_path, text)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

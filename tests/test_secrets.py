@@ -24,14 +24,18 @@ def _plain_strings(value, path, secret_paths):
         yield path, value
 
 
-def test_no_fake_secret_in_any_plain_input(any_run):
-    leaks = [
+def plain_leaks(run: harness.Run) -> list[tuple[str, str]]:
+    """(resource, input path) of every fake secret (harness.SECRET_MARK) in a plain input."""
+    return [
         (r.name, path)
-        for r in any_run.resources
+        for r in run.resources
         for path, text in _plain_strings(r.inputs, "", r.secret_paths)
         if harness.SECRET_MARK in text
     ]
-    assert leaks == []
+
+
+def test_no_fake_secret_in_any_plain_input(any_run):
+    assert plain_leaks(any_run) == []
 
 
 def test_every_export_carrying_a_secret_is_secret(any_run):
@@ -97,13 +101,7 @@ def _private(kind: str, preview: bool = False) -> harness.Run:
 def test_user_secrets_and_registry_credentials_are_never_plaintext(kind, preview):
     run = _private(kind, preview)
     # Config values are known in preview too, so this search can fail in both modes.
-    leaks = [
-        (r.name, path)
-        for r in run.resources
-        for path, text in _plain_strings(r.inputs, "", r.secret_paths)
-        if harness.SECRET_MARK in text
-    ]
-    assert leaks == []
+    assert plain_leaks(run) == []
     for name, export in run.exports.items():
         assert export.secret or harness.SECRET_MARK not in json.dumps(export.value), name
     # ... and it is not vacuous: the secrets do reach every app container's env, as secrets.
@@ -121,13 +119,7 @@ def test_secrets_from_an_esc_environment_reach_the_app_as_secrets(preview):
     # An ESC environment's `pulumiConfig: {webstack:secretEnv: {...: {fn::secret: ...}}}` arrives as
     # the secret top-level key webstack:secretEnv, beside the stack file's webstack:app.
     run = recorded_with("staging", {"secretEnv": {"TWILIO_AUTH_TOKEN": {"secure": "v1:DDDD"}}}, preview)
-    leaks = [
-        (r.name, path)
-        for r in run.resources
-        for path, text in _plain_strings(r.inputs, "", r.secret_paths)
-        if harness.SECRET_MARK in text
-    ]
-    assert leaks == []
+    assert plain_leaks(run) == []
     webs = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-web")]
     assert webs and all("envs" in w.secret_paths for w in webs)
     if not preview:
