@@ -9,6 +9,7 @@ import pulumi
 import pulumi_digitalocean as do
 
 from components.dockerhost import DockerHost
+from components.spaces import scoped_key
 
 DUMP_PREFIX = "postgres"
 
@@ -54,7 +55,6 @@ class Backups(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:backups:Backups", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.endpoint = f"https://{args.region}.digitaloceanspaces.com"
         self.bucket = do.SpacesBucket(
             f"{name}-bucket",
@@ -78,12 +78,7 @@ class Backups(pulumi.ComponentResource):
             force_destroy=not args.protect,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        key = do.SpacesKey(
-            f"{name}-key",
-            name=f"{name}-dumps",
-            grants=[do.SpacesKeyGrantArgs(bucket=self.bucket.name, permission="readwrite")],
-            opts=child,
-        )
+        key = scoped_key(f"{name}-key", f"{name}-dumps", self.bucket, self)
         env = pulumi.Output.all(
             key.access_key, key.secret_key, args.pg_host, args.pg_port, args.pg_password, self.bucket.name
         ).apply(

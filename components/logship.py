@@ -13,6 +13,7 @@ import pulumi_digitalocean as do
 import pulumi_docker as docker
 
 from components.dockerhost import DockerHost
+from components.spaces import scoped_key
 
 CONFIG_PATH = "/etc/vector/vector.json"
 DATA_DIR = "/var/lib/vector"
@@ -97,12 +98,7 @@ class LogShipping(pulumi.ComponentResource):
             force_destroy=not args.protect,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        key = do.SpacesKey(
-            f"{name}-key",
-            name=f"{name}-shippers",
-            grants=[do.SpacesKeyGrantArgs(bucket=self.bucket.name, permission="readwrite")],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        key = scoped_key(f"{name}-key", f"{name}-shippers", self.bucket, self)
         env = pulumi.Output.secret(
             pulumi.Output.all(key.access_key, key.secret_key).apply(
                 lambda k: [f"AWS_ACCESS_KEY_ID={k[0]}", f"AWS_SECRET_ACCESS_KEY={k[1]}"]

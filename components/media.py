@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_digitalocean as do
 
+from components.spaces import scoped_key
+
 # What a browser may do with a presigned URL (direct uploads and downloads).
 CORS_METHODS = ("GET", "HEAD", "PUT", "POST")
 
@@ -69,12 +71,7 @@ class Media(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        key = do.SpacesKey(
-            f"{name}-key",
-            name=f"{name}-app",
-            grants=[do.SpacesKeyGrantArgs(bucket=self.bucket.name, permission="readwrite")],
-            opts=child,
-        )
+        key = scoped_key(f"{name}-key", f"{name}-app", self.bucket, self)
         self.access_key = pulumi.Output.secret(key.access_key)
         self.secret_key = pulumi.Output.secret(key.secret_key)
         self.register_outputs({"bucket": self.bucket.name, "endpoint": self.endpoint})
