@@ -1,13 +1,16 @@
-"""Issue 13 item 9: the five seed apps as examples (examples/<app>/Pulumi.<app>.yaml).
+"""Issue 13 item 9 and issue 14: the five seed apps as examples (examples/<app>/Pulumi.<app>.yaml).
 
 Each example plans offline from a fresh clone (`make plan STACK=examples/<app>`), and gets
 what its guide needs: its processes where they should run, the env names its app reads
 (including aliases), its secrets as secrets, its Postgres extensions, its nginx timeouts and
-options, and its private image's pull credentials as a secret. The needs below are written
-from the guides (../shared/seeds/000-004), not read back from the stack files, so a stack
-file that drifts from its guide fails here.
+options, its private image's pull credentials as a secret, and (issue 14) its uploads in the
+media bucket, its logs kept for the guide's days, its static frontend on Pages, and the
+zone-wide names (mail authentication, the apex) its prod* stack adds (prod-zone.yaml). The
+needs below are written from the guides (../shared/seeds/000-004), not read back from the
+stack files, so a stack file that drifts from its guide fails here.
 
-Each example is recorded once (tests/conftest.py caches the run per session).
+Each example is recorded once (tests/conftest.py caches the run per session), and once more
+as the zone-owning prod stack where it has a prod-zone.yaml.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import jsonschema
 import pytest
 import yaml
 
-from components import cron
-from tests.conftest import recorded
+from components import cron, logship
+from components.config import ConfigError
+from tests.conftest import recorded, recorded_with
 from tests.test_renderers import _nginx_t, _run, _stripped_lines, _tool
-from tools import config_schema, harness, plan
+from tools import config_schema, contracts, harness, plan
 
 EXAMPLES_DIR = harness.ROOT / "examples"
 EXAMPLES = tuple(sorted(p.parent.name for p in EXAMPLES_DIR.glob("*/Pulumi.*.yaml")))
@@ -35,6 +39,27 @@ VALKEY_CLUSTER_PREFIX = "-valkey-"
 MODELINE = "# yaml-language-server: $schema=../../schema/stack.schema.json"
 # Names the stack sets itself when Valkey exists (components/envmap.py DEFAULT_NAMES).
 VALKEY_NAMES = ("REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL")
+DO, CF = "digitalocean:index/", "cloudflare:index/"
+BUCKET, SPACES_KEY, CORS = (
+    DO + "spacesBucket:SpacesBucket",
+    DO + "spacesKey:SpacesKey",
+    DO + "spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration",
+)
+RECORD, ZONE_SETTING = CF + "dnsRecord:DnsRecord", CF + "zoneSetting:ZoneSetting"
+PAGES_PROJECT, PAGES_DOMAIN = CF + "pagesProject:PagesProject", CF + "pagesDomain:PagesDomain"
+# What an example's production stack adds: names only the zone's owner (a prod* stack) writes.
+ZONE_FILE = "prod-zone.yaml"
+
+
+@dataclass(frozen=True)
+class Zone:
+    """What the guide needs at the zone's shared names (the apex and names beside it), which
+    only the zone-owning prod* stack may write: examples/<app>/prod-zone.yaml."""
+
+    sendgrid_from: str | None = None
+    """Env name of the From address the app sends as through SendGrid: its domain is authenticated."""
+    frontend: str | None = None
+    """The frontend's hostname there (the guide's apex)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,17 @@ class Needs:
     """Container role -> seconds of grace between SIGTERM and SIGKILL."""
     registry: tuple[str, str | None] = ("", None)
     """The registry the image is pulled from, and the token's user (None: DOCR's minted one)."""
+    media: dict[str, str] = field(default_factory=dict)
+    """Uploads in the media bucket: env name -> what it carries (bucket, endpoint, region,
+    accessKey, secretKey). Empty: the guide keeps no uploaded files."""
+    media_origins: tuple[str, ...] = ()
+    """Origins the browser uploads from with presigned URLs (CORS)."""
+    logs_days: int | None = None
+    """Days the guide keeps logs (shipped off the droplets); None: no period in the guide."""
+    frontend: tuple[str, str, str] | None = None
+    """A static frontend on Pages: (hostname, project, production branch)."""
+    zone: Zone | None = None
+    """What the app's prod* stack adds at the zone's shared names (prod-zone.yaml)."""
 
 
 CELERY = ("celery", "-A", "celery_worker.celery")
@@ -109,7 +145,8 @@ NEEDS: dict[str, Needs] = {
             SECURITY_HEADERS_ENABLED RATE_LIMIT_ENABLED RATE_LIMIT_STORAGE_URL LOG_LEVEL
             STRIPE_PUBLISHABLE_KEY STRIPE_SECRET_KEY STRIPE_WEBHOOK_SECRET MAIL_SERVER MAIL_PORT
             MAIL_USE_TLS MAIL_USERNAME MAIL_PASSWORD MAIL_DEFAULT_SENDER HEALTH_CHECK_ENABLED
-            METRICS_ENABLED
+            METRICS_ENABLED MEDIA_BUCKET AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL
+            AWS_DEFAULT_REGION
             """
         ),
         secrets=("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "MAIL_PASSWORD"),
@@ -131,6 +168,17 @@ NEEDS: dict[str, Needs] = {
         },
         stops={"worker": 30},
         registry=("registry.digitalocean.com", None),
+        # File Storage: uploads shared by web and the Celery worker, in the bucket; boto3's own names.
+        media={
+            "MEDIA_BUCKET": "bucket",
+            "AWS_ACCESS_KEY_ID": "accessKey",
+            "AWS_SECRET_ACCESS_KEY": "secretKey",
+            "AWS_ENDPOINT_URL": "endpoint",
+            "AWS_DEFAULT_REGION": "region",
+        },
+        media_origins=("https://pdfsmaller.site", "https://www.pdfsmaller.site"),
+        # Monitoring and Logging §3, logrotate `daily` + `rotate 30`.
+        logs_days=30,
     ),
     # 001: FastAPI under uvicorn, a /ws WebSocket, Redis (sessions, rate limits, cache), no
     # Celery, Postgres with uuid-ossp and pgcrypto, Twilio/Interakt/SMTP/Sentry secrets.
@@ -160,6 +208,10 @@ NEEDS: dict[str, Needs] = {
             "/api/v1/auth/": ("limit_req zone=auth burst=5 nodelay;",),
         },
         registry=("ghcr.io", "malar-deploy-bot"),
+        # Frontend Deployment: the React PWA (Vite, deployed on push to main), at www here (the
+        # apex is zone-wide) and at the apex, the guide's production URL, in the prod* stack.
+        frontend=("www.malar-market-ledger.com", "malar-market-ledger", "main"),
+        zone=Zone(frontend="malar-market-ledger.com"),
     ),
     # 002: Flask under gunicorn, cron jobs (no Celery), no Redis, Stripe, SMTP, /static on a CDN.
     "flask-saas": Needs(
@@ -179,6 +231,8 @@ NEEDS: dict[str, Needs] = {
         nginx=("proxy_read_timeout 60s;",),
         locations={"/static/": ('add_header Cache-Control "public, max-age=31536000, immutable";',)},
         registry=("registry.digitalocean.com", None),
+        # §3 "Access logs and application logs retained for at least 30 days".
+        logs_days=30,
     ),
     # 003: Django under gunicorn (--workers 4 --timeout 30), WhiteNoise, SendGrid, a field
     # encryption salt, /health/, Render autoscaling; no Celery, Redis optional.
@@ -201,6 +255,8 @@ NEEDS: dict[str, Needs] = {
         absent_locations=("/static/",),
         stops={"web": 30},
         registry=("ghcr.io", "smartinvoice-deploy"),
+        # §1 Email (SendGrid), noreply@your-domain.com: the apex, authenticated by its owner.
+        zone=Zone(sendgrid_from="SENDGRID_FROM_EMAIL"),
     ),
     # 004: Astro SSR on Node 20 (no Python, no Celery), Redis sessions, Postgres 16, Stripe,
     # SendGrid over SMTP, /api/health, fingerprinted /assets/, a Stripe-aware CSP.
@@ -227,6 +283,8 @@ NEEDS: dict[str, Needs] = {
         ),
         locations={"/assets/": ('add_header Cache-Control "public, max-age=31536000, immutable";',)},
         registry=("docker.io", "mysticecom"),
+        # Environment Variables, EMAIL (SMTP) through smtp.sendgrid.net from noreply@yourdomain.com.
+        zone=Zone(sendgrid_from="EMAIL_FROM"),
     ),
 }
 
@@ -307,6 +365,38 @@ def _config_secrets(slug: str) -> dict[str, str]:
     return found
 
 
+def _webstack_config(path: Path) -> dict:
+    """The `webstack:` keys of a stack file (or of a prod-zone.yaml), without the namespace."""
+    doc = yaml.safe_load(path.read_text())["config"]
+    return {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("webstack:")}
+
+
+def _merged(base: dict, extra: dict) -> dict:
+    """`extra` over `base`: maps key by key, anything else (lists too) replaced. How a
+    prod-zone.yaml goes into the stack file."""
+    out = dict(base)
+    for key, value in extra.items():
+        both_maps = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = _merged(base[key], value) if both_maps else value
+    return out
+
+
+def _with_zone(slug: str) -> dict:
+    """The example's config with its prod-zone.yaml merged in."""
+    example = _webstack_config(harness.stack_path(f"examples/{slug}"))
+    return _merged(example, _webstack_config(EXAMPLES_DIR / slug / ZONE_FILE))
+
+
+def _as_zone_owner(slug: str) -> harness.Run:
+    """The example with its prod-zone.yaml, planned as the zone-owning stack `prod`: every key of
+    the root Pulumi.prod.yaml replaced or removed, so only the example's config is left."""
+    root = _webstack_config(harness.stack_path("prod"))
+    return recorded_with("prod", {key: None for key in root} | _with_zone(slug))
+
+
+ZONE_SLUGS = tuple(slug for slug in EXAMPLES if NEEDS[slug].zone)
+
+
 # --------------------------------------------------------------------------- the files
 
 
@@ -353,6 +443,20 @@ def _decrypted_doc(slug: str) -> dict:
 def test_the_file_validates_against_the_schema(slug):
     validator = jsonschema.Draft202012Validator(json.loads(config_schema.SCHEMA_PATH.read_text()))
     assert [e.message for e in validator.iter_errors(_decrypted_doc(slug))] == []
+
+
+def test_a_prod_zone_file_is_where_the_guide_needs_the_zones_shared_names():
+    assert tuple(slug for slug in EXAMPLES if (EXAMPLES_DIR / slug / ZONE_FILE).exists()) == ZONE_SLUGS
+
+
+@pytest.mark.parametrize("slug", ZONE_SLUGS)
+def test_the_prod_zone_file_cites_its_guide_and_the_merge_validates(slug):
+    text = (EXAMPLES_DIR / slug / ZONE_FILE).read_text()
+    assert "Guide:" in text and "prod*" in text.split("config:", 1)[0], "it says why it is separate"
+    doc = {"config": {f"webstack:{k}": v for k, v in _with_zone(slug).items()}}
+    decrypted = json.loads(json.dumps(doc), object_hook=lambda d: "plaintext" if set(d) == {"secure"} else d)
+    validator = jsonschema.Draft202012Validator(json.loads(config_schema.SCHEMA_PATH.read_text()))
+    assert [e.message for e in validator.iter_errors(decrypted)] == []
 
 
 @pytest.mark.parametrize("slug", EXAMPLES)
@@ -654,3 +758,169 @@ def test_its_image_is_pulled_with_the_registry_credentials_as_a_secret(slug):
     app_images = [i for i in images if i.inputs["name"] == run.cfg.app.image]
     assert len(app_images) == run.cfg.app.replicas
     assert {i.provider_urn for i in app_images} == {p.urn for p in providers}
+
+
+# --------------------------------------------------------------------------- uploads and logs
+
+
+def _media(run: harness.Run) -> tuple[list[harness.Resource], list[harness.Resource]]:
+    buckets = [b for b in run.of_type(BUCKET) if b.name.endswith("-media-bucket")]
+    return buckets, [k for k in run.of_type(SPACES_KEY) if "-media-" in k.name]
+
+
+@pytest.mark.parametrize("slug", EXAMPLES)
+def test_uploads_live_in_a_private_bucket_of_their_own_where_the_guide_keeps_them(slug):
+    run, need = _run_of(slug), NEEDS[slug]
+    buckets, keys = _media(run)
+    if not need.media:
+        assert buckets == keys == [] and run.exports["media_bucket"].value is None
+        for c in _with_app_env(run):
+            assert not [n for n in _env(c) if n.startswith("MEDIA_")], c.name
+        return
+    (bucket,), (key,) = buckets, keys
+    name = f"{run.cfg.domain.replace('.', '-')}-{slug}-media"
+    assert bucket.inputs["name"] == run.exports["media_bucket"].value == name
+    assert bucket.inputs["acl"] == "private" and not run.cfg.media.public_hostname
+    # protect: true, as in prod: users' files are versioned and never emptied or deleted.
+    assert bucket.protect and bucket.retain_on_delete and bucket.inputs["forceDestroy"] is False
+    assert bucket.inputs["versioning"] == {"enabled": True}
+    assert key.inputs["grants"] == [{"bucket": name, "permission": "readwrite"}], "this bucket only"
+    (cors,) = [c for c in run.of_type(CORS) if "-media-" in c.name]
+    (rule,) = cors.inputs["corsRules"]
+    assert rule["allowedOrigins"] == list(need.media_origins)
+    assert {"PUT", "POST"} <= set(rule["allowedMethods"]), "the browser uploads with a presigned URL"
+
+
+@pytest.mark.parametrize("slug", [slug for slug in EXAMPLES if NEEDS[slug].media])
+def test_the_media_key_reaches_every_app_process_as_a_secret_under_the_names_the_app_reads(slug):
+    run, need = _run_of(slug), NEEDS[slug]
+    (bucket,), (key,) = _media(run)
+    carried = {
+        "bucket": bucket.inputs["name"],
+        "endpoint": f"https://{run.cfg.region}.digitaloceanspaces.com",
+        "region": run.cfg.region,
+        "accessKey": key.outputs["accessKey"],
+        "secretKey": key.outputs["secretKey"],
+    }
+    assert harness.SECRET_MARK in carried["secretKey"], "the leak searches are not vacuous"
+    containers = _with_app_env(run)
+    assert {_role(c) for c in containers} >= {"web", "migrate", *need.processes}, "web, the release, each process"
+    for c in containers:
+        assert "envs" in c.secret_paths, c.name
+        env = _env(c)
+        for name, what in need.media.items():
+            assert env[name] == carried[what], (c.name, name)
+    # test_its_secrets_reach_the_app_only_as_secrets searches every plain input and export for
+    # the mark; the key's secret is never an export of its own either.
+    for name, export in run.exports.items():
+        assert export.secret or carried["secretKey"] not in json.dumps(export.value), name
+
+
+@pytest.mark.parametrize("slug", EXAMPLES)
+def test_logs_are_kept_off_the_droplets_for_as_long_as_the_guide_keeps_them(slug):
+    run, need = _run_of(slug), NEEDS[slug]
+    shippers = [c for c in run.of_type(CONTAINER) if c.inputs.get("name") == logship.CONTAINER_NAME]
+    buckets = [b for b in run.of_type(BUCKET) if b.name.endswith("-logs-bucket")]
+    if need.logs_days is None:
+        assert shippers == buckets == [] and run.exports["logs_bucket"].value is None
+        return
+    (bucket,) = buckets
+    (rule,) = bucket.inputs["lifecycleRules"]
+    assert rule["enabled"] is True and rule["expiration"] == {"days": need.logs_days}
+    assert bucket.inputs["acl"] == "private"
+    (key,) = [k for k in run.of_type(SPACES_KEY) if "-logs-" in k.name]
+    assert key.inputs["grants"] == [{"bucket": bucket.inputs["name"], "permission": "readwrite"}]
+    providers = sorted(p.urn for p in run.of_type(PROVIDER))
+    assert sorted(s.provider_urn for s in shippers) == providers, "one shipper on each droplet"
+
+
+# --------------------------------------------------------------------------- the domain
+
+
+def _assert_frontend(run: harness.Run, hostname: str, project: str, branch: str) -> None:
+    """A direct-upload Pages project, its custom domain and a proxied CNAME to its pages.dev
+    name; the API the site calls admits it."""
+    (pages,) = run.of_type(PAGES_PROJECT)
+    assert pages.inputs["name"] == project and pages.inputs["productionBranch"] == branch
+    assert pages.inputs["accountId"] == run.cfg.edge.account_id and "source" not in pages.inputs
+    (domain,) = run.of_type(PAGES_DOMAIN)
+    assert (domain.inputs["name"], domain.inputs["projectName"]) == (hostname, project)
+    (cname,) = [r for r in run.of_type(RECORD) if r.inputs["name"] == hostname]
+    assert (cname.inputs["type"], cname.inputs["proxied"]) == ("CNAME", True)
+    assert cname.inputs["content"] == pages.outputs["subdomain"]
+    assert domain.urn in run.upstream(cname.urn), "the domain is attached before the CNAME answers"
+    assert run.exports["frontend_url"].value == f"https://{hostname}"
+    assert run.exports["frontend_project"].value == project
+    assert hostname not in run.cfg.app.hostnames
+    for c in _with_app_env(run):
+        env = _env(c)
+        assert env["FRONTEND_URL"] == f"https://{hostname}", c.name
+        assert f"https://{hostname}" in env["ALLOWED_ORIGINS"].split(","), "CORS admits the site"
+
+
+@pytest.mark.parametrize("slug", EXAMPLES)
+def test_a_static_frontend_is_on_pages_where_the_guide_ships_one(slug):
+    run, need = _run_of(slug), NEEDS[slug]
+    if need.frontend is None:
+        assert run.of_type(PAGES_PROJECT) == run.of_type(PAGES_DOMAIN) == []
+        assert run.exports["frontend_url"].value is None
+        return
+    _assert_frontend(run, *need.frontend)
+
+
+@pytest.mark.parametrize("slug", EXAMPLES)
+def test_the_example_is_not_the_zones_owner_and_writes_only_its_own_names(slug):
+    run = _run_of(slug)
+    assert not slug.startswith("prod") and run.cfg.edge.manage_zone_settings is False
+    assert run.of_type(ZONE_SETTING) == []
+    own = [h for h in (*run.cfg.app.hostnames, run.cfg.frontend.hostname) if h and h != run.cfg.domain]
+    for r in run.of_type(RECORD):
+        name = r.inputs["name"]
+        assert name in run.cfg.app.hostnames or any(name == h or name.endswith("." + h) for h in own), name
+
+
+@pytest.mark.parametrize("slug", ZONE_SLUGS)
+def test_what_prod_zone_adds_is_refused_to_the_example_itself(slug):
+    # Every entry of prod-zone.yaml needs the zone's owner: none of it could live in the example.
+    zone, merged = _webstack_config(EXAMPLES_DIR / slug / ZONE_FILE), _with_zone(slug)
+    with pytest.raises(ConfigError) as info:
+        harness.run(f"examples/{slug}", merged)
+    assert "webstack:edge.manageZoneSettings" in str(info.value) and "outside prod" in str(info.value)
+    # Without the ownership, each name it adds is refused on its own.
+    with pytest.raises(ConfigError) as info:
+        harness.run(f"examples/{slug}", {**merged, "edge": {**merged["edge"], "manageZoneSettings": False}})
+    message = str(info.value)
+    for i in range(len(zone.get("edge", {}).get("records", []))):
+        assert f"webstack:edge.records[{i}].name" in message, i
+    if "frontend" in zone:
+        assert "webstack:frontend.hostname" in message
+
+
+@pytest.mark.parametrize("slug", ZONE_SLUGS)
+def test_as_the_zones_owner_its_prod_stack_writes_what_the_guide_needs_there(slug):
+    run, zone = _as_zone_owner(slug), NEEDS[slug].zone
+    assert run.stack == "prod" and run.cfg.edge.manage_zone_settings is True
+    settings = {z.inputs["settingId"]: z.inputs["value"] for z in run.of_type(ZONE_SETTING)}
+    assert settings["always_use_https"] == settings["automatic_https_rewrites"] == "on"
+    extra = {(r.inputs["name"], r.inputs["type"]): r.inputs for r in run.of_type(RECORD) if "-edge-dns-" in r.name}
+    if zone.sendgrid_from:
+        (web, *_) = [c for c in _with_app_env(run) if _role(c) == "web"]
+        domain = _env(web)[zone.sendgrid_from].split("@", 1)[1]
+        assert domain == run.cfg.domain, "the guide sends from the apex: zone-wide names"
+        (em,) = [n for n, t in extra if t == "CNAME" and re.fullmatch(rf"em\d+\.{re.escape(domain)}", n)]
+        assert extra[(em, "CNAME")]["content"].endswith(".sendgrid.net"), "the return path (SPF)"
+        for selector in ("s1", "s2"):
+            dkim = extra[(f"{selector}._domainkey.{domain}", "CNAME")]["content"]
+            assert re.fullmatch(rf"{selector}\.domainkey\.u\d+\.wl\d*\.sendgrid\.net", dkim), dkim
+        assert extra[(f"_dmarc.{domain}", "TXT")]["content"].startswith('"v=DMARC1; p=')
+        assert len(extra) == 4
+        for inputs in extra.values():
+            assert inputs["proxied"] is False and inputs["ttl"] == 1, "mail records are DNS only"
+    else:
+        assert extra == {}
+    if zone.frontend:
+        _, project, branch = NEEDS[slug].frontend
+        _assert_frontend(run, zone.frontend, project, branch)
+    kinds = (RECORD, ZONE_SETTING, PAGES_PROJECT, PAGES_DOMAIN)
+    violations = [v for v in contracts.check(run) if v.type in kinds]
+    assert not violations, "\n".join(map(str, violations))
