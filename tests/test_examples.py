@@ -469,8 +469,9 @@ def test_secure_values_validate_against_the_schema_as_written(slug):
 
 @pytest.mark.parametrize("slug", EXAMPLES)
 def test_secrets_are_only_secure_placeholders_in_the_file(slug):
-    # The program cannot check this itself: the CLI reports secrecy per top-level key, and one
-    # {secure: ...} leaf makes all of webstack:app secret, a plaintext one beside it included.
+    # The CLI reports secrecy per top-level key (one {secure: ...} leaf makes all of webstack:app
+    # secret); the program finds a plaintext leaf in its stack file (tests/test_secrets.py), and
+    # this reads the examples as written: every secret a placeholder, no secret-looking plain name.
     app = yaml.safe_load(harness.stack_path(f"examples/{slug}").read_text())["config"]["webstack:app"]
     need = NEEDS[slug]
     assert set(app.get("secretEnv", {})) == set(need.secrets)
