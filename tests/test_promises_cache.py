@@ -1,0 +1,63 @@
+"""Valkey promises (issue 11): where each URL the app gets actually points.
+
+Celery's broker must never evict; the cache may. With `valkey.splitCache` the cache is its own
+allkeys-lru cluster, and CACHE_URL must point at that cluster: another database of the broker
+would still work, but cached keys would fill the never-evicting broker until tasks are refused.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from tests.conftest import recorded
+
+CLUSTER = "digitalocean:index/databaseCluster:DatabaseCluster"
+CONFIG = "digitalocean:index/databaseValkeyConfig:DatabaseValkeyConfig"
+
+
+def _url(run, name: str):
+    export = run.exports[name]
+    assert export.secret
+    return urlsplit(export.value)
+
+
+def _valkey(run) -> dict[str, object]:
+    """The stack's Valkey clusters by role (broker, cache) and their eviction policies."""
+    clusters = {c.name.rsplit("-", 2)[-2]: c for c in run.of_type(CLUSTER) if c.inputs["engine"] == "valkey"}
+    policies = {c.inputs["clusterId"]: c.inputs["valkeyMaxmemoryPolicy"] for c in run.of_type(CONFIG)}
+    return {role: (c, policies[c.id]) for role, c in clusters.items()}
+
+
+def _points_at(url, cluster, db: int) -> None:
+    out = cluster.outputs
+    assert (url.scheme, url.hostname, url.port, url.path) == ("rediss", out["privateHost"], out["port"], f"/{db}")
+    assert (url.username, url.password) == (out["user"], out["password"])
+    assert parse_qs(url.query) == {"ssl_cert_reqs": ["required"]}
+
+
+def test_a_split_cache_url_points_at_the_lru_cluster_and_the_broker_url_at_the_broker():
+    run = recorded("prod")
+    assert run.cfg.valkey.split_cache
+    clusters = _valkey(run)
+    assert {role: policy for role, (_, policy) in clusters.items()} == {"broker": "noeviction", "cache": "allkeys-lru"}
+    _points_at(_url(run, "broker_url"), clusters["broker"][0], 0)
+    _points_at(_url(run, "cache_url"), clusters["cache"][0], 0)
+
+
+def test_without_a_split_the_cache_is_database_1_of_the_broker():
+    run = recorded("staging")
+    assert not run.cfg.valkey.split_cache
+    clusters = _valkey(run)
+    assert {role: policy for role, (_, policy) in clusters.items()} == {"broker": "noeviction"}
+    _points_at(_url(run, "broker_url"), clusters["broker"][0], 0)
+    _points_at(_url(run, "cache_url"), clusters["broker"][0], 1)
+
+
+def test_in_container_mode_both_urls_reach_the_container_with_its_password():
+    run = recorded("dev")
+    (container,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-valkey-container")]
+    env = dict(line.split("=", 1) for line in container.inputs["envs"])
+    for name, db in (("broker_url", 0), ("cache_url", 1)):
+        url = _url(run, name)
+        assert (url.scheme, url.hostname, url.port, url.path) == ("redis", container.inputs["name"], 6379, f"/{db}")
+        assert (url.username, url.password) == ("default", env["VALKEY_PASSWORD"])

@@ -1,0 +1,57 @@
+"""Postgres promises (issue 11): the app reaches a managed cluster over TLS only, through the
+pool for its requests and directly for migrations, and the backup dump too."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.conftest import recorded
+
+CLUSTER = "digitalocean:index/databaseCluster:DatabaseCluster"
+POOL = "digitalocean:index/databaseConnectionPool:DatabaseConnectionPool"
+USER = "digitalocean:index/databaseUser:DatabaseUser"
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_managed_postgres_urls_are_the_pools_and_a_direct_one_requiring_tls(stack):
+    run = recorded(stack)
+    (cluster,) = [c for c in run.of_type(CLUSTER) if c.inputs["engine"] == "pg"]
+    pool, user = run.one(POOL), run.one(USER)
+    # Requests go through the pool, by the URI DigitalOcean gives it (TLS required in it).
+    assert run.exports["database_url"].value == pool.outputs["privateUri"]
+    assert parse_qs(urlsplit(pool.outputs["privateUri"]).query) == {"sslmode": ["require"]}
+    # Migrations and the admin step connect directly, and must insist on TLS themselves.
+    direct = urlsplit(run.exports["database_direct_url"].value)
+    assert parse_qs(direct.query) == {"sslmode": ["require"]}, direct.query
+    assert (direct.scheme, direct.hostname, direct.port) == (
+        "postgresql",
+        *map(cluster.outputs.get, ("privateHost", "port")),
+    )
+    assert (direct.username, direct.password) == (user.inputs["name"], user.outputs["password"])
+    assert direct.path == "/app"
+    assert run.exports["database_url"].secret and run.exports["database_direct_url"].secret
+
+
+def test_the_admin_step_connects_as_the_owner_requiring_tls():
+    run = recorded("staging")
+    (cluster,) = [c for c in run.of_type(CLUSTER) if c.inputs["engine"] == "pg"]
+    (grant,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-db-grant")]
+    assert "envs" in grant.secret_paths
+    admin = urlsplit(dict(line.split("=", 1) for line in grant.inputs["envs"])["ADMIN_URL"])
+    assert parse_qs(admin.query) == {"sslmode": ["require"]}
+    assert (admin.username, admin.password) == (cluster.outputs["user"], cluster.outputs["password"])
+    assert (admin.hostname, admin.port, admin.path) == (cluster.outputs["privateHost"], cluster.outputs["port"], "/app")
+
+
+@pytest.mark.parametrize(("stack", "sslmode"), [("dev", "disable"), ("staging", "require"), ("prod", "require")])
+def test_the_backup_dump_connects_with_the_tls_mode_of_its_database(stack, sslmode):
+    run = recorded(stack)
+    dumps = [c for c in run.of_type("docker:index/container:Container") if c.inputs["name"] == "pg-backup"]
+    if not run.cfg.backups.enabled:
+        assert not dumps
+        return
+    (dump,) = dumps
+    env = dict(line.split("=", 1) for line in dump.inputs["envs"])
+    assert env["PGSSLMODE"] == sslmode

@@ -1,0 +1,36 @@
+"""Edge promises (issue 11): who owns the zone-wide settings is config (edge.manageZoneSettings),
+not a side effect of `protect`."""
+
+from __future__ import annotations
+
+from tests.conftest import recorded, recorded_with
+
+SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
+RULESET = "cloudflare:index/ruleset:Ruleset"
+
+
+def test_the_zone_owner_is_chosen_by_config_not_by_protect():
+    owner = recorded("prod")
+    assert owner.cfg.protect and owner.cfg.edge.manage_zone_settings
+    assert owner.of_type(SETTING) and len(owner.of_type(RULESET)) == 1
+    # A protected prod stack that leaves the zone to another owner touches no zone-wide state.
+    guest = recorded_with("prod", {"edge.manageZoneSettings": False})
+    assert guest.cfg.protect
+    assert guest.of_type(SETTING) == [] and guest.of_type(RULESET) == []
+    assert {r.inputs["name"] for r in guest.of_type("cloudflare:index/dnsRecord:DnsRecord")} >= set(
+        guest.cfg.app.hostnames
+    )
+
+
+def test_the_zone_hsts_and_the_auth_rate_limit_follow_config():
+    run = recorded_with(
+        "prod",
+        {"edge.hstsMaxAge": 63072000, "edge.rateLimitRequests": 9, "app.authPaths": ["/signin", "/api/token/"]},
+    )
+    (hsts,) = [s for s in run.of_type(SETTING) if s.inputs["settingId"] == "security_header"]
+    assert hsts.inputs["value"]["strict_transport_security"]["max_age"] == 63072000
+    (rule,) = run.one(RULESET).inputs["rules"]
+    assert rule["ratelimit"]["requestsPerPeriod"] == 9
+    assert rule["expression"] == (
+        '(starts_with(http.request.uri.path, "/signin")) or (starts_with(http.request.uri.path, "/api/token/"))'
+    )
