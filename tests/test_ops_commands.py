@@ -48,8 +48,11 @@ def _without_release() -> harness.Run:
 
 # The fakes are sh (a Python start costs more than everything they do). Each appends its
 # name, the droplet it runs on (docker) and its arguments to calls.log: fields end with \037, calls with \036.
+# One write per call (an O_APPEND write this small is atomic): the followers of `make logs` run
+# at once, and two writes per call let their records interleave.
 LOG_CALL = """here=$(dirname "$0")
-printf '%s\\037' "$(basename "$0")" "${FAKE_DROPLET:-}" "$@" >> "$here/calls.log"; printf '\\036' >> "$here/calls.log"
+record=$(printf '%s\\037' "$(basename "$0")" "${FAKE_DROPLET:-}" "$@")
+printf '%s\\036' "$record" >> "$here/calls.log"
 """
 
 FAKE_PULUMI = r"""
