@@ -83,3 +83,57 @@ def test_the_backup_dump_counts_in_the_droplet_memory_budget():
     web = (has - (used - 2 * 4096)) // 2 + 1
     assert _budget({"app.webMemoryMb": web})[0] - has <= 256
     assert _problems("staging", {"app.webMemoryMb": web, "backups.enabled": False}) == []
+
+
+# What the user reads, in full, for each kind of problem: the key as written in the stack file,
+# the value as given, and what is allowed (issue 12 keeps this contract through the refactor).
+MESSAGES = [
+    ({"edge.import": {"rulesets": "x"}},
+     "webstack:edge.import.rulesets = 'x': unknown key; allowed: rateLimit, records"),
+    ({"app.image": None}, "webstack:app.image = None: must be set (it has no default)"),
+    ({"database": "managed"}, "webstack:database = 'managed': must be valid JSON/YAML structure"),
+    ({"region": "mars1"}, "webstack:region = 'mars1': must be one of ams3, atl1, blr1, fra1, lon1, nyc1, nyc3, "
+     "sfo2, sfo3, sgp1, syd1, tor1"),
+    ({"backups.dropletHour": 5}, "webstack:backups.dropletHour = 5: must be one of 0, 4, 8, 12, 16, 20"),
+    ({"app.registry": {"kind": "ftp"}}, "webstack:app.registry.kind = 'ftp': must be one of docr, token"),
+    ({"app.port": 70000}, "webstack:app.port = 70000: must be an integer 1-65535"),
+    ({"app.replicas": "two"}, "webstack:app.replicas = 'two': must be an integer 1-100"),
+    ({"app.webMemoryMb": 10}, "webstack:app.webMemoryMb = 10: must be an integer >= 64"),
+    ({"app.processes": {"worker": {"command": ["x"], "count": 0}}},
+     "webstack:app.processes.worker.count = 0: must be an integer 1-16"),
+    ({"valkey.splitCache": "yes"}, "webstack:valkey.splitCache = 'yes': must be true or false"),
+    ({"app.healthPath": ""}, "webstack:app.healthPath = '': must be a path starting with /"),
+    ({"app.hostnames": []}, "webstack:app.hostnames = []: must be a list of at least 1 non-empty strings"),
+    ({"app.env": {"X": [1]}}, "webstack:app.env.X = [1]: must be a string, number or boolean"),
+    ({"alertEmails": ["a@b"]}, "webstack:alertEmails = 'a@b': must be an email address"),
+    ({"app.image": "Ghcr.io/x:1"}, "webstack:app.image = 'Ghcr.io/x:1': must be an image reference like "
+     "registry/name:tag"),
+    ({"app.registry": {"kind": "docr"}}, "webstack:app.registry.name = None: must be set for kind docr"),
+    ({"app.jobs": {"nightly": {"schedule": "5 4-2 * * *", "command": ["x"]}}},
+     "webstack:app.jobs.nightly.schedule = '5 4-2 * * *': must be hour '4-2': a range from low to high"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"), MESSAGES, ids=[next(iter(m[0])) + f"-{i}" for i, m in enumerate(MESSAGES)]
+)
+def test_each_kind_of_problem_reads_key_value_and_what_is_allowed(overrides, line):
+    assert _problems("staging", overrides) == [line]
+
+
+def test_an_unknown_key_lists_the_known_ones_sorted():
+    (line,) = _problems("staging", {"vpcCIDR": "10.50.0.0/20"})
+    head, _, allowed = line.partition("allowed: ")
+    assert head == "webstack:vpcCIDR = '10.50.0.0/20': unknown key; "
+    keys = allowed.split(", ")
+    assert keys == sorted(keys) and "vpcCidr" in keys
+    assert set(harness.stack_config("staging")) <= set(keys)
+
+
+def test_the_problem_count_heads_the_message():
+    with pytest.raises(ConfigError) as one:
+        _cfg("staging", {"region": "mars1"})
+    assert str(one.value).startswith("invalid configuration for stack 'staging' (1 problem):\n  - webstack:region")
+    with pytest.raises(ConfigError) as two:
+        _cfg("staging", {"region": "mars1", "app.port": 0})
+    assert str(two.value).startswith("invalid configuration for stack 'staging' (2 problems):\n  - ")
