@@ -107,9 +107,11 @@ class AppContainersArgs:
 class AppContainers(pulumi.ComponentResource):
     """web is released side by side: each release gets a new container name (a RandomId kept
     on everything that would replace it) under the shared network alias `web`, so the new one
-    starts and passes the probe while the old one still serves; nginx resolves the alias per
-    request and the old one is stopped (SIGTERM, `webStopSeconds` of grace) at the end of the
-    update. Other containers have fixed names and are deleted before they are replaced. Only
+    starts beside the old one and must pass the probe before the next droplet's web is
+    touched; nginx resolves the alias per request, so both serve while both exist (a new web
+    that answers errors gets a share of requests until the probe fails the update and the
+    previous image is set back), and the old one is stopped (SIGTERM, `webStopSeconds` of
+    grace) at the end of the update. Other containers have fixed names and are deleted before they are replaced. Only
     the proxy publishes host ports. The app's containers run under docker's init (tini): a
     process that is PID 1 (node, a shell script) gets SIGTERM forwarded and its zombies reaped,
     so the stop grace is used to finish work, not waited out.
@@ -148,6 +150,7 @@ class AppContainers(pulumi.ComponentResource):
                     attach=True,
                     logs=True,
                     init=True,
+                    replace_on_changes=["init"],
                 )
                 # The release is named by its image id, once the release command has exited 0.
                 self.release_gate = pulumi.Output.concat(exit_gate(migrate, "the release command"), image.image_id)
@@ -166,8 +169,10 @@ class AppContainers(pulumi.ComponentResource):
             )
         ]
 
+        # Everything that replaces web, so a replacement always gets a new name: `init` too,
+        # which the provider only sends at create (not ForceNew upstream).
         web_spec = {"command": args.web_command, "memory": args.web_memory_mb, "stop": args.web_stop_seconds,
-                    "port": args.port}  # fmt: skip
+                    "port": args.port, "init": True}  # fmt: skip
         release_id = random.RandomId(
             f"{name}-web-release",
             byte_length=4,
@@ -234,6 +239,7 @@ class AppContainers(pulumi.ComponentResource):
                     stop_timeout=proc.stop_seconds,
                     destroy_grace_seconds=proc.stop_seconds,
                     init=True,
+                    replace_on_changes=["init"],
                 )
         container(
             "proxy",

@@ -17,8 +17,9 @@ ENV_FILE = "/etc/webstack/app.env"
 ALERT_URL_FILE = "/etc/webstack/alert-url"
 SCRIPT = "/usr/local/bin/webstack-job"
 CRONTAB = "/etc/crontabs/root"
-# busybox crond runs jobs with an empty environment and discards their output; PID 1 is
-# crond itself (`crond -f`), so writing to its stdout puts a job's output in `docker logs`.
+# busybox crond runs a job with `sh -c` and, without MAILTO, lets it inherit crond's stdout;
+# PID 1 (docker's init, which runs crond) holds the container's stdout and stderr, so the
+# redirect puts a job's output in `docker logs` whatever crond does with its own.
 CONTAINER_LOG = ">/proc/1/fd/1 2>/proc/1/fd/2"
 
 
@@ -70,7 +71,7 @@ def render_job_script(jobs: tuple[JobSpec, ...], *, image: str, network: str, st
             f'  BODY=$(printf \'{{"text": "webstack job {stack}/%s failed with exit %s"}}\' "$name" "$rc")',
             "  export BODY",
             f"  docker run --rm -e WEBHOOK -e BODY --entrypoint sh {shlex.quote(alert_image)} -c \\",
-            '    \'curl -sS -m 10 -o /dev/null -H "Content-Type: application/json" -d "$BODY" "$WEBHOOK"\' \\',
+            '    \'curl -fsS -m 10 -o /dev/null -H "Content-Type: application/json" -d "$BODY" "$WEBHOOK"\' \\',
             '    || echo "webstack job $name: the failure alert could not be sent" >&2',
             "fi",
             'exit "$rc"',

@@ -120,6 +120,7 @@ class DockerHost(pulumi.ComponentResource):
         labels: Sequence[docker.ContainerLabelArgs] = (),
         depends_on: Sequence[pulumi.Resource] = (),
         delete_before_replace: bool = True,
+        replace_on_changes: Sequence[str] = (),
         **kwargs,
     ) -> docker.Container:
         """A container on this droplet; `kwargs` are docker.Container arguments (`name` among them).
@@ -133,7 +134,12 @@ class DockerHost(pulumi.ComponentResource):
             memory_swap=memory_mb * SWAP_FACTOR,
             log_driver="json-file",
             log_opts=LOG_OPTS,
-            opts=self._on_host(parent, delete_before_replace=delete_before_replace, depends_on=list(depends_on)),
+            opts=self._on_host(
+                parent,
+                delete_before_replace=delete_before_replace,
+                depends_on=list(depends_on),
+                replace_on_changes=list(replace_on_changes) or None,
+            ),
             **kwargs,
         )
 

@@ -79,5 +79,7 @@ class JobRunner(pulumi.ComponentResource):
             volumes=[docker.ContainerVolumeArgs(host_path=DOCKER_SOCKET, container_path=DOCKER_SOCKET)],
             uploads=uploads,
             stop_timeout=10,
+            # crond as PID 1 ignores SIGTERM; tini forwards it.
+            init=True,
         )
         self.register_outputs({"jobs": [j.name for j in args.jobs]})

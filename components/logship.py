@@ -124,7 +124,9 @@ class LogShipping(pulumi.ComponentResource):
                     docker.ContainerVolumeArgs(host_path=DOCKER_SOCKET, container_path=DOCKER_SOCKET, read_only=True),
                     docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR),
                 ],
-                # Flush the batch in flight before the container goes.
+                # Flush the batch in flight before the container goes: the provider stops it
+                # with destroy_grace_seconds (default 0: SIGKILL at once) when it deletes it.
                 stop_timeout=BATCH_SECONDS,
+                destroy_grace_seconds=BATCH_SECONDS,
             )
         self.register_outputs({"bucket": self.bucket.name})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -132,6 +133,8 @@ def test_web_is_released_side_by_side_under_a_shared_alias(run):
         release_id = run.named(f"{web.name}-release")
         assert release_id.urn in web.dependencies
         assert set(release_id.inputs["keepers"]) == {"release", "env", "spec"}
+        # init is sent only at create upstream: it is in the spec, so a change renames web.
+        assert json.loads(release_id.inputs["keepers"]["spec"])["init"] is True
         assert "keepers.env" in release_id.secret_paths, "a digest of secrets stays a secret"
         assert web.inputs["name"] == "web-" + release_id.outputs["hex"]
 

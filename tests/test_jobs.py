@@ -54,6 +54,7 @@ def test_one_runner_on_the_first_droplet_after_the_release(stack):
     migrate = run.named(f"webstack-{stack}-app-0-migrate")
     assert migrate.urn in run.upstream(runner.urn), "jobs run against the migrated schema"
     assert runner.inputs["restart"] == "unless-stopped" and runner.delete_before_replace
+    assert runner.inputs["init"] is True, "crond as PID 1 ignores SIGTERM"
 
 
 def test_jobs_run_from_the_app_image_on_the_droplet_network_with_the_app_env():
@@ -194,6 +195,7 @@ def test_a_failed_job_keeps_its_exit_code_and_alerts_without_the_url_on_a_comman
     assert len(runs) == 3, "the job, then one alert"
     alert_args, alert_env = runs[1].splitlines(), runs[2].splitlines()[0]
     assert "curlimages/curl:8.11.1" in alert_args and "WEBHOOK" in alert_args
+    assert any("curl -fsS" in a for a in alert_args), "an HTTP error from the webhook is a failure"
     assert not any("hooks.slack.com" in a for a in alert_args), "the URL travels in the env only"
     assert alert_env == "https://hooks.slack.com/services/T000/B000/XXXX"
 

@@ -55,6 +55,8 @@ def test_every_droplet_ships_its_logs_to_the_logs_bucket():
         volumes = {v.get("containerPath"): v for v in shipper.inputs["volumes"]}
         assert volumes["/var/run/docker.sock"]["readOnly"] is True
         assert volumes[logship.DATA_DIR].get("volumeName"), "the disk buffer survives a restart"
+        # The provider stops a container it deletes with destroy_grace_seconds (default 0).
+        assert shipper.inputs["destroyGraceSeconds"] == logship.BATCH_SECONDS
 
 
 def test_the_bucket_expires_logs_after_the_configured_days_and_prod_keeps_it():
