@@ -1,21 +1,65 @@
-"""Backup promises (issue 11): dumps are kept as long as config says, in the bucket and by the
-dump's own pruning (the dumps under the prefix the expiry applies to), and run on the
-configured schedule."""
+"""Backup promises (issue 11): the dump reaches the database directly (pg_dump cannot work
+through a transaction pool) as the app user, writes to the stack's bucket in its region with
+the key scoped to it, and dumps are kept as long as config says, in the bucket and by the
+dump's own pruning, on the configured schedule."""
 
 from __future__ import annotations
 
 from tests.conftest import recorded_with
 
 BUCKET = "digitalocean:index/spacesBucket:SpacesBucket"
+KEY = "digitalocean:index/spacesKey:SpacesKey"
+
+
+def _staging():
+    return recorded_with("staging", {"backups.retentionDays": 30, "backups.schedule": "0 3 * * *"})
+
+
+def _dump_env(run) -> dict[str, str]:
+    (dump,) = [c for c in run.of_type("docker:index/container:Container") if c.inputs["name"] == "pg-backup"]
+    assert "envs" in dump.secret_paths
+    return dict(line.split("=", 1) for line in dump.inputs["envs"])
 
 
 def test_retention_and_schedule_come_from_config():
-    run = recorded_with("staging", {"backups.retentionDays": 30, "backups.schedule": "0 3 * * *"})
+    run = _staging()
     (bucket,) = [b for b in run.of_type(BUCKET) if b.name.endswith("-backups-bucket")]
     (rule,) = bucket.inputs["lifecycleRules"]
     assert rule["enabled"] and rule["prefix"] == "postgres/"
     assert rule["expiration"]["days"] == 30 and rule["noncurrentVersionExpiration"]["days"] == 30
-    (dump,) = [c for c in run.of_type("docker:index/container:Container") if c.inputs["name"] == "pg-backup"]
-    env = dict(line.split("=", 1) for line in dump.inputs["envs"])
+    # A dump upload cut off half way is not left to be billed for ever.
+    assert rule["abortIncompleteMultipartUploadDays"] == 1
+    env = _dump_env(run)
     assert (env["BACKUP_KEEP_DAYS"], env["SCHEDULE"], env["S3_PREFIX"]) == ("30", "0 3 * * *", "postgres")
-    assert env["S3_BUCKET"] == bucket.inputs["name"] == run.cfg.bucket_name
+
+
+def test_the_dump_goes_to_the_stacks_bucket_with_its_own_key():
+    run = _staging()
+    (bucket,) = [b for b in run.of_type(BUCKET) if b.name.endswith("-backups-bucket")]
+    region = run.cfg.region
+    assert (bucket.inputs["name"], bucket.inputs["region"]) == (run.cfg.bucket_name, region)
+    (key,) = [k for k in run.of_type(KEY) if k.name.endswith("-backups-key")]
+    # Named for the operator who has to find and revoke it in the control panel.
+    assert key.inputs["name"] == "webstack-staging-backups-dumps"
+    env = _dump_env(run)
+    assert env["S3_BUCKET"] == bucket.inputs["name"]
+    assert (env["S3_REGION"], env["S3_ENDPOINT"]) == (region, f"https://{region}.digitaloceanspaces.com")
+    assert (env["S3_ACCESS_KEY_ID"], env["S3_SECRET_ACCESS_KEY"]) == (
+        key.outputs["accessKey"],
+        key.outputs["secretKey"],
+    )
+
+
+def test_the_dump_connects_directly_to_the_database_as_the_app_user():
+    run = _staging()
+    (cluster,) = [
+        c for c in run.of_type("digitalocean:index/databaseCluster:DatabaseCluster") if c.inputs["engine"] == "pg"
+    ]
+    user = run.one("digitalocean:index/databaseUser:DatabaseUser")
+    env = _dump_env(run)
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == (
+        cluster.outputs["privateHost"],
+        str(cluster.outputs["port"]),
+    )
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == (user.inputs["name"], user.outputs["password"])
+    assert (env["POSTGRES_DATABASE"], env["PGSSLMODE"]) == ("app", "require")
