@@ -52,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     for stack in harness.stack_files():
         seconds, count = _plan(stack, [], args.runs)
         rows.append((f"plan {stack}", str(count), seconds))
+    from components.config import AppConfig, connections_needed
+
     prod = harness.stack_config("prod")["app"]
     for replicas in (1, 10, 50):
-        pool = replicas * (prod["webWorkers"] + prod["workerConcurrency"]) + 2
+        pool = connections_needed(AppConfig.model_validate({**prod, "replicas": replicas}))
         seconds, count = _plan(
             "prod",
             [f"app.replicas={replicas}", "database.size=db-s-16vcpu-64gb", f"database.poolSize={pool}"],
