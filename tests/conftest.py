@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,19 @@ def run(request) -> harness.Run:
 def any_run(request) -> harness.Run:
     """Each stack's recording, in normal and in preview mode."""
     return recorded(*request.param)
+
+
+@pytest.fixture(scope="session")
+def origin_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throwaway self-signed P-256 pair standing in for the Cloudflare origin certificate."""
+    from tests import realprog
+
+    openssl = realprog.require("openssl", "openssl")
+    directory = tmp_path_factory.mktemp("certs")
+    cert, key = directory / "origin.pem", directory / "origin.key"
+    result = realprog.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "1", "-subj", "/CN=origin", "-keyout", str(key), "-out", str(cert)],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return cert, key

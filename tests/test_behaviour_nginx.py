@@ -123,20 +123,6 @@ def upstream() -> Iterator[ThreadingHTTPServer]:
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def origin_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A throwaway self-signed pair standing in for the Cloudflare origin certificate."""
-    openssl = realprog.require("openssl", "openssl")
-    directory = tmp_path_factory.mktemp("certs")
-    cert, key = directory / "origin.pem", directory / "origin.key"
-    result = realprog.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "1", "-subj", "/CN=origin", "-keyout", str(key), "-out", str(cert)],
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return cert, key
-
-
 # --------------------------------------------------------------------------------- nginx
 
 

@@ -29,6 +29,7 @@ from components import cron, logship
 from components.config import ConfigError
 from tests.conftest import recorded, recorded_with
 from tests.test_renderers import _nginx_t, _run, _stripped_lines, _tool
+from tests.test_secrets import _plain_strings
 from tools import config_schema, contracts, harness, plan
 
 EXAMPLES_DIR = harness.ROOT / "examples"
@@ -331,20 +332,6 @@ def _nginx_conf(run: harness.Run) -> str:
 def _location(lines: list[str], match: str) -> list[str]:
     start = lines.index(f"location {match} {{")
     return lines[start + 1 : lines.index("}", start)]
-
-
-def _plain_strings(value, path, secret_paths):
-    """Every string in a recorded value that is not under a secret path (as tests/test_secrets.py)."""
-    if any(path == s or path.startswith(s + ".") or path.startswith(s + "[") for s in secret_paths):
-        return
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _plain_strings(v, f"{path}.{k}" if path else k, secret_paths)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _plain_strings(v, f"{path}[{i}]", secret_paths)
-    elif isinstance(value, str):
-        yield path, value
 
 
 def _config_secrets(slug: str) -> dict[str, str]:

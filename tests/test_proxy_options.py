@@ -15,7 +15,6 @@ import pytest
 from components import proxy as renderer
 from components.config import ProxyConfig
 from components.proxy import ProxySpecError, render_nginx_conf
-from tests import realprog
 from tests.test_renderers import _nginx_t, _spec, _stripped_lines
 from tools import harness
 
@@ -38,19 +37,6 @@ def _location(lines: list[str], match: str) -> list[str]:
     """The directives of `location <match>` (one level deep)."""
     start = lines.index(f"location {match} {{")
     return lines[start + 1 : lines.index("}", start)]
-
-
-@pytest.fixture(scope="module")
-def origin_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = realprog.require("openssl", "openssl")
-    directory = tmp_path_factory.mktemp("certs")
-    cert, key = directory / "origin.pem", directory / "origin.key"
-    result = realprog.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "1", "-subj", "/CN=origin", "-keyout", str(key), "-out", str(cert)],
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return cert, key
 
 
 # ------------------------------------------------------------------------------ nginx -t
