@@ -11,13 +11,14 @@ from components.config import (
     LOGSHIP_MEMORY_MB,
     PROBE_MEMORY_MB,
     PROXY_MEMORY_MB,
+    VOLUME_BACKUP_MEMORY_MB,
     load,
     nginx_spec,
 )
 from components.containers import AppContainers, AppContainersArgs
 from components.cron import JobSpec
 from components.database import Postgres, PostgresArgs
-from components.dockerhost import DockerHost, DockerHostArgs
+from components.dockerhost import DockerHost, DockerHostArgs, VolumeMount
 from components.edge import Edge, EdgeArgs, RecordSpec
 from components.envmap import app_env
 from components.frontend import Frontend, FrontendArgs
@@ -31,7 +32,7 @@ from components.project import Project, ProjectArgs
 from components.proxy import render_nginx_conf
 from components.registry import registry_auth
 from components.secrets import AppSecrets, AppSecretsArgs
-from components.servers import AppServers, AppServersArgs
+from components.servers import AppServers, AppServersArgs, VolumeSpec
 
 cfg = load()
 name = f"webstack-{cfg.stack}"
@@ -72,7 +73,15 @@ servers = AppServers(
         backup_plan=cfg.backups.droplet_plan,
         backup_hour=cfg.backups.droplet_hour,
         reserved_ip=network.reserved_ip,
+        volume=VolumeSpec(name=cfg.volume_name, size_gb=cfg.volume.size_gb, owner=cfg.volume.owner, protect=cfg.protect)
+        if cfg.volume.enabled
+        else None,
     ),
+)
+volume_mount = (
+    VolumeMount(host_path=servers.mount_point, path=cfg.volume.path, users=cfg.volume_users)
+    if servers.mount_point
+    else None
 )
 hosts = [
     DockerHost(
@@ -190,6 +199,7 @@ for i, host in enumerate(hosts):
                 release_resource=first.migrate if first else None,
                 rollout_after=previous.probe if previous else None,
                 rollout_gate=previous.healthy if previous else None,
+                volume=volume_mount,
             ),
         )
     )
@@ -209,6 +219,7 @@ if app.jobs:
             alert_url=cfg.slack_webhook_url,
             memory_mb=JOB_RUNNER_MEMORY_MB,
             after=(containers[0].migrate,) if containers[0].migrate else (),
+            volume=volume_mount.bind("jobs") if volume_mount else None,
         ),
     )
 
@@ -310,6 +321,8 @@ if cfg.backups.enabled:
             image=cfg.backups.image,
             protect=cfg.protect,
             memory_mb=BACKUP_MEMORY_MB,
+            volume_path=servers.mount_point,
+            volume_memory_mb=VOLUME_BACKUP_MEMORY_MB,
         ),
     )
 
@@ -328,6 +341,7 @@ Project(
         description=f"webstack {cfg.stack} for {cfg.domain}",
         resources=(
             *(d.droplet_urn for d in servers.droplets),
+            *([servers.volume.volume_urn] if servers.volume else []),
             front_door,
             *([postgres.cluster.cluster_urn] if postgres.cluster else []),
             *(c.cluster_urn for c in (valkey.clusters if valkey else [])),

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_digitalocean as do
+import pulumi_docker as docker
 
 from components.dockerhost import DockerHost
 from components.spaces import scoped_key
 
 DUMP_PREFIX = "postgres"
+VOLUME_PREFIX = "volume"
+# Archives a directory to S3 on a cron schedule (tar.gz, streamed); pinned.
+VOLUME_BACKUP_IMAGE = "offen/docker-volume-backup:v2.43.3"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +48,10 @@ class BackupsArgs:
     """Protect the bucket and never force_destroy it; default False (config `protect`)."""
     memory_mb: int = 256
     """Memory limit of the dump container; default 256 (components/config.py BACKUP_MEMORY_MB)."""
+    volume_path: str | None = None
+    """The droplet's volume (/mnt/<name>) to archive under volume/ on `schedule`; default None."""
+    volume_memory_mb: int = 128
+    """Memory limit of the volume archiver; default 128 (VOLUME_BACKUP_MEMORY_MB)."""
 
 
 class Backups(pulumi.ComponentResource):
@@ -64,15 +72,17 @@ class Backups(pulumi.ComponentResource):
             versioning=do.SpacesBucketVersioningArgs(enabled=True),
             lifecycle_rules=[
                 do.SpacesBucketLifecycleRuleArgs(
-                    id="expire-dumps",
+                    id=f"expire-{what}",
                     enabled=True,
-                    prefix=f"{DUMP_PREFIX}/",
+                    prefix=f"{prefix}/",
                     expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=args.retention_days),
                     noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(
                         days=args.retention_days
                     ),
                     abort_incomplete_multipart_upload_days=1,
                 )
+                for what, prefix in (("dumps", DUMP_PREFIX), ("volume", VOLUME_PREFIX))
+                if what == "dumps" or args.volume_path
             ],
             # Disposable stacks empty the bucket on destroy; a protected one never does.
             force_destroy=not args.protect,
@@ -110,4 +120,33 @@ class Backups(pulumi.ComponentResource):
             envs=pulumi.Output.secret(env),
             restart="unless-stopped",
         )
+        if args.volume_path:
+            self._volume_archiver(name, args, key, host)
         self.register_outputs({"bucket": self.bucket.name, "endpoint": self.endpoint})
+
+    def _volume_archiver(self, name: str, args: BackupsArgs, key: do.SpacesKey, host: DockerHost) -> None:
+        """The volume, read-only, archived (tar.gz) to <bucket>/volume/ on the dumps' schedule;
+        the bucket's lifecycle expires the archives after `retention_days`."""
+        env = pulumi.Output.all(key.access_key, key.secret_key, self.bucket.name).apply(
+            lambda v: [
+                f"BACKUP_CRON_EXPRESSION={args.schedule}",
+                f"AWS_ENDPOINT={args.region}.digitaloceanspaces.com",
+                f"AWS_S3_BUCKET_NAME={v[2]}",
+                f"AWS_S3_PATH={VOLUME_PREFIX}",
+                f"AWS_ACCESS_KEY_ID={v[0]}",
+                f"AWS_SECRET_ACCESS_KEY={v[1]}",
+            ]
+        )
+        image = host.image(f"{name}-volume-image", VOLUME_BACKUP_IMAGE, self)
+        host.container(
+            f"{name}-volume",
+            parent=self,
+            memory_mb=args.volume_memory_mb,
+            name="volume-backup",
+            image=image.image_id,
+            envs=pulumi.Output.secret(env),
+            volumes=[
+                docker.ContainerVolumeArgs(host_path=args.volume_path, container_path="/backup/volume", read_only=True)
+            ],
+            restart="unless-stopped",
+        )

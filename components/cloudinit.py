@@ -27,6 +27,22 @@ _SMALL_HOST_SWAP_MB = 2048
 _KEY_PREFIXES = ("ssh-", "ecdsa-", "sk-")
 _USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _LOG_SIZE_RE = re.compile(r"[1-9][0-9]*[kmg]")
+_VOLUME_RE = re.compile(r"[a-z][a-z0-9-]{0,63}")
+_OWNER_RE = re.compile(r"[0-9]{1,10}:[0-9]{1,10}")
+# DigitalOcean's fstab line for a volume (its "Mount a volume" guide): nofail so a missing
+# volume never blocks the boot (the readiness step then refuses the droplet instead),
+# discard for TRIM on the network block device.
+VOLUME_MOUNT_OPTIONS = "defaults,nofail,discard,noatime"
+
+
+def volume_device(volume_name: str) -> str:
+    """The stable path of a DigitalOcean volume on its droplet (udev, by the volume's name)."""
+    return f"/dev/disk/by-id/scsi-0DO_Volume_{volume_name}"
+
+
+def volume_mount_point(volume_name: str) -> str:
+    """Where the droplet mounts the volume: DigitalOcean's own convention, /mnt/<name>."""
+    return f"/mnt/{volume_name}"
 
 
 def swap_size_mb(memory_mb: int) -> int:
@@ -132,16 +148,25 @@ def render_cloud_init(
     deploy_user: str = "deploy",
     log_max_size: str = "10m",
     log_max_file: int = 3,
+    volume_name: str | None = None,
+    volume_owner: str | None = None,
 ) -> str:
     """Render the ``#cloud-config`` user data for an Ubuntu 24.04 app droplet.
 
     Same arguments give byte-identical output, so an unchanged stack never sees a diff.
     Raises ValueError on a key that is not an OpenSSH public key or on a bad size, and
     TypeError when ``ssh_public_keys`` is one string rather than a sequence of keys.
+    With ``volume_name`` the volume attached at creation is mounted at /mnt/<name> (fstab,
+    so every boot mounts it), and with ``volume_owner`` (uid:gid) its top directory changes
+    owner once.
     """
     keys = _check_keys(ssh_public_keys)
     _check_args(deploy_user, log_max_size, log_max_file)
     swap_mb = swap_size_mb(memory_mb)
+    if volume_name is not None and not _VOLUME_RE.fullmatch(volume_name):
+        raise ValueError(f"volume_name: {volume_name!r} is not a DigitalOcean volume name")
+    if volume_owner is not None and (volume_name is None or not _OWNER_RE.fullmatch(volume_owner)):
+        raise ValueError(f"volume_owner: {volume_owner!r} must be uid:gid numbers, with a volume_name")
 
     config: dict[str, Any] = {
         # Only the docker group, no sudo: membership of docker is already root-equivalent,
@@ -174,6 +199,11 @@ def render_cloud_init(
     if swap_mb > 0:
         size = swap_mb * 1024 * 1024
         config["swap"] = {"filename": SWAP_FILE, "size": size, "maxsize": size}
+    if volume_name is not None:
+        # cc_mounts runs in the init stage, before runcmd and before docker starts: it
+        # creates the mount point, writes fstab and mounts it.
+        point = volume_mount_point(volume_name)
+        config["mounts"] = [[volume_device(volume_name), point, "ext4", VOLUME_MOUNT_OPTIONS, "0", "2"]]
     config["runcmd"] = [
         # sshd may have started before the drop-in landed on some images; restart to be sure.
         "systemctl restart ssh",
@@ -182,6 +212,10 @@ def render_cloud_init(
         "systemctl enable fail2ban",
         "systemctl restart fail2ban",
     ]
+    if volume_owner is not None:
+        # Only when mounted: never chown the empty mount point on the root disk.
+        point = volume_mount_point(volume_name)
+        config["runcmd"].append(f"mountpoint -q {point} && chown {volume_owner} {point}")
 
     body = yaml.dump(
         config,

@@ -15,7 +15,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.config.process import Process
-from components.dockerhost import DockerHost, exit_gate
+from components.dockerhost import DockerHost, VolumeMount, exit_gate
 
 CERT_PATH = "/etc/nginx/certs/origin.pem"
 KEY_PATH = "/etc/nginx/certs/origin.key"
@@ -102,6 +102,8 @@ class AppContainersArgs:
     answers, so a release rolls droplet by droplet; default None (first droplet)."""
     rollout_gate: pulumi.Input[str] | None = None
     """That probe's result (empty text once it passed; fails the update otherwise); default None."""
+    volume: VolumeMount | None = None
+    """The droplet's volume, bound into the containers of its users; default None."""
 
 
 class AppContainers(pulumi.ComponentResource):
@@ -129,6 +131,9 @@ class AppContainers(pulumi.ComponentResource):
         self.image = image = host.image(f"{name}-image", args.image, self)
         proxy_image = host.image(f"{name}-proxy-image", args.proxy_image, self)
 
+        def mounts(user: str) -> list[docker.ContainerVolumeArgs] | None:
+            return (args.volume.volumes(user) or None) if args.volume else None
+
         def container(role: str, memory_mb: int, after: list[pulumi.Resource] | None = None, **kwargs):
             kwargs.setdefault("restart", "unless-stopped")
             kwargs.setdefault("name", role)
@@ -145,6 +150,7 @@ class AppContainers(pulumi.ComponentResource):
                     image=image.image_id,
                     command=list(args.release_command),
                     envs=args.release_env,
+                    volumes=mounts("release"),
                     restart="no",
                     must_run=False,
                     attach=True,
@@ -173,6 +179,8 @@ class AppContainers(pulumi.ComponentResource):
         # which the provider only sends at create (not ForceNew upstream).
         web_spec = {"command": args.web_command, "memory": args.web_memory_mb, "stop": args.web_stop_seconds,
                     "port": args.port, "init": True}  # fmt: skip
+        if args.volume and args.volume.bind("web"):
+            web_spec["volume"] = args.volume.bind("web")
         release_id = random.RandomId(
             f"{name}-web-release",
             byte_length=4,
@@ -201,6 +209,7 @@ class AppContainers(pulumi.ComponentResource):
             stop_timeout=args.web_stop_seconds,
             destroy_grace_seconds=args.web_stop_seconds,
             init=True,
+            volumes=mounts("web"),
         )
         probe_image = host.image(f"{name}-probe-image", PROBE_IMAGE, self)
         self.probe = container(
@@ -238,6 +247,7 @@ class AppContainers(pulumi.ComponentResource):
                     labels=release_label,
                     stop_timeout=proc.stop_seconds,
                     destroy_grace_seconds=proc.stop_seconds,
+                    volumes=mounts(proc_name),
                     init=True,
                     replace_on_changes=["init"],
                 )

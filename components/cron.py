@@ -42,10 +42,12 @@ def render_crontab(jobs: tuple[JobSpec, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_job_script(jobs: tuple[JobSpec, ...], *, image: str, network: str, stack: str, alert_image: str) -> str:
+def render_job_script(
+    jobs: tuple[JobSpec, ...], *, image: str, network: str, stack: str, alert_image: str, volume: str | None = None
+) -> str:
     """The script `webstack-job NAME`: run the job, log its exit code and duration, and on a
     failure post to the alert webhook when one is configured (its URL is read from a file,
-    never put on a command line)."""
+    never put on a command line). `volume` (`host:path`) is bound into every job."""
     cases = []
     for job in sorted(jobs, key=lambda j: j.name):
         argv = " ".join(shlex.quote(a) for a in job.command)
@@ -62,6 +64,7 @@ def render_job_script(jobs: tuple[JobSpec, ...], *, image: str, network: str, st
             "start=$(date +%s)",
             'echo "webstack job $name: start"',
             f'docker run --rm --init --name "job-$name" --network {shlex.quote(network)} --env-file {ENV_FILE} \\',
+            *([f"  --volume {shlex.quote(volume)} \\"] if volume else []),
             '  --memory "$memory" --memory-swap "$memory" --label "webstack.job=$name" \\',
             f'  --log-driver json-file --log-opt max-size=10m --log-opt max-file=3 {shlex.quote(image)} "$@"',
             "rc=$?",

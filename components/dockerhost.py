@@ -46,6 +46,28 @@ def ssh_opts(droplet_id: str) -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class VolumeMount:
+    """The droplet's volume as the app's containers see it."""
+
+    host_path: str
+    """Where the droplet mounts it (/mnt/<volume name>); no default."""
+    path: str
+    """Where the containers see it; no default (config `volume.path`)."""
+    users: frozenset[str]
+    """Who gets it: `web`, `release`, `jobs` and process names; no default."""
+
+    def volumes(self, user: str) -> list[docker.ContainerVolumeArgs]:
+        """The bind mount for `user`'s containers, or none."""
+        if user not in self.users:
+            return []
+        return [docker.ContainerVolumeArgs(host_path=self.host_path, container_path=self.path)]
+
+    def bind(self, user: str) -> str | None:
+        """`host:path` for `docker run --volume`, or None."""
+        return f"{self.host_path}:{self.path}" if user in self.users else None
+
+
+@dataclass(frozen=True, kw_only=True)
 class DockerHostArgs:
     address: pulumi.Input[str]
     """Public IPv4 address of the droplet; no default."""

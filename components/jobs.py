@@ -35,6 +35,8 @@ class JobRunnerArgs:
     """Memory limit of the runner itself (crond + the docker CLI); no default."""
     after: tuple[pulumi.Resource, ...] = ()
     """What the runner waits on (the release: jobs run against the migrated schema); default none."""
+    volume: str | None = None
+    """`host:path` bind of the droplet's volume into every job; default None."""
 
 
 class JobRunner(pulumi.ComponentResource):
@@ -51,7 +53,7 @@ class JobRunner(pulumi.ComponentResource):
         host.image(f"{name}-alert-image", ALERT_IMAGE, self)
         script = pulumi.Output.all(args.app_image_id, host.network.name).apply(
             lambda v: cron.render_job_script(
-                args.jobs, image=v[0], network=v[1], stack=args.stack, alert_image=ALERT_IMAGE
+                args.jobs, image=v[0], network=v[1], stack=args.stack, alert_image=ALERT_IMAGE, volume=args.volume
             )
         )
         uploads = [

@@ -9,12 +9,33 @@ import pulumi_command as command
 import pulumi_digitalocean as do
 
 from components.catalog import DROPLET_IMAGE
-from components.cloudinit import render_cloud_init
+from components.cloudinit import render_cloud_init, volume_mount_point
 from components.dockerhost import DEPLOY_USER
 
 # Wait for cloud-init (exit 2 means finished with warnings, e.g. deprecations), then for
 # the Docker daemon; print its version so the step's stdout says what it found.
 READY_SCRIPT = "cloud-init status --wait >/dev/null || test $? -eq 2 && docker info --format '{{.ServerVersion}}'"
+
+
+def ready_script(mount_point: str | None = None) -> str:
+    """READY_SCRIPT, and with a volume: fail unless it is mounted, so no container ever writes
+    into the bare mount point on the root disk."""
+    if mount_point is None:
+        return READY_SCRIPT
+    missing = f"echo 'volume not mounted at {mount_point}' >&2; exit 1"
+    return f"{READY_SCRIPT} && {{ mountpoint -q {mount_point} || {{ {missing}; }}; }}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VolumeSpec:
+    name: str
+    """DigitalOcean volume name, unique in the region; no default (config: <domain>-<stack>-data)."""
+    size_gb: int
+    """Size in GiB; no default (config `volume.sizeGb`)."""
+    owner: str | None = None
+    """uid:gid of its top directory, set at first boot; default None (root)."""
+    protect: bool = False
+    """Protect it and keep it in the account if its resource is ever deleted; default False."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +67,9 @@ class AppServersArgs:
     """UTC start of the backup window (0, 4, ..., 20); default 4."""
     reserved_ip: do.ReservedIp | None = None
     """Reserved IP to assign to the first droplet (single-droplet stacks); default None."""
+    volume: VolumeSpec | None = None
+    """A volume attached to the single droplet at its creation and mounted at
+    /mnt/<name>; default None."""
 
 
 class AppServers(pulumi.ComponentResource):
@@ -57,6 +81,8 @@ class AppServers(pulumi.ComponentResource):
     """
 
     droplets: list[do.Droplet]
+    volume: do.Volume | None
+    mount_point: str | None
     ready: list[command.remote.Command]
     addresses: list[pulumi.Output[str]]
 
@@ -68,7 +94,28 @@ class AppServers(pulumi.ComponentResource):
             do.SshKey(f"{name}-key-{i}", name=f"{name}-key-{i}", public_key=key, opts=child).fingerprint
             for i, key in enumerate(args.ssh_public_keys)
         ]
-        user_data = render_cloud_init(ssh_public_keys=args.ssh_public_keys, memory_mb=args.memory_mb)
+        self.volume, self.mount_point = None, None
+        spec = args.volume
+        if spec is not None:
+            if args.replicas != 1:
+                raise ValueError("a volume attaches to one droplet: replicas must be 1")
+            self.mount_point = volume_mount_point(spec.name)
+            # ext4 made by DigitalOcean at creation; name, region and filesystem force a new
+            # (empty) volume, so a protected one is also retained if ever deleted.
+            self.volume = do.Volume(
+                f"{name}-data",
+                name=spec.name,
+                region=args.region,
+                size=spec.size_gb,
+                initial_filesystem_type="ext4",
+                opts=pulumi.ResourceOptions(parent=self, protect=spec.protect, retain_on_delete=spec.protect),
+            )
+        user_data = render_cloud_init(
+            ssh_public_keys=args.ssh_public_keys,
+            memory_mb=args.memory_mb,
+            volume_name=spec.name if spec else None,
+            volume_owner=spec.owner if spec else None,
+        )
         self.droplets, self.ready, self.addresses = [], [], []
         for i in range(args.replicas):
             droplet = do.Droplet(
@@ -88,7 +135,14 @@ class AppServers(pulumi.ComponentResource):
                 backup_policy=do.DropletBackupPolicyArgs(plan=args.backup_plan, hour=args.backup_hour)
                 if args.backups
                 else None,
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["userData", "sshKeys", "image"]),
+                # Attached at creation, so the first boot finds and mounts it; a replacement
+                # deletes the old droplet first, since a volume attaches to one droplet at a time.
+                volume_ids=[self.volume.id] if self.volume else None,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    ignore_changes=["userData", "sshKeys", "image"],
+                    delete_before_replace=self.volume is not None,
+                ),
             )
             # Authenticates through the operator's SSH agent (SSH_AUTH_SOCK): no private key
             # is ever an input, so none enters the state.
@@ -97,7 +151,7 @@ class AppServers(pulumi.ComponentResource):
                 connection=command.remote.ConnectionArgs(
                     host=droplet.ipv4_address, user=DEPLOY_USER, dial_error_limit=60, per_dial_timeout=10
                 ),
-                create=READY_SCRIPT,
+                create=ready_script(self.mount_point),
                 triggers=[droplet.id],
                 # Nothing is started on a droplet before its firewall is in place.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready_after)),

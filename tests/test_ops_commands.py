@@ -315,7 +315,7 @@ def test_exec_hands_the_release_env_to_the_container_through_a_private_file(worl
     assert not os.path.exists(seen["path"])  # removed once the container ended
     assert run_call["argv"] == [
         "run", "--rm", "-i", "--network", f"webstack-{w.ids[0]}", "--env-file", seen["path"],
-        migrate.inputs["image"], *COMMAND,
+        "--volumes-from", "migrate", migrate.inputs["image"], *COMMAND,
     ]  # fmt: skip
     assert out.startswith("fake container ran: ") and out.rstrip().endswith(" ".join(COMMAND))
     assert "image and env of migrate" in err

@@ -278,6 +278,16 @@ _FAKES = {
         {"ipAddress": ip, "reservedIpUrn": f"do:reservedip:{ip}"},
     ),
     "digitalocean:index/droplet:Droplet": WebstackMocks._droplet,
+    # A volume reads back its filesystem and the droplets it is attached to (none until the
+    # droplet that names it in volume_ids exists).
+    "digitalocean:index/volume:Volume": _fixed(
+        lambda k, i: {
+            "volumeUrn": f"do:volume:{_uuid(*k)}",
+            "filesystemType": i.get("initialFilesystemType", ""),
+            "filesystemLabel": i.get("initialFilesystemLabel", ""),
+            "dropletIds": [],
+        }
+    ),
     "digitalocean:index/databaseCluster:DatabaseCluster": WebstackMocks._cluster,
     "digitalocean:index/databaseConnectionPool:DatabaseConnectionPool": WebstackMocks._pool,
     "digitalocean:index/databaseUser:DatabaseUser": _fixed(

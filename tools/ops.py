@@ -199,7 +199,8 @@ def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_
     `migrate` (the release env: direct DATABASE_URL) or, without a release command, of the
     running web container. The env goes from `docker inspect` into a mode-0600 file and from
     there to `docker run --env-file`; it never reaches an argument, the terminal or this
-    process, and the file is removed when the script ends (normally or on a signal)."""
+    process, and the file is removed when the script ends (normally or on a signal). The
+    command also gets that container's mounts (`--volumes-from`): the volume, where it has it."""
     if release_command:  # exited after the release: inspect reads it all the same
         source, pattern, ps, where = RELEASE, RELEASE, _names(droplet), "the release command"
     else:  # during a release two may run: the newest, the new release
@@ -224,7 +225,7 @@ def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_
             'docker inspect --format \'{{range .Config.Env}}{{println .}}{{end}}\' "$src" > "$envfile"',
             f'echo "webstack exec: droplet-{droplet.index}, image and env of $src" >&2',
             shlex.join(["docker", "run", "--rm", "-it" if tty else "-i", "--network", droplet.network, "--env-file"])
-            + ' "$envfile" "$image" '
+            + ' "$envfile" --volumes-from "$src" "$image" '
             + shlex.join(command),
         ]
     )

@@ -12,7 +12,7 @@ from components.envmap import PROVIDED_ENV, STACK_VALUES
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 # Container names the stack uses itself on every droplet.
-RESERVED_NAMES = ("web", "proxy", "migrate", "probe", "pg-grant", "pg-backup", "jobs")
+RESERVED_NAMES = ("web", "proxy", "migrate", "probe", "pg-grant", "pg-backup", "jobs", "volume-backup", "release")
 
 
 def _env_name(name: str) -> str:

@@ -75,6 +75,7 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     for name in sorted(set(cfg.secret_env) & set(app_names)):
         bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
     bad += _media_problems(cfg, stack)
+    bad += _volume_problems(cfg, stack)
     if cfg.monitoring.enabled and not cfg.alert_emails and not context.get("has_slack"):
         bad.append(problem("alertEmails", list(cfg.alert_emails), "at least one address while monitoring is enabled"))
     for key, mode in (("database.mode", cfg.database.mode), ("valkey.mode", cfg.valkey.mode)):
@@ -90,7 +91,9 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     bad += _bucket_problems(cfg, stack)
     bad += zone_problems(cfg.domain, stack, cfg.served_hostnames, cfg.edge, cfg.frontend)
     bad += proxy_problems(cfg)
-    bad += sizing_problems(cfg.app, cfg.database, cfg.valkey, cfg.backups, cfg.logs)
+    bad += sizing_problems(
+        cfg.app, cfg.database, cfg.valkey, cfg.backups, cfg.logs, cfg.volume.enabled and cfg.backups.enabled
+    )
     return bad
 
 
@@ -106,6 +109,39 @@ def _media_problems(cfg: StackConfig, stack: str) -> list[str]:
     ):
         bad.append(
             problem("media.publicHostname", host, f"a name one label below {cfg.domain}, not one of app.hostnames")
+        )
+    return bad
+
+
+def _volume_problems(cfg: StackConfig, stack: str) -> list[str]:
+    volume, bad = cfg.volume, []
+    if not volume.enabled:
+        if volume.processes is not None or volume.owner is not None:
+            bad.append(problem("volume.enabled", False, "true to use volume.processes or volume.owner"))
+        return bad
+    if cfg.app.replicas > 1:
+        bad.append(
+            problem(
+                "volume.enabled",
+                True,
+                f"false with app.replicas = {cfg.app.replicas}: a volume attaches to one droplet "
+                "(share files between droplets through webstack:media)",
+            )
+        )
+    allowed = ("web", "release", "jobs", *sorted(cfg.app.processes))
+    for name in volume.processes or ():
+        if name not in allowed:
+            bad.append(problem("volume.processes", name, f"one of {', '.join(allowed)}"))
+    if volume.processes is not None and not volume.processes:
+        bad.append(problem("volume.processes", [], "at least one name, or unset for all"))
+    name = f"{cfg.domain.replace('.', '-')}-{stack}-data"
+    if len(name) > 64 or not re.match(r"^[a-z][a-z0-9-]*$", name):
+        bad.append(
+            problem("volume.enabled", True, f"false, or a domain and stack name giving a valid volume name ({name!r})")
+        )
+    if cfg.protect and not cfg.backups.enabled:
+        bad.append(
+            problem("backups.enabled", False, "true while volume.enabled in a protected stack: its files need a copy")
         )
     return bad
 

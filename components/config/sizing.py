@@ -18,6 +18,7 @@ PROBE_MEMORY_MB = 32
 BACKUP_MEMORY_MB = 256
 JOB_RUNNER_MEMORY_MB = 64  # crond + the docker CLI of a running job
 LOGSHIP_MEMORY_MB = 128  # Vector shipping the droplet's container logs (logs.enabled)
+VOLUME_BACKUP_MEMORY_MB = 128  # tar | gzip | upload of the volume (volume and backups enabled)
 # Left to the OS, sshd, dockerd and the DigitalOcean agent on every droplet.
 HOST_RESERVE_MB = 256
 
@@ -40,7 +41,12 @@ def _formula(app: AppConfig) -> str:
 
 
 def sizing_problems(
-    app: AppConfig, db: DatabaseConfig, valkey: ValkeyConfig, backups: BackupsConfig, logs: LogsConfig
+    app: AppConfig,
+    db: DatabaseConfig,
+    valkey: ValkeyConfig,
+    backups: BackupsConfig,
+    logs: LogsConfig,
+    volume_backup: bool = False,
 ) -> list[str]:
     problems = []
     need = connections_needed(app)
@@ -72,6 +78,8 @@ def sizing_problems(
         parts["largest job"] = max(job.memory_mb for job in app.jobs.values())
     if backups.enabled:
         parts["backup dump"] = BACKUP_MEMORY_MB
+    if volume_backup:
+        parts["volume backup"] = VOLUME_BACKUP_MEMORY_MB
     if logs.enabled:
         parts["log shipper"] = LOGSHIP_MEMORY_MB
     for label, mode in (("postgres", db.mode), ("valkey", valkey.mode)):

@@ -19,7 +19,7 @@ from components.config.ops import BackupsConfig, LogsConfig, MonitoringConfig
 from components.config.process import EnvName
 from components.config.proxy import ProxyConfig
 from components.config.rules import problems
-from components.config.storage import MediaConfig
+from components.config.storage import MediaConfig, VolumeConfig
 
 # The only ranges DigitalOcean accepts for a VPC, and what it keeps for itself inside them.
 # https://docs.digitalocean.com/products/networking/vpc/details/limits/
@@ -113,6 +113,8 @@ class StackConfig(Section):
     """nginx at the origin."""
     media: MediaConfig = MediaConfig()
     """Uploads: a private Spaces bucket with a scoped key, optionally public under a hostname."""
+    volume: VolumeConfig = VolumeConfig()
+    """A block-storage volume mounted into the processes (single-droplet stacks)."""
     monitoring: MonitoringConfig = MonitoringConfig()
     """Alerts and uptime checks."""
     backups: BackupsConfig = BackupsConfig()
@@ -145,6 +147,21 @@ class StackConfig(Section):
     def media_bucket_name(self) -> str:
         """The media bucket: unique per domain and stack, within Spaces' naming rules."""
         return f"{self.domain.replace('.', '-')}-{self.stack}-media"
+
+    @property
+    def volume_name(self) -> str:
+        """The volume: unique per domain and stack in the account's region (DigitalOcean's
+        volume names: lower case, digits and hyphens, from a letter, at most 64)."""
+        return f"{self.domain.replace('.', '-')}-{self.stack}-data"
+
+    @property
+    def volume_users(self) -> frozenset[str]:
+        """What gets the volume: `web`, `release`, `jobs`, process names (and `make exec`)."""
+        if not self.volume.enabled:
+            return frozenset()
+        if self.volume.processes is not None:
+            return frozenset(self.volume.processes)
+        return frozenset({"web", "release", "jobs", *self.app.processes})
 
     @property
     def media_origin_host(self) -> str:

@@ -26,3 +26,26 @@ class MediaConfig(Section):
     https://<each app hostname>."""
     cors_max_age_seconds: Annotated[int, Field(ge=0, le=86400)] = 3600
     """How long browsers cache the CORS preflight."""
+
+
+VolumeName = text(r"^[a-z][a-z0-9-]{0,30}$", "web, release, jobs or a process name")
+ContainerPath = text(r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "an absolute path inside the containers, such as /app/data")
+Owner = text(r"^[0-9]{1,10}:[0-9]{1,10}$", "uid:gid numbers, such as 1000:1000")
+
+
+class VolumeConfig(Section):
+    enabled: bool = False
+    """A DigitalOcean Volume (block storage, ext4) for single-droplet stacks: attached when the
+    droplet is created, mounted by the droplet's boot, and bind-mounted at `path` into the
+    processes below; it outlives a replaced droplet. Protected and never deleted in protected
+    stacks; with backups.enabled, archived to the backups bucket on backups.schedule."""
+    size_gb: Annotated[int, Field(ge=1, le=16384)] = 10
+    """Size in GiB; it can grow later (resized in place; then `resize2fs` on the droplet), never shrink."""
+    path: ContainerPath = "/data"
+    """Where the processes see it (SQLite files, uploads)."""
+    processes: tuple[VolumeName, ...] | None = None
+    """Which of `web`, `release` (the release command and `make exec`), `jobs` and
+    app.processes get it; unset: all of them."""
+    owner: Owner | None = None
+    """Owner of the volume's top directory, set at the droplet's first boot, for an image whose
+    user is not root (e.g. 1000:1000); unset: root."""
