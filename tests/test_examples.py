@@ -519,8 +519,9 @@ def test_its_processes_and_only_those_run_where_they_should(slug):
 
 def test_singletons_stay_on_the_first_droplet_when_the_app_scales():
     # pdf-smaller runs on one droplet as its guide does; scaled out, beat (the scheduler) and
-    # the release still run once, on the first droplet, while the worker runs on each.
-    run = harness.run("examples/pdf-smaller", {"app.replicas": 3, "database.poolSize": 28})
+    # the release still run once, on the first droplet, while the worker runs on each (its
+    # volume, for one droplet only, goes: scaled out, uploads meet in the media bucket).
+    run = harness.run("examples/pdf-smaller", {"app.replicas": 3, "database.poolSize": 28, "volume": None})
     roles = sorted((_droplet(c), _role(c)) for c in _app_containers(run))
     assert [d for d, role in roles if role == "beat"] == [0]
     assert [d for d, role in roles if role == "migrate"] == [0]

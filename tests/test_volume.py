@@ -282,3 +282,22 @@ def test_the_archiver_counts_in_the_memory_budget():
     assert recorded_with("staging", fits).of_type(DROPLET)
     message = _problems("staging", {**fits, "volume": ON})
     assert "volume backup 128" in message and "webstack:app.dropletSize" in message
+
+
+def test_pdf_smaller_shares_its_upload_folder_between_web_worker_and_cleanup_as_its_guide_does():
+    """Guide: docker-compose mounts /var/app/uploads on app and celery-worker; the 3 AM
+    maintenance sweeps it."""
+    run = harness.run("examples/pdf-smaller")
+    point = "/mnt/pdfsmaller-site-pdf-smaller-data"
+    (volume,) = run.of_type(VOLUME)
+    assert volume.protect and volume.inputs["name"] == point.removeprefix("/mnt/")
+    web = next(c for c in run.of_type(CONTAINER) if c.name.endswith("-app-0-web"))
+    env = dict(line.split("=", 1) for line in web.inputs["envs"])
+    assert env["UPLOAD_FOLDER"] == "/var/app/uploads"
+    bind = [(point, "/var/app/uploads", False)]
+    assert _binds(web) == _binds(_container(run, "-app-0-worker")) == bind
+    assert _binds(_container(run, "-app-0-beat")) == [] == _binds(_container(run, "-app-0-migrate"))
+    script = next(
+        u["content"] for u in _container(run, "-jobs-runner").inputs["uploads"] if "webstack-job" in u["file"]
+    )
+    assert f"--volume {point}:/var/app/uploads" in script

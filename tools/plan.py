@@ -109,6 +109,9 @@ def cost_rows(run: Run) -> list[dict[str, Any]]:
             spaces_counted = True  # one subscription covers every bucket of the account
             sp = PRICES["spaces"]
             rows.append(_row(r, "spaces subscription", "250 GiB", 1, sp["subscription"], sp["source"]))
+        elif rule == "volume":
+            vol = PRICES["volume_per_gib"]
+            rows.append(_row(r, "volume", f"{i['size']} GiB", i["size"], vol["monthly"], vol["source"]))
         elif rule == "uptime_check":
             mon = PRICES["monitoring"]
             rows.append(_row(r, "uptime check", "check", 1, mon["uptime_check"], mon["source"]))
