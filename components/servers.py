@@ -101,14 +101,18 @@ class AppServers(pulumi.ComponentResource):
                 raise ValueError("a volume attaches to one droplet: replicas must be 1")
             self.mount_point = volume_mount_point(spec.name)
             # ext4 made by DigitalOcean at creation; name, region and filesystem force a new
-            # (empty) volume, so a protected one is also retained if ever deleted.
+            # (empty) volume, so a protected one is also retained if ever deleted. The name is
+            # unique in the region: a new filesystem deletes the old volume first (which
+            # DigitalOcean refuses while the droplet still has it attached).
             self.volume = do.Volume(
                 f"{name}-data",
                 name=spec.name,
                 region=args.region,
                 size=spec.size_gb,
                 initial_filesystem_type="ext4",
-                opts=pulumi.ResourceOptions(parent=self, protect=spec.protect, retain_on_delete=spec.protect),
+                opts=pulumi.ResourceOptions(
+                    parent=self, protect=spec.protect, retain_on_delete=spec.protect, delete_before_replace=True
+                ),
             )
         user_data = render_cloud_init(
             ssh_public_keys=args.ssh_public_keys,

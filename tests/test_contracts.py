@@ -20,6 +20,8 @@ from tests.conftest import STACKS, recorded, recorded_with
 from tests.test_domain_records import PROD as DOMAIN_FEATURES
 from tests.test_media import PUBLIC as PUBLIC_MEDIA
 from tests.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
+from tests.test_volume import ON as VOLUME_ON
+from tests.test_volume import PROD_SINGLE, SINGLE
 from tools import contracts, harness
 
 UNKNOWN = harness.UNKNOWN
@@ -36,6 +38,7 @@ class Part:
     overrides: dict[str, Any]
     used_by: str  # the test that runs it, and what it registers that the three stacks do not
     secrets: dict[str, str] | None = None
+    alone: bool = False  # recorded on its own: its overrides would change the other parts' resources
 
 
 NODE_PROCESSES = {
@@ -52,7 +55,8 @@ MEDIA_ALIASES = {
 }
 # Overrides that only remove resources (monitoring/backups off, test_plan.py) or change values
 # no rule reads (proxy options, generated-secret counters, ESC secretEnv) are left out. The
-# parts of a stack are recorded together (Variant below): 6 recordings instead of 24.
+# parts of a stack are recorded together (Variant below), but for the few recorded `alone`:
+# 10 recordings instead of 28.
 PARTS = {
     "docr": Part(
         "prod",
@@ -128,6 +132,20 @@ PARTS = {
         },
         "test_config.py sizing: a load balancer in staging, three droplets and their docker hosts",
     ),
+    # A volume needs a single droplet: apart from 3-replicas (staging) and from prod's two droplets.
+    "volume": Part(
+        "staging",
+        {**SINGLE, "volume": VOLUME_ON},
+        "test_volume.py: a disposable Volume, the droplet's volumeIds, the read-only volume-backup "
+        "container and the bucket's expire-volume lifecycle rule",
+        alone=True,
+    ),
+    "protected-volume": Part(
+        "prod",
+        {**PROD_SINGLE, "volume": VOLUME_ON},
+        "test_volume.py: a protected, retained Volume on prod's single droplet, archived like staging's",
+        alone=True,
+    ),
 }
 
 
@@ -135,7 +153,8 @@ PARTS = {
 class Variant:
     """The parts of one stack in one recording: the check is per resource, and parts set
     disjoint keys (tested), so each part's resources get the values its own test records,
-    at the cost of one recording per stack instead of one per part."""
+    at the cost of one recording per stack instead of one per part. A part whose overrides
+    would change the others' resources (a single droplet) is a variant of its own."""
 
     stack: str
     parts: tuple[str, ...]
@@ -143,10 +162,16 @@ class Variant:
     secrets: dict[str, str]
 
 
+def _group(name: str) -> tuple[str, str]:
+    part = PARTS[name]
+    return part.stack, name if part.alone else ""
+
+
 def _variants() -> dict[str, Variant]:
+    """One recording per stack of its parts together, and one per part recorded `alone`."""
     out = {}
-    for stack in dict.fromkeys(p.stack for p in PARTS.values()):
-        names = tuple(n for n, p in PARTS.items() if p.stack == stack)
+    for stack, group in dict.fromkeys(map(_group, PARTS)):
+        names = tuple(n for n in PARTS if _group(n) == (stack, group))
         overrides = {k: v for n in names for k, v in PARTS[n].overrides.items()}
         secrets = {k: v for n in names for k, v in (PARTS[n].secrets or {}).items()}
         out[f"{stack}+" + "+".join(names)] = Variant(stack, names, overrides, secrets)
@@ -155,6 +180,7 @@ def _variants() -> dict[str, Variant]:
 
 VARIANTS = _variants()
 PROD_V, DEV_V, STAGING_V = (next(n for n, v in VARIANTS.items() if v.stack == s) for s in ("prod", "dev", "staging"))
+VOLUME_V, PROTECTED_VOLUME_V = "staging+volume", "prod+protected-volume"
 RECORDINGS = (*STACKS, *VARIANTS)
 
 
@@ -271,7 +297,7 @@ def test_every_path_in_the_data_names_a_schema_property():
     ]
     for type_, spec in data.replacement.items():
         identity = spec["identity"]
-        for path in [*spec["force_new"], *identity.get("key", []), *identity.get("scope", [])]:
+        for path in [*spec["force_new"], *identity.get("key", []), *identity.get("scope", []), *spec["holds"]]:
             if not contracts.schema_has_path(type_, path):
                 wrong.append(f"replacement.yaml {type_} {path}")
     for type_, paths in data.unvalidated.items():
@@ -378,6 +404,9 @@ def test_every_replacement_entry_cites_its_lines():
         if identity.get("unique"):
             assert "key" in identity, f"{type_}: a unique identity names its key"
             assert identity.get("sources") and all(map(_well_formed_source, identity["sources"])), type_
+        for prop, held in spec["holds"].items():
+            assert held["sources"] and all(map(_well_formed_source, held["sources"])), f"{type_} holds {prop}"
+            assert any("file" in s for s in held["sources"]), f"{type_} holds {prop}: no file:line source"
 
 
 # --------------------------------------------------------------------------- the check bites
@@ -450,6 +479,7 @@ CREDS = DO + "containerRegistryDockerCredentials:ContainerRegistryDockerCredenti
 SSH_KEY = DO + "sshKey:SshKey"
 CORS = DO + "spacesBucketCorsConfiguration:SpacesBucketCorsConfiguration"
 MX, SPF, CAA, AAAA = "-mx-", "-txt-spf1", "-caa-", "-aaaa-"
+VOLUME = DO + "volume:Volume"
 
 
 MUTATIONS = {
@@ -617,6 +647,14 @@ MUTATIONS = {
     "caa tag": Case(PROD_V, RECORD, put("data.tag", "issues"), "dns_record/schema.go:119", CAA),
     "caa flags": Case(PROD_V, RECORD, put("data.flags", 256), "dns_record/schema.go:113", CAA),
     "caa value quoted": Case(PROD_V, RECORD, put("data.value", '"letsencrypt.org"'), "record_config_caa.tf:8", CAA),
+    # ------------------------------------------------------------ the volume (webstack:volume)
+    "volume filesystem type": Case(VOLUME_V, VOLUME, put("initialFilesystemType", "ext3"), "resource_volume.go:74"),
+    "volume size zero": Case(VOLUME_V, VOLUME, put("size", 0), "resource_volume.go:53"),
+    "volume name with an underscore": Case(VOLUME_V, VOLUME, put("name", "example_com-data"), "volume.md:54"),
+    "volume without delete_before_replace": Case(VOLUME_V, VOLUME, no_dbr, "delete_volume_by_name.yml:7"),
+    "droplet with a volume without delete_before_replace": Case(VOLUME_V, DROPLET, no_dbr, "volume_base.yml:18"),
+    "droplet volume id empty": Case(VOLUME_V, DROPLET, put("volumeIds[0]", ""), "resource_droplet.go:377"),
+    "volume beyond 16 TiB": Case(PROTECTED_VOLUME_V, VOLUME, put("size", 16385), "volume_action_post_resize.yml:9"),
 }
 
 

@@ -12,7 +12,8 @@ under contracts/ with the upstream file and line it was transcribed from:
    (contracts/replacement.yaml). A resource whose identity is fixed (a literal name
    unique in its account, cluster, zone or host) and that sets any force-new input other
    than its identity must be deleted before it is replaced, or the create half of the
-   replacement collides with the resource it replaces;
+   replacement collides with the resource it replaces. So must a resource, while it holds
+   anything only one resource can hold at a time (`holds`: a droplet's volumes);
 4. read-back: where the provider reads back another form than we send (rules.yaml
    entries with `category: readback`), a perpetual diff or a needless replacement;
 5. import ids: the form each provider's importer parses, and that the id names the same
@@ -116,6 +117,12 @@ def load() -> Contracts:
         if "source" in identity:
             identity["sources"] = [_expand(s, upstreams) for s in _as_list(identity.pop("source"))]
         spec["identity"] = identity
+        holds = {}
+        for prop, held in (spec.get("holds") or {}).items():
+            held = dict(held)
+            held["sources"] = [_expand(s, upstreams) for s in _as_list(held.pop("source"))]
+            holds[prop] = held
+        spec["holds"] = holds
         replacement[type_] = spec
     schemas = {p.stem: json.loads(p.read_text()) for p in sorted((CONTRACTS / "schemas").glob("*.json"))}
     unvalidated = {t: tuple(paths or ()) for t, paths in (rules_doc.get("unvalidated") or {}).items()}
@@ -149,6 +156,9 @@ def all_sources() -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"replacement.yaml {type_.split(':')[-1]} force_new {prop}", source
         for source in spec["identity"].get("sources", []):
             yield f"replacement.yaml {type_.split(':')[-1]} identity", source
+        for prop, held in spec["holds"].items():
+            for source in held["sources"]:
+                yield f"replacement.yaml {type_.split(':')[-1]} holds {prop}", source
     for type_, spec in data.imports.items():
         for source in spec["sources"]:
             yield f"rules.yaml imports {type_.split(':')[-1]}", source
@@ -519,8 +529,14 @@ def check_replacement(r: harness.Resource) -> list[Violation]:
     spec = load().replacement.get(r.type)
     if spec is None:
         return [_violation(r, "", None, "replacement: type not in replacement.yaml", "contracts/replacement.yaml")]
+    if r.delete_before_replace or r.protect:
+        return []
+    return [*_identity_collision(r, spec), *_held_collision(r, spec)]
+
+
+def _identity_collision(r: harness.Resource, spec: dict[str, Any]) -> list[Violation]:
     identity = spec["identity"]
-    if not identity.get("unique") or r.delete_before_replace or r.protect:
+    if not identity.get("unique"):
         return []
     key, scope = identity.get("key", []), identity.get("scope", [])
     if any(_unknown(r.inputs.get(k)) or r.property_dependencies.get(k) for k in key):
@@ -536,6 +552,26 @@ def check_replacement(r: harness.Resource) -> list[Violation]:
     )
     sources = [*identity.get("sources", []), spec["force_new"][forcing[0]]]
     return [_violation(r, "delete_before_replace", False, rule, "; ".join(map(describe, sources)))]
+
+
+def _held_collision(r: harness.Resource, spec: dict[str, Any]) -> list[Violation]:
+    """What `r` holds (set, not empty) that its replacement would ask for while the old one holds it."""
+    out = []
+    for prop, held in spec["holds"].items():
+        value = r.inputs.get(prop)
+        if value in (None, "", [], {}) or _unknown(value):
+            continue
+        forcing = sorted(p for p in spec["force_new"] if p != prop and r.inputs.get(p) is not None)
+        if not forcing:
+            continue
+        rule = (
+            f"replacement: {prop} names what one {r.type.split(':')[-1]} can hold at a time, and "
+            f"{', '.join(forcing)} force a replacement; create-before-delete would ask for it while the "
+            "old one still holds it: set delete_before_replace"
+        )
+        sources = [*held["sources"], spec["force_new"][forcing[0]]]
+        out.append(_violation(r, "delete_before_replace", False, rule, "; ".join(map(describe, sources))))
+    return out
 
 
 # --------------------------------------------------------------------------- 5. import ids
