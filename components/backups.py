@@ -49,7 +49,7 @@ class BackupsArgs:
     memory_mb: int = 256
     """Memory limit of the dump container; default 256 (components/config.py BACKUP_MEMORY_MB)."""
     volume_path: str | None = None
-    """The droplet's volume (/mnt/<name>) to archive under volume/ on `schedule`; default None."""
+    """The droplet's volume (/mnt/<volume_name>) to archive under volume/ on `schedule`; default None."""
     volume_memory_mb: int = 128
     """Memory limit of the volume archiver; default 128 (VOLUME_BACKUP_MEMORY_MB)."""
 

@@ -41,8 +41,11 @@ def volume_device(volume_name: str) -> str:
 
 
 def volume_mount_point(volume_name: str) -> str:
-    """Where the droplet mounts the volume: DigitalOcean's own convention, /mnt/<name>."""
-    return f"/mnt/{volume_name}"
+    """Where the droplet mounts the volume: where DigitalOcean's own automatic mount of a
+    pre-formatted volume puts it on Ubuntu (/mnt/<name, hyphens as underscores>). Whichever
+    writes the fstab line first, DigitalOcean's or cloud-init's (which then skips a device
+    already in fstab), the volume ends up at this one path."""
+    return f"/mnt/{volume_name.replace('-', '_')}"
 
 
 def swap_size_mb(memory_mb: int) -> int:
@@ -156,7 +159,7 @@ def render_cloud_init(
     Same arguments give byte-identical output, so an unchanged stack never sees a diff.
     Raises ValueError on a key that is not an OpenSSH public key or on a bad size, and
     TypeError when ``ssh_public_keys`` is one string rather than a sequence of keys.
-    With ``volume_name`` the volume attached at creation is mounted at /mnt/<name> (fstab,
+    With ``volume_name`` the volume attached at creation is mounted at /mnt/<name_with_underscores> (fstab,
     so every boot mounts it), and with ``volume_owner`` (uid:gid) its top directory changes
     owner once.
     """

@@ -50,7 +50,7 @@ class VolumeMount:
     """The droplet's volume as the app's containers see it."""
 
     host_path: str
-    """Where the droplet mounts it (/mnt/<volume name>); no default."""
+    """Where the droplet mounts it (/mnt/<volume_name>); no default."""
     path: str
     """Where the containers see it; no default (config `volume.path`)."""
     users: frozenset[str]

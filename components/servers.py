@@ -69,7 +69,7 @@ class AppServersArgs:
     """Reserved IP to assign to the first droplet (single-droplet stacks); default None."""
     volume: VolumeSpec | None = None
     """A volume attached to the single droplet at its creation and mounted at
-    /mnt/<name>; default None."""
+    /mnt/<volume_name> (hyphens as underscores); default None."""
 
 
 class AppServers(pulumi.ComponentResource):
