@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STACK ?= prod
 ARGS ?=
 
-.PHONY: test plan graph bench lint clean schema mutate
+.PHONY: test plan graph bench lint clean schema mutate mutate-each
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -119,6 +119,17 @@ mutate: $(BIN)/.installed-dev
 	@grep -E "mutations/second|wall" $(MUTATE_DIR)/mutmut.log | tail -2
 	@cd $(MUTATE_DIR) && $(abspath $(BIN))/python -c "$$MUTATE_REPORT" | tee mutmut-report.txt
 	@echo "Inspect one: cd $(MUTATE_DIR) && $(abspath $(BIN))/mutmut show <name>"
+
+# The measured run behind docs/mutation-survivors.md: each module of tools/mutate-tests.txt
+# against the test files listed for it, one module after another (ONLY="proxy edge" picks some).
+mutate-each: $(BIN)/.installed-dev
+	@grep -v '^#' tools/mutate-tests.txt | while IFS=: read -r mod tests; do \
+		case " $(ONLY) " in "  ") ;; *" $$mod "*) ;; *) continue ;; esac; \
+		path=components/$$mod.py; [ -d components/$$mod ] && path=components/$$mod; \
+		echo "== $$mod"; \
+		$(MAKE) --no-print-directory mutate MODULES=$$path MUTATE_DIR=build/mutate-$$mod \
+			MUTATE_TESTS="$$(for t in $$tests; do printf 'tests/test_%s.py ' $$t; done)" || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
