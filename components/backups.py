@@ -109,22 +109,29 @@ class Backups(pulumi.ComponentResource):
                 f"PGSSLMODE={args.pg_sslmode}",
             ]
         )
-        host = args.docker_host
-        image = host.image(f"{name}-image", args.image, self)
-        host.container(
-            f"{name}-dump",
-            parent=self,
-            memory_mb=args.memory_mb,
-            name="pg-backup",
-            image=image.image_id,
-            envs=pulumi.Output.secret(env),
-            restart="unless-stopped",
-        )
+        self._scheduler(args.docker_host, f"{name}-dump", f"{name}-image", args.image, "pg-backup", args.memory_mb, env)
         if args.volume_path:
-            self._volume_archiver(name, args, key, host)
+            self._volume_archiver(name, args, key)
         self.register_outputs({"bucket": self.bucket.name, "endpoint": self.endpoint})
 
-    def _volume_archiver(self, name: str, args: BackupsArgs, key: do.SpacesKey, host: DockerHost) -> None:
+    def _scheduler(
+        self, host: DockerHost, resource: str, image_resource: str, image: str, container: str, memory_mb: int, env,
+        **extra,
+    ) -> None:  # fmt: skip
+        """A container that runs its own schedule, from a pinned image, its env a secret."""
+        pulled = host.image(image_resource, image, self)
+        host.container(
+            resource,
+            parent=self,
+            memory_mb=memory_mb,
+            name=container,
+            image=pulled.image_id,
+            envs=pulumi.Output.secret(env),
+            restart="unless-stopped",
+            **extra,
+        )
+
+    def _volume_archiver(self, name: str, args: BackupsArgs, key: do.SpacesKey) -> None:
         """The volume, read-only, archived (tar.gz) to <bucket>/volume/ on the dumps' schedule;
         the bucket's lifecycle expires the archives after `retention_days`."""
         env = pulumi.Output.all(key.access_key, key.secret_key, self.bucket.name).apply(
@@ -137,16 +144,8 @@ class Backups(pulumi.ComponentResource):
                 f"AWS_SECRET_ACCESS_KEY={v[1]}",
             ]
         )
-        image = host.image(f"{name}-volume-image", VOLUME_BACKUP_IMAGE, self)
-        host.container(
-            f"{name}-volume",
-            parent=self,
-            memory_mb=args.volume_memory_mb,
-            name="volume-backup",
-            image=image.image_id,
-            envs=pulumi.Output.secret(env),
-            volumes=[
-                docker.ContainerVolumeArgs(host_path=args.volume_path, container_path="/backup/volume", read_only=True)
-            ],
-            restart="unless-stopped",
-        )
+        source = docker.ContainerVolumeArgs(host_path=args.volume_path, container_path="/backup/volume", read_only=True)
+        self._scheduler(
+            args.docker_host, f"{name}-volume", f"{name}-volume-image", VOLUME_BACKUP_IMAGE, "volume-backup",
+            args.volume_memory_mb, env, volumes=[source],
+        )  # fmt: skip
