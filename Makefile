@@ -120,15 +120,18 @@ mutate: $(BIN)/.installed-dev
 	@cd $(MUTATE_DIR) && $(abspath $(BIN))/python -c "$$MUTATE_REPORT" | tee mutmut-report.txt
 	@echo "Inspect one: cd $(MUTATE_DIR) && $(abspath $(BIN))/mutmut show <name>"
 
-# The measured run behind docs/mutation-survivors.md: each module of tools/mutate-tests.txt
-# against the test files listed for it, one module after another (ONLY="proxy edge" picks some).
+# The measured run behind docs/mutation-survivors.md, per module of tools/mutate-tests.txt
+# (ONLY="proxy edge" picks some): mutmut against the module's cheap test files, then each
+# survivor against all its files (tools/mutate_recheck.py); the tally is build/mutate-<module>/recheck.txt.
 mutate-each: $(BIN)/.installed-dev
 	@grep -v '^#' tools/mutate-tests.txt | while IFS=: read -r mod tests; do \
 		case " $(ONLY) " in "  ") ;; *" $$mod "*) ;; *) continue ;; esac; \
 		path=components/$$mod.py; [ -d components/$$mod ] && path=components/$$mod; \
+		cheap=$$(for t in $${tests%%|*}; do printf 'tests/test_%s.py ' $$t; done); \
+		all=$$(for t in $$(echo "$$tests" | tr -d '|'); do printf 'tests/test_%s.py ' $$t; done); \
 		echo "== $$mod"; \
-		$(MAKE) --no-print-directory mutate MODULES=$$path MUTATE_DIR=build/mutate-$$mod \
-			MUTATE_TESTS="$$(for t in $$tests; do printf 'tests/test_%s.py ' $$t; done)" || exit 1; \
+		$(MAKE) --no-print-directory mutate MODULES=$$path MUTATE_DIR=build/mutate-$$mod MUTATE_TESTS="$$cheap" \
+			&& $(BIN)/python -m tools.mutate_recheck build/mutate-$$mod $$all || exit 1; \
 	done
 
 clean:

@@ -1,0 +1,73 @@
+"""Stage 2 of `make mutate-each`: each mutant a cheap mutmut run left alive, again, against the
+module's full list of test files.
+
+    python -m tools.mutate_recheck build/mutate-<module> tests/test_a.py tests/test_b.py ...
+
+It reads the survivors (and timeouts, no-tests) from <dir>/mutmut-report.txt, collects the tests
+once, then forks one pytest per mutant with MUTANT_UNDER_TEST set, in <dir>/mutants, as
+mutmut's fork server does (the parent only collects: a process that has run the program keeps
+asyncio's thread pool, and a child forked from it would wait on threads it does not have).
+Writes <dir>/recheck.txt: the mutants still alive, and the module's final tally (pytest's
+output per mutant goes to <dir>/recheck.log). A mutant
+killed by a subset of the tests is killed by the whole list, so stage 1's kills stand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+LEFT = re.compile(r"^(survived|timeout|no tests|not checked|segfault|killed by a signal): (\S+)$")
+KILLED = (1, 3)  # pytest: tests failed, or an internal error raised by the mutant (mutmut's rule)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    where, tests = Path(argv[0]).resolve(), argv[1:]
+    report = (where / "mutmut-report.txt").read_text().splitlines()
+    module, killed, total = report[1].split()[:3]
+    names = [m[2] for line in report if (m := LEFT.match(line))]
+    os.chdir(where / "mutants")
+    os.environ["MUTANT_UNDER_TEST"] = ""
+    # The tests must import the copy's tools and components, not this checkout's (`-m tools...`).
+    sys.path[:] = [os.getcwd(), *(p for p in sys.path if p not in ("", str(Path(__file__).parents[1])))]
+    for loaded in [m for m in sys.modules if m.split(".")[0] in ("tools", "components", "tests")]:
+        del sys.modules[loaded]
+    import pytest
+
+    args = ["--rootdir=.", "-p", "no:cacheprovider", "-p", "no:xdist", *tests]
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        pytest.main(["--collect-only", "-qqq", *args])
+    alive, started = [], time.monotonic()
+    for name in names:
+        pid = os.fork()
+        if pid == 0:  # the child: one mutant, stop at the first failing test
+            os.environ["MUTANT_UNDER_TEST"] = name
+            log = os.open(where / "recheck.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os._exit(int(pytest.main(["-x", "-q", *args])))
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if code not in KILLED:
+            alive.append((name, "survived" if code == 0 else f"exit {code}"))
+        print(f"{'killed' if code in KILLED else 'ALIVE '} {code} {name}", flush=True)
+    final = int(killed) + len(names) - len(alive)
+    lines = [
+        f"{module} {final} {total} {100.0 * final / int(total):.1f}%  "
+        f"(stage 1 killed {killed}; rechecked {len(names)} in {time.monotonic() - started:.0f} s "
+        f"against {len(tests)} files)",
+        *(f"{status}: {name}" for name, status in alive),
+    ]
+    (where / "recheck.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
