@@ -34,3 +34,27 @@ def test_the_zone_hsts_and_the_auth_rate_limit_follow_config():
     assert rule["expression"] == (
         '(starts_with(http.request.uri.path, "/signin")) or (starts_with(http.request.uri.path, "/api/token/"))'
     )
+
+
+def test_the_stack_finds_its_zone_by_the_configured_domain_and_only_without_a_zone_id():
+    """Records land in the zone named `domain` (an exact lookup), or in `edge.zoneId` unlooked."""
+    run = recorded("prod")
+    zone_lookups = [args for token, args in run.invokes if token == "cloudflare:index/getZone:getZone"]
+    assert zone_lookups == [{"filter": {"name": "example.com", "match": "all"}}]
+    zone = "0123456789abcdef0123456789abcdef"
+    pinned = recorded_with("prod", {"edge.zoneId": zone})
+    assert [t for t, _ in pinned.invokes if t == "cloudflare:index/getZone:getZone"] == []
+    assert {r.inputs["zoneId"] for r in pinned.of_type("cloudflare:index/dnsRecord:DnsRecord")} == {zone}
+
+
+def test_hsts_covers_subdomains_sends_nosniff_and_never_asks_for_preload():
+    """Preload puts the domain in browsers' built-in lists, which takes months to undo: it is
+    the owner's decision, never the stack's."""
+    (hsts,) = [s for s in recorded("prod").of_type(SETTING) if s.inputs["settingId"] == "security_header"]
+    assert hsts.inputs["value"]["strict_transport_security"] == {
+        "enabled": True,
+        "max_age": recorded("prod").cfg.edge.hsts_max_age,
+        "include_subdomains": True,
+        "nosniff": True,
+        "preload": False,
+    }

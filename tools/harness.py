@@ -170,6 +170,7 @@ class WebstackMocks(pulumi.runtime.Mocks):
         self.stack = stack
         self.preview = preview
         self.clusters: dict[str, dict[str, Any]] = {}
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -181,6 +182,7 @@ class WebstackMocks(pulumi.runtime.Mocks):
         return rid, {**inputs, **outputs}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list | None]:
+        self.invokes.append((args.token, dict(args.args)))
         if args.token == "cloudflare:index/getZone:getZone":
             name = (args.args.get("filter") or {}).get("name", "example.com")
             zone_id = args.args.get("zoneId") or _h("zone", name, n=32)
@@ -480,6 +482,8 @@ class Run:
     config: dict[str, Any]
     resources: list[Resource]
     exports: dict[str, Export]
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Data-source calls (token, arguments), in order: what the program looked up."""
 
     @functools.cached_property
     def cfg(self):
@@ -587,4 +591,11 @@ def run(
         raise
     root = pulumi.runtime.settings.get_root_resource()
     exports = {k: _resolve(v) for k, v in getattr(root, "outputs", {}).items()}
-    return Run(stack=stack, preview=preview, config=values, resources=list(monitor.recorded), exports=exports)
+    return Run(
+        stack=stack,
+        preview=preview,
+        config=values,
+        resources=list(monitor.recorded),
+        exports=exports,
+        invokes=list(mocks.invokes),
+    )
