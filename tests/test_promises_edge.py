@@ -58,3 +58,21 @@ def test_hsts_covers_subdomains_sends_nosniff_and_never_asks_for_preload():
         "nosniff": True,
         "preload": False,
     }
+
+
+def test_every_record_the_stack_manages_says_so_in_the_dashboard():
+    """Someone editing DNS by hand in Cloudflare sees which records the next `pulumi up` resets."""
+    run = recorded_with("prod", {"edge.records": [{"name": "example.com", "type": "TXT", "content": "v=spf1 -all"}]})
+    records = run.of_type("cloudflare:index/dnsRecord:DnsRecord")
+    assert {r.inputs["type"] for r in records} == {"A", "TXT"}
+    assert {r.inputs["comment"] for r in records} == {"managed by webstack"}
+
+
+def test_a_deeper_hostname_keeps_the_record_name_of_the_last_release():
+    """The A record of api.eu.example.com is `<edge>-api-eu`, as it always was: another name
+    would replace the record (a moment without DNS) on the next up."""
+    run = recorded_with(
+        "prod", {"edge.advancedCertificate": True, "app.hostnames": ["example.com", "api.eu.example.com"]}
+    )
+    names = {r.inputs["name"]: r.name for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+    assert names == {"example.com": "webstack-prod-edge-apex", "api.eu.example.com": "webstack-prod-edge-api-eu"}
