@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+from components.proxy import ProxySpecError, render_nginx_conf, validate
 from tests.conftest import recorded_with
+from tests.test_renderers import _spec
 
 LIMITS = {"proxy.apiRatePerSecond": 12, "proxy.apiBurst": 30, "proxy.authRatePerSecond": 3, "proxy.authBurst": 7}
 
@@ -27,3 +31,62 @@ def test_api_and_auth_rates_and_bursts_come_from_config():
     limits = [line for line in lines if line.startswith("limit_req zone=")]
     auth = len(run.cfg.app.auth_paths)
     assert limits == ["limit_req zone=auth burst=7 nodelay;"] * auth + ["limit_req zone=api burst=30 nodelay;"]
+
+
+# --------------------------------------------------------------------------- the renderer's own guard
+
+_MEDIA = "shop-prod-media.nyc3.digitaloceanspaces.com"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "value", "words"),
+    [
+        ({"media_host": "media.example.com"}, "media_origin", None, "set together with media_host"),
+        ({"media_origin": _MEDIA}, "media_origin", _MEDIA, "set together with media_host"),
+        ({"media_host": "example.com", "media_origin": _MEDIA}, "media_host", "example.com", "not one of server_names"),
+        ({"server_names": ()}, "server_names", (), "at least one FQDN is required"),
+        ({"server_names": ("Example.com",)}, "server_names", "Example.com", "each must be a lower-case DNS name"),
+        ({"server_names": (7,)}, "server_names", 7, "each must be a lower-case DNS name"),
+        ({"upstream": "web"}, "upstream", "web", "must be host:port"),
+        ({"health_path": "/"}, "health_path", "/", "must start with '/' and not be '/' alone"),
+        ({"health_path": "health"}, "health_path", "health", "must start with '/' and not be '/' alone"),
+        ({"real_ip_ranges": ()}, "real_ip_ranges", (), "at least one CIDR is required"),
+        ({"real_ip_ranges": ("10.0.0.1/8",)}, "real_ip_ranges", "10.0.0.1/8", "each must be an IPv4/IPv6 network"),
+        ({"real_ip_ranges": (None,)}, "real_ip_ranges", None, "each must be an IPv4/IPv6 network"),
+        ({"auth_paths": ("/api/",)}, "auth_paths", "/api/", "each must start with '/' and not be '/' or '/api/'"),
+        ({"auth_paths": ("/",)}, "auth_paths", "/", "each must start with '/' and not be '/' or '/api/'"),
+        ({"auth_paths": ("login",)}, "auth_paths", "login", "each must start with '/' and not be '/' or '/api/'"),
+        ({"auth_paths": (5,)}, "auth_paths", 5, "each must start with '/' and not be '/' or '/api/'"),
+        ({"auth_paths": ("/login", "/login")}, "auth_paths", ("/login", "/login"), "duplicates would be duplicate"),
+        ({"auth_paths": ("/health",)}, "auth_paths", "/health", "must not include health_path"),
+        ({"client_max_body_size": "10 MB"}, "client_max_body_size", "10 MB", "e.g. '10m' or '512k'"),
+        ({"content_security_policy": " "}, "content_security_policy", " ", "non-empty, one line, without '$'"),
+        ({"content_security_policy": "a $b"}, "content_security_policy", "a $b", "without '$'"),
+        ({"content_security_policy": "a\nb"}, "content_security_policy", "a\nb", "one line"),
+        ({"content_security_policy": "a\x7fb"}, "content_security_policy", "a\x7fb", "one line"),
+        ({"api_rate_per_s": 0}, "api_rate_per_s", 0, "must be a positive integer"),
+        ({"api_burst": True}, "api_burst", True, "must be a positive integer"),
+        ({"auth_rate_per_s": "5"}, "auth_rate_per_s", "5", "must be a positive integer"),
+        ({"auth_burst": 0}, "auth_burst", 0, "must be a positive integer"),
+        ({"hsts_max_age": -1}, "hsts_max_age", -1, "must be a positive integer"),
+        ({"cert_path": "certs/origin.pem"}, "cert_path", "certs/origin.pem", "absolute path without spaces or quotes"),
+        ({"key_path": "/etc/a b.key"}, "key_path", "/etc/a b.key", "absolute path without spaces or quotes"),
+        ({"resolver": "dns"}, "resolver", "dns", "must be an IP address"),
+        ({"websocket_paths": ["/ws"]}, "websocket_paths", ["/ws"], "a tuple of path prefixes"),
+        ({"websocket_paths": ("/ws", "/ws")}, "websocket_paths", ("/ws", "/ws"), "unique (a duplicate"),
+    ],
+)
+def test_a_spec_nginx_would_refuse_is_refused_naming_field_value_and_rule(overrides, field, value, words):
+    """The renderer never writes a file nginx refuses or misreads: each bad field raises, naming
+    itself, the value and the rule (config validation maps `field` back to the user's key)."""
+    with pytest.raises(ProxySpecError) as info:
+        render_nginx_conf(_spec(**overrides))
+    error = info.value
+    assert (error.field, error.value) == (field, value)
+    assert words in error.allowed
+    assert str(error) == f"ProxySpec.{field}: {value!r} is invalid; {error.allowed}"
+
+
+def test_the_smallest_and_largest_good_values_pass():
+    validate(_spec(api_rate_per_s=1, api_burst=1, auth_rate_per_s=1, auth_burst=1, hsts_max_age=1))
+    validate(_spec(media_host="media.example.com", media_origin=_MEDIA, real_ip_ranges=("2400:cb00::/32",)))
