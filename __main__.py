@@ -5,6 +5,7 @@ import pulumi
 from components import cloudflare_ips
 from components.backups import Backups, BackupsArgs
 from components.cache import Valkey, ValkeyArgs
+from components.cloudinit import volume_data_dir, volume_scratch_dir
 from components.config import (
     BACKUP_MEMORY_MB,
     JOB_RUNNER_MEMORY_MB,
@@ -79,8 +80,8 @@ servers = AppServers(
     ),
 )
 volume_mount = (
-    VolumeMount(host_path=servers.mount_point, path=cfg.volume.path, users=cfg.volume_users)
-    if servers.mount_point
+    VolumeMount(host_path=volume_data_dir(cfg.volume_name), path=cfg.volume.path, users=cfg.volume_users)
+    if cfg.volume.enabled
     else None
 )
 hosts = [
@@ -321,7 +322,8 @@ if cfg.backups.enabled:
             image=cfg.backups.image,
             protect=cfg.protect,
             memory_mb=BACKUP_MEMORY_MB,
-            volume_path=servers.mount_point,
+            volume_path=volume_data_dir(cfg.volume_name) if cfg.volume.enabled else None,
+            volume_scratch=volume_scratch_dir(cfg.volume_name) if cfg.volume.enabled else None,
             volume_memory_mb=VOLUME_BACKUP_MEMORY_MB,
         ),
     )

@@ -14,7 +14,8 @@ from components.spaces import scoped_key
 
 DUMP_PREFIX = "postgres"
 VOLUME_PREFIX = "volume"
-# Archives a directory to S3 on a cron schedule (tar.gz, streamed); pinned.
+# Archives a directory to S3 on a cron schedule (a tar.gz written whole to its /tmp, then
+# uploaded: cmd/backup/script.go), pinned.
 VOLUME_BACKUP_IMAGE = "offen/docker-volume-backup:v2.43.3"
 
 
@@ -49,7 +50,9 @@ class BackupsArgs:
     memory_mb: int = 256
     """Memory limit of the dump container; default 256 (components/config.py BACKUP_MEMORY_MB)."""
     volume_path: str | None = None
-    """The droplet's volume (/mnt/<volume_name>) to archive under volume/ on `schedule`; default None."""
+    """The data directory on the droplet's volume to archive under volume/ on `schedule`; default None."""
+    volume_scratch: str | None = None
+    """A directory on the volume, outside volume_path, for the archive before its upload; default None."""
     volume_memory_mb: int = 128
     """Memory limit of the volume archiver; default 128 (VOLUME_BACKUP_MEMORY_MB)."""
 
@@ -111,6 +114,8 @@ class Backups(pulumi.ComponentResource):
         )
         self._scheduler(args.docker_host, f"{name}-dump", f"{name}-image", args.image, "pg-backup", args.memory_mb, env)
         if args.volume_path:
+            if not args.volume_scratch:
+                raise ValueError("volume_path needs volume_scratch: the archive must not land on the root disk")
             self._volume_archiver(name, args, key)
         self.register_outputs({"bucket": self.bucket.name, "endpoint": self.endpoint})
 
@@ -145,7 +150,9 @@ class Backups(pulumi.ComponentResource):
             ]
         )
         source = docker.ContainerVolumeArgs(host_path=args.volume_path, container_path="/backup/volume", read_only=True)
+        # The archive is as large as the data: on the volume, never on the droplet's root disk.
+        scratch = docker.ContainerVolumeArgs(host_path=args.volume_scratch, container_path="/tmp")
         self._scheduler(
             args.docker_host, f"{name}-volume", f"{name}-volume-image", VOLUME_BACKUP_IMAGE, "volume-backup",
-            args.volume_memory_mb, env, volumes=[source],
+            args.volume_memory_mb, env, volumes=[source, scratch],
         )  # fmt: skip

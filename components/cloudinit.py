@@ -40,11 +40,32 @@ def volume_device(volume_name: str) -> str:
     return f"/dev/disk/by-id/scsi-0DO_Volume_{volume_name}"
 
 
+def volume_data_dir(volume_name: str) -> str:
+    """What the containers get: a directory on the volume, not its root (whose lost+found,
+    root's and mode 0700, would trip an app sweeping its folder)."""
+    return f"{volume_mount_point(volume_name)}/data"
+
+
+def volume_scratch_dir(volume_name: str) -> str:
+    """The archiver's /tmp: its tar.gz is written whole before the upload, so it goes on the
+    volume, beside the data it copies, never on the droplet's root disk."""
+    return f"{volume_mount_point(volume_name)}/.backup-tmp"
+
+
+def docker_waits_for(mount_point: str) -> str:
+    """A drop-in for docker.service: every boot, dockerd (and the containers it restarts) waits
+    for the volume's mount, and does not start without it; `nofail` alone orders nothing, so
+    after a reboot a container could otherwise write into the bare mount point."""
+    return f"[Unit]\nRequiresMountsFor={mount_point}\n"
+
+
+DOCKER_VOLUME_DROPIN = "/etc/systemd/system/docker.service.d/10-webstack-volume.conf"
+
+
 def volume_mount_point(volume_name: str) -> str:
     """Where the droplet mounts the volume: where DigitalOcean's own automatic mount of a
-    pre-formatted volume puts it on Ubuntu (/mnt/<name, hyphens as underscores>). Whichever
-    writes the fstab line first, DigitalOcean's or cloud-init's (which then skips a device
-    already in fstab), the volume ends up at this one path."""
+    pre-formatted volume puts it on Ubuntu (/mnt/<name, hyphens as underscores>), so whichever
+    mounts it, DigitalOcean's agent or this fstab line, the volume ends up at this one path."""
     return f"/mnt/{volume_name.replace('-', '_')}"
 
 
@@ -159,9 +180,10 @@ def render_cloud_init(
     Same arguments give byte-identical output, so an unchanged stack never sees a diff.
     Raises ValueError on a key that is not an OpenSSH public key or on a bad size, and
     TypeError when ``ssh_public_keys`` is one string rather than a sequence of keys.
-    With ``volume_name`` the volume attached at creation is mounted at /mnt/<name_with_underscores> (fstab,
-    so every boot mounts it), and with ``volume_owner`` (uid:gid) its top directory changes
-    owner once.
+    With ``volume_name`` the volume attached at creation is mounted at
+    /mnt/<name_with_underscores> (fstab, so every boot mounts it), docker waits for that mount
+    on every boot, and the first boot makes its data directory, owned by ``volume_owner``
+    (uid:gid) when given.
     """
     keys = _check_keys(ssh_public_keys)
     _check_args(deploy_user, log_max_size, log_max_file)
@@ -207,6 +229,7 @@ def render_cloud_init(
         # creates the mount point, writes fstab and mounts it.
         point = volume_mount_point(volume_name)
         config["mounts"] = [[volume_device(volume_name), point, "ext4", VOLUME_MOUNT_OPTIONS, "0", "2"]]
+        config["write_files"].append(_file(DOCKER_VOLUME_DROPIN, docker_waits_for(point)))
     config["runcmd"] = [
         # sshd may have started before the drop-in landed on some images; restart to be sure.
         "systemctl restart ssh",
@@ -215,10 +238,11 @@ def render_cloud_init(
         "systemctl enable fail2ban",
         "systemctl restart fail2ban",
     ]
-    if volume_owner is not None:
-        # Only when mounted: never chown the empty mount point on the root disk.
-        point = volume_mount_point(volume_name)
-        config["runcmd"].append(f"mountpoint -q {point} && chown {volume_owner} {point}")
+    if volume_name is not None:
+        # Only when mounted: never write into the bare mount point on the root disk.
+        point, data = volume_mount_point(volume_name), volume_data_dir(volume_name)
+        owner = f" && chown {volume_owner} {data}" if volume_owner else ""
+        config["runcmd"].append(f"mountpoint -q {point} && mkdir -p {data}{owner}")
 
     body = yaml.dump(
         config,

@@ -142,6 +142,9 @@ class AppServers(pulumi.ComponentResource):
                 # Attached at creation, so the first boot finds and mounts it; a replacement
                 # deletes the old droplet first, since a volume attaches to one droplet at a time.
                 volume_ids=[self.volume.id] if self.volume else None,
+                # Deleting it detaches the volume: shut down first, so ext4 is clean and the
+                # page cache written, not pulled from a running system.
+                graceful_shutdown=self.volume is not None or None,
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     ignore_changes=["userData", "sshKeys", "image"],

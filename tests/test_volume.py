@@ -52,6 +52,7 @@ def _binds(container: harness.Resource) -> list[tuple[str, str, bool]]:
 # Where DigitalOcean itself auto-mounts a pre-formatted volume on Ubuntu (volume-nyc1-01 ->
 # /mnt/volume_nyc1_01): one path whoever mounts it first.
 MOUNT = "/mnt/example_com_{stack}_data"
+DATA = MOUNT + "/data"  # what the containers get: not the root, whose lost+found is root's
 # staging's droplet (2048 MB) exactly full: web 448 twice (a release swaps it), beat 128,
 # worker 384, proxy 128, host 256, backup dump 256.
 WEB_FITS = 448
@@ -93,8 +94,11 @@ def test_the_droplet_is_created_with_the_volume_and_deleted_before_its_replaceme
     assert volume.urn in droplet.property_dependencies["volumeIds"]
     # A volume attaches to one droplet at a time: a replacement must free it first.
     assert droplet.delete_before_replace
+    # Deleting it detaches the volume: the droplet is shut down first, so ext4 is clean.
+    assert droplet.inputs["gracefulShutdown"] is True
     (plain,) = recorded(stack if stack == "staging" else "staging").of_type(DROPLET)
     assert not plain.delete_before_replace  # without a volume, replacements keep create-first
+    assert "gracefulShutdown" not in plain.inputs
 
 
 def test_the_boot_mounts_the_volume_by_its_name_and_the_schema_accepts_it(tmp_path):
@@ -108,7 +112,11 @@ def test_the_boot_mounts_the_volume_by_its_name_and_the_schema_accepts_it(tmp_pa
         ["/dev/disk/by-id/scsi-0DO_Volume_example-com-staging-data", point, "ext4", VOLUME_MOUNT_OPTIONS, "0", "2"]
     ]
     assert "nofail" in VOLUME_MOUNT_OPTIONS.split(",")  # a missing volume never blocks the boot
-    assert f"mountpoint -q {point} && chown 1000:1000 {point}" in doc["runcmd"]
+    data = DATA.format(stack="staging")
+    assert f"mountpoint -q {point} && mkdir -p {data} && chown 1000:1000 {data}" in doc["runcmd"]
+    # Every boot: docker (and the containers it restarts) waits for the mount, or stays down.
+    (dropin,) = [f for f in doc["write_files"] if f["path"].startswith("/etc/systemd/system/docker.service.d/")]
+    assert dropin["content"] == f"[Unit]\nRequiresMountsFor={point}\n"
     path = tmp_path / "user-data.yaml"
     path.write_text(user_data)
     done = subprocess.run(["cloud-init", "schema", "--config-file", str(path)], capture_output=True, text=True)
@@ -117,14 +125,15 @@ def test_the_boot_mounts_the_volume_by_its_name_and_the_schema_accepts_it(tmp_pa
 
 def test_without_an_owner_the_boot_changes_no_ownership():
     (droplet,) = _run("staging").of_type(DROPLET)
-    assert not any("chown" in line for line in yaml.safe_load(droplet.inputs["userData"])["runcmd"])
+    runcmd = yaml.safe_load(droplet.inputs["userData"])["runcmd"]
+    assert runcmd[-1] == f"mountpoint -q {MOUNT.format(stack='staging')} && mkdir -p {DATA.format(stack='staging')}"
 
 
-def _fake_bin(tmp_path: Path, mounted: bool) -> dict[str, str]:
+def _fake_bin(tmp_path: Path, mounted: bool, cloud_init: int = 0) -> dict[str, str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fakes = {
-        "cloud-init": "exit 0",
+        "cloud-init": f"exit {cloud_init}",
         "docker": "echo 27.5.1",
         "mountpoint": f'echo "$@" >> {tmp_path}/mountpoint.calls; exit {0 if mounted else 1}',
     }
@@ -148,12 +157,23 @@ def test_the_droplet_is_ready_only_once_its_volume_is_mounted(tmp_path, mounted)
         assert f"volume not mounted at {MOUNT.format(stack='staging')}" in done.stderr
 
 
+@pytest.mark.parametrize(("cloud_init", "ready"), [(1, False), (2, True)])
+def test_readiness_fails_on_a_failed_boot_and_passes_a_degraded_one(tmp_path, cloud_init, ready):
+    """cloud-init exits 1 when a module failed (the volume's runcmd line among them) and 2 when
+    it finished with warnings (deprecations)."""
+    script = ready_script(MOUNT.format(stack="staging"))
+    env = _fake_bin(tmp_path, mounted=True, cloud_init=cloud_init)
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True)
+    assert (done.returncode == 0) is ready
+    assert (tmp_path / "mountpoint.calls").exists() is ready
+
+
 # ------------------------------------------------------------------ who sees it
 
 
 def test_every_process_sees_the_volume_at_its_path_by_default():
     run = _run("staging")
-    bind = (MOUNT.format(stack="staging"), "/app/data", False)
+    bind = (DATA.format(stack="staging"), "/app/data", False)
     web = next(c for c in run.of_type(CONTAINER) if c.name.endswith("-app-0-web"))
     for container in (web, _container(run, "-app-0-migrate"), _container(run, "-app-0-worker")):
         assert _binds(container) == [bind], container.name
@@ -165,7 +185,7 @@ def test_only_the_processes_named_see_it():
     run = _run("staging", {**ON, "processes": ["worker"]})
     web = next(c for c in run.of_type(CONTAINER) if c.name.endswith("-app-0-web"))
     assert _binds(web) == [] and _binds(_container(run, "-app-0-migrate")) == []
-    assert _binds(_container(run, "-app-0-worker")) == [(MOUNT.format(stack="staging"), "/app/data", False)]
+    assert _binds(_container(run, "-app-0-worker")) == [(DATA.format(stack="staging"), "/app/data", False)]
 
 
 def test_scheduled_jobs_run_with_the_volume_bound():
@@ -175,7 +195,7 @@ def test_scheduled_jobs_run_with_the_volume_bound():
     script = next(
         u["content"] for u in _container(with_volume, "-jobs-runner").inputs["uploads"] if "webstack-job" in u["file"]
     )
-    assert f"--volume {MOUNT.format(stack='staging')}:/app/data" in script
+    assert f"--volume {DATA.format(stack='staging')}:/app/data" in script
     without = _run("staging", {**ON, "processes": ["web"]}, **{"app.jobs": jobs}, **roomy)
     script = next(
         u["content"] for u in _container(without, "-jobs-runner").inputs["uploads"] if "webstack-job" in u["file"]
@@ -192,7 +212,7 @@ def test_a_volume_change_gives_web_a_new_release_name():
         return json.loads(release_id.inputs["keepers"]["spec"])
 
     assert "volume" not in spec(recorded_with("staging", SINGLE))
-    assert spec(_run("staging"))["volume"] == f"{MOUNT.format(stack='staging')}:/app/data"
+    assert spec(_run("staging"))["volume"] == f"{DATA.format(stack='staging')}:/app/data"
     assert "volume" not in spec(_run("staging", {**ON, "processes": ["worker"]}))
 
 
@@ -202,9 +222,17 @@ def test_a_volume_change_gives_web_a_new_release_name():
 def test_the_volume_is_archived_read_only_to_the_backups_bucket_with_the_dumps_retention():
     run = _run("prod")
     archiver = _container(run, "-backups-volume")
-    assert _binds(archiver) == [(MOUNT.format(stack="prod"), "/backup/volume", True)]
+    # The data read-only; the archive (written whole before its upload) on the volume too,
+    # outside the data: never on the droplet's root disk.
+    assert _binds(archiver) == [
+        (DATA.format(stack="prod"), "/backup/volume", True),
+        (MOUNT.format(stack="prod") + "/.backup-tmp", "/tmp", False),
+    ]
     assert "envs" in archiver.secret_paths
     env = dict(line.split("=", 1) for line in archiver.inputs["envs"])
+    (key,) = [k for k in run.of_type(DO + "spacesKey:SpacesKey") if k.name.endswith("-backups-key")]
+    assert env["AWS_ACCESS_KEY_ID"] == key.outputs["accessKey"]
+    assert env["AWS_SECRET_ACCESS_KEY"] == key.outputs["secretKey"]
     (bucket,) = [b for b in run.of_type(BUCKET) if b.name.endswith("-backups-bucket")]
     assert env["AWS_S3_BUCKET_NAME"] == bucket.inputs["name"] and env["AWS_S3_PATH"] == "volume"
     assert env["AWS_ENDPOINT"] == "nyc3.digitaloceanspaces.com"
@@ -270,12 +298,23 @@ def test_volume_settings_without_the_volume_are_refused():
     [
         ({**ON, "sizeGb": 0}, "webstack:volume.sizeGb", "1"),
         ({**ON, "path": "data"}, "webstack:volume.path", "absolute path"),
+        ({**ON, "path": "/etc"}, "webstack:volume.path", "not a system directory"),
+        ({**ON, "path": "/usr/local/data"}, "webstack:volume.path", "not a system directory"),
+        ({**ON, "path": "/app/../etc"}, "webstack:volume.path", "no '.' or '..'"),
         ({**ON, "owner": "deploy"}, "webstack:volume.owner", "uid:gid"),
     ],
 )
 def test_bad_volume_values_name_their_key(volume, key, allowed):
     message = _problems("staging", {"volume": volume})
     assert key in message and allowed in message
+
+
+def test_a_schedule_the_archivers_cron_would_refuse_is_refused():
+    """Both backup containers parse `backups.schedule` with robfig/cron: @reboot is not one of
+    its descriptors, and the container would restart forever unnoticed."""
+    message = _problems("staging", {"volume": ON, "backups.schedule": "@reboot"})
+    assert "webstack:backups.schedule = '@reboot'" in message
+    assert recorded_with("staging", {**SINGLE, "volume": ON, "backups.schedule": "@weekly"}).of_type(VOLUME)
 
 
 def test_the_archiver_counts_in_the_memory_budget():
@@ -290,7 +329,7 @@ def test_pdf_smaller_shares_its_upload_folder_between_web_worker_and_cleanup_as_
     """Guide: docker-compose mounts /var/app/uploads on app and celery-worker; the 3 AM
     maintenance sweeps it."""
     run = harness.run("examples/pdf-smaller")
-    point = "/mnt/pdfsmaller_site_pdf_smaller_data"
+    point = "/mnt/pdfsmaller_site_pdf_smaller_data/data"
     (volume,) = run.of_type(VOLUME)
     assert volume.protect and volume.inputs["name"] == "pdfsmaller-site-pdf-smaller-data"
     web = next(c for c in run.of_type(CONTAINER) if c.name.endswith("-app-0-web"))

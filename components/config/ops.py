@@ -39,7 +39,11 @@ class BackupsConfig(Section):
     """UTC start of the droplet backup window."""
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 7
     """Days dumps (and their old versions) are kept."""
-    schedule: text(r"^(@\w+|[0-9*/,-]+( [0-9*/,-]+){4})$", "a cron schedule such as @daily or 0 3 * * *") = "@daily"
+    # The descriptors both schedulers' cron parser (robfig/cron) knows; not @reboot.
+    schedule: text(
+        r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*/,-]+( [0-9*/,-]+){4})$",
+        "a cron schedule such as @daily or 0 3 * * *",
+    ) = "@daily"
     """When the dump runs."""
     image: Image = "eeshugerman/postgres-backup-s3:17"
     """Pinned dump image."""

@@ -29,7 +29,11 @@ class MediaConfig(Section):
 
 
 VolumeName = text(r"^[a-z][a-z0-9-]{0,30}$", "web, release, jobs or a process name")
-ContainerPath = text(r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "an absolute path inside the containers, such as /app/data")
+# Not a system directory of the image (the bind would hide it), not `..`.
+ContainerPath = text(
+    r"^(?!/(bin|boot|dev|etc|lib|lib64|proc|run|sbin|sys|tmp|usr)(/|$))(?!.*(^|/)\.\.?(/|$))/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$",
+    "an absolute path inside the containers, such as /app/data (not a system directory, no '.' or '..')",
+)
 Owner = text(r"^[0-9]{1,10}:[0-9]{1,10}$", "uid:gid numbers, such as 1000:1000")
 
 
