@@ -90,3 +90,44 @@ def test_a_spec_nginx_would_refuse_is_refused_naming_field_value_and_rule(overri
 def test_the_smallest_and_largest_good_values_pass():
     validate(_spec(api_rate_per_s=1, api_burst=1, auth_rate_per_s=1, auth_burst=1, hsts_max_age=1))
     validate(_spec(media_host="media.example.com", media_origin=_MEDIA, real_ip_ranges=("2400:cb00::/32",)))
+
+
+def test_the_media_server_serves_only_reads_from_the_bucket_and_keeps_credentials_out():
+    """The whole public media server, line by line (it is what the internet reaches of the
+    bucket): TLS with the origin certificate, HSTS and nosniff, one `location /` that takes
+    GET and HEAD only, strips the client's credentials, asks the bucket over verified TLS by
+    its own name, and hides the bucket's cookies and request ids."""
+    spec = _spec(media_host="media.example.com", media_origin=_MEDIA)
+    lines = [line.strip() for line in render_nginx_conf(spec).splitlines()]
+    start = lines.index("server_name media.example.com;") - 3
+    end = lines.index("}", lines.index("proxy_pass $media;")) + 2
+    assert lines[start:end] == [
+        "server {",
+        "listen 443 ssl http2;",
+        "listen [::]:443 ssl http2;",
+        "server_name media.example.com;",
+        "",
+        f"ssl_certificate {spec.cert_path};",
+        f"ssl_certificate_key {spec.key_path};",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "",
+        'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
+        'add_header X-Content-Type-Options "nosniff" always;',
+        "",
+        f"set $media https://{_MEDIA};",
+        "location / {",
+        "limit_except GET HEAD { deny all; }",
+        f"proxy_set_header Host {_MEDIA};",
+        'proxy_set_header Authorization "";',
+        'proxy_set_header Cookie "";',
+        "proxy_ssl_server_name on;",
+        f"proxy_ssl_name {_MEDIA};",
+        "proxy_ssl_verify on;",
+        "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
+        "proxy_hide_header Set-Cookie;",
+        "proxy_hide_header x-amz-request-id;",
+        "proxy_hide_header x-amz-meta-server-side-encryption;",
+        "proxy_pass $media;",
+        "}",
+        "}",
+    ]
