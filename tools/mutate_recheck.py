@@ -25,6 +25,20 @@ LEFT = re.compile(r"^(survived|timeout|no tests|not checked|segfault|killed by a
 KILLED = (1, 3)  # pytest: tests failed, or an internal error raised by the mutant (mutmut's rule)
 
 
+def _run_one(name: str, args: list[str], where: Path) -> int:
+    """pytest's exit code for the tests with mutant `name` active ("" for none), in a fork."""
+    import pytest
+
+    pid = os.fork()
+    if pid == 0:  # the child: one mutant, stop at the first failing test
+        os.environ["MUTANT_UNDER_TEST"] = name
+        log = os.open(where / "recheck.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os._exit(int(pytest.main(["-x", "-q", *args])))
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -45,15 +59,13 @@ def main(argv: list[str]) -> int:
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         pytest.main(["--collect-only", "-qqq", *args])
     alive, started = [], time.monotonic()
+    # The copy must pass its tests unmutated, or every mutant would count as killed (a test
+    # list newer than the copied code, say).
+    if _run_one("", args, where) != 0:
+        print(f"the tests fail without a mutant in {where}/mutants: see {where}/recheck.log", file=sys.stderr)
+        return 1
     for name in names:
-        pid = os.fork()
-        if pid == 0:  # the child: one mutant, stop at the first failing test
-            os.environ["MUTANT_UNDER_TEST"] = name
-            log = os.open(where / "recheck.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            os._exit(int(pytest.main(["-x", "-q", *args])))
-        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        code = _run_one(name, args, where)
         if code not in KILLED:
             alive.append((name, "survived" if code == 0 else f"exit {code}"))
         print(f"{'killed' if code in KILLED else 'ALIVE '} {code} {name}", flush=True)
