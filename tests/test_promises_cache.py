@@ -61,3 +61,27 @@ def test_in_container_mode_both_urls_reach_the_container_with_its_password():
         url = _url(run, name)
         assert (url.scheme, url.hostname, url.port, url.path) == ("redis", container.inputs["name"], 6379, f"/{db}")
         assert (url.username, url.password) == ("default", env["VALKEY_PASSWORD"])
+
+
+def test_each_valkey_cluster_is_one_node_reachable_privately_and_exported_by_its_private_host():
+    """One node per cluster (a standby would double its price and is not configurable here);
+    `valkey_host` (the operations commands, the README's runbooks) is the broker's private host."""
+    run = recorded("prod")
+    roles = _valkey(run)
+    assert set(roles) == {"broker", "cache"}
+    assert {c.inputs["nodeCount"] for c, _ in roles.values()} == {1}
+    broker, _ = roles["broker"]
+    assert run.exports["valkey_host"].value == broker.outputs["privateHost"]
+
+
+def test_nothing_connects_before_the_eviction_policy_and_the_firewall_are_in_place():
+    """The URLs carry a gate on each cluster's config and firewall: the app's containers (their
+    env holds the URLs) are created only once both exist, so no task lands in a broker that
+    still evicts, or on a cluster the droplets cannot reach yet."""
+    run = recorded("prod")
+    web = next(c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-app-0-web"))
+    waits_on = set(web.property_dependencies.get("envs", []))
+    for kind in (CONFIG, "digitalocean:index/databaseFirewall:DatabaseFirewall"):
+        for cluster, _ in _valkey(run).values():
+            (item,) = [r for r in run.of_type(kind) if r.inputs["clusterId"] == cluster.id]
+            assert item.urn in waits_on, f"web's env does not wait on {item.name}"
