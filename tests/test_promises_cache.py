@@ -85,3 +85,17 @@ def test_nothing_connects_before_the_eviction_policy_and_the_firewall_are_in_pla
         for cluster, _ in _valkey(run).values():
             (item,) = [r for r in run.of_type(kind) if r.inputs["clusterId"] == cluster.id]
             assert item.urn in waits_on, f"web's env does not wait on {item.name}"
+
+
+def test_container_valkey_persists_in_its_volume_and_leaves_a_quarter_of_its_memory_free():
+    """Dev's container: its append-only file is written to /data, the image's working directory,
+    which is the named volume (a replaced container keeps the queue); maxmemory is 3/4 of the
+    container's limit (the rest for the AOF rewrite's fork), and docker reports its health."""
+    run = recorded("dev")
+    (valkey,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-valkey-container")]
+    (mount,) = valkey.inputs["volumes"]
+    assert mount["containerPath"] == "/data" and mount["volumeName"]
+    limit = valkey.inputs["memory"]
+    assert f"--maxmemory {limit * 3 // 4}mb" in valkey.inputs["command"][0]
+    assert valkey.inputs["healthcheck"]["tests"][0] == "CMD-SHELL"
+    assert "ping" in valkey.inputs["healthcheck"]["tests"][1]
