@@ -98,12 +98,5 @@ def origin_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A throwaway self-signed P-256 pair standing in for the Cloudflare origin certificate."""
     from tests import realprog
 
-    openssl = realprog.require("openssl", "openssl")
     directory = tmp_path_factory.mktemp("certs")
-    cert, key = directory / "origin.pem", directory / "origin.key"
-    result = realprog.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "1", "-subj", "/CN=origin", "-keyout", str(key), "-out", str(cert)],
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return cert, key
+    return realprog.throwaway_cert(directory / "origin.pem", directory / "origin.key", "origin")

@@ -60,6 +60,18 @@ def run(cmd: Sequence[str], timeout: float = 30, **kwargs) -> subprocess.Complet
     return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
 
 
+def throwaway_cert(cert: Path, key: Path, common_name: str) -> tuple[Path, Path]:
+    """A self-signed P-256 certificate and key, valid one day, written to `cert` and `key`
+    (what the origin certificate or a TLS server is in the tests)."""
+    openssl = require("openssl", "openssl")
+    result = run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "1", "-subj", f"/CN={common_name}", "-keyout", str(key), "-out", str(cert)],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return cert, key
+
+
 def unprivileged(user: str = "postgres") -> dict[str, object]:
     """subprocess keyword arguments that drop root to `user` (PostgreSQL refuses to run as
     root); none when not root."""

@@ -82,7 +82,6 @@ def cluster() -> Iterator[Cluster]:
     postgres = realprog.require("postgres", "postgresql")
     psql = realprog.require("psql", "postgresql-client")
     pg_dump = realprog.require("pg_dump", "postgresql-client")
-    openssl = realprog.require("openssl", "openssl")
     drop = realprog.unprivileged("postgres")
     owner = "postgres" if drop else None
     with realprog.shared_tempdir(owner) as directory:
@@ -93,12 +92,7 @@ def cluster() -> Iterator[Cluster]:
             **drop,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
-        cert, key = directory / "server.crt", directory / "server.key"
-        result = realprog.run(
-            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
+        cert, key = realprog.throwaway_cert(directory / "server.crt", directory / "server.key", "localhost")
         key.chmod(0o600)
         if owner:
             for path in (cert, key):

@@ -28,7 +28,7 @@ import yaml
 from components import cron, logship
 from components.config import ConfigError
 from tests.conftest import recorded, recorded_with
-from tests.test_renderers import _nginx_t, _run, _stripped_lines, _tool
+from tests.test_renderers import _nginx_t, _stripped_lines
 from tests.test_secrets import _plain_strings
 from tools import config_schema, contracts, harness, plan
 
@@ -673,21 +673,9 @@ def test_its_timeouts_and_proxy_options_reach_nginx_conf(slug):
     assert f"location = {need.health[0]} {{" in lines
 
 
-@pytest.fixture(scope="module")
-def origin_pair(tmp_path_factory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("examples-origin")
-    cert, key = directory / "origin.pem", directory / "origin.key"
-    done = _run(
-        _tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-days", "1", "-subj", "/CN=test", "-keyout", str(key), "-out", str(cert),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return cert, key
-
-
 @pytest.mark.parametrize("slug", EXAMPLES)
-def test_its_nginx_conf_passes_nginx_t(slug, origin_pair, tmp_path):
-    cert, key = origin_pair
+def test_its_nginx_conf_passes_nginx_t(slug, origin_cert, tmp_path):
+    cert, key = origin_cert
     text = _nginx_conf(_run_of(slug))
     text = text.replace("/etc/nginx/certs/origin.pem", str(cert)).replace("/etc/nginx/certs/origin.key", str(key))
     result = _nginx_t(tmp_path, text)

@@ -23,6 +23,7 @@ from components.cloudinit import (
     swap_size_mb,
 )
 from components.proxy import ProxySpec, render_nginx_conf
+from tests import realprog
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"
 ECDSA = (
@@ -276,12 +277,7 @@ def _nginx_t(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
 def nginx_t_with_throwaway_cert(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     """`nginx -t` of a deployed nginx.conf, its origin certificate paths pointed at a throwaway
     self-signed P-256 pair made here."""
-    cert, key = tmp_path / "origin.pem", tmp_path / "origin.key"
-    done = _run(
-        _tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-days", "1", "-subj", "/CN=test", "-keyout", str(key), "-out", str(cert),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    cert, key = realprog.throwaway_cert(tmp_path / "origin.pem", tmp_path / "origin.key", "test")
     text = text.replace("/etc/nginx/certs/origin.pem", str(cert)).replace("/etc/nginx/certs/origin.key", str(key))
     return _nginx_t(tmp_path, text)
 
