@@ -322,7 +322,7 @@ if cfg.backups.enabled:
             image=cfg.backups.image,
             protect=cfg.protect,
             memory_mb=BACKUP_MEMORY_MB,
-            volume_path=volume_data_dir(cfg.volume_name) if cfg.volume.enabled else None,
+            volume_path=volume_mount.host_path if volume_mount else None,
             volume_scratch=volume_scratch_dir(cfg.volume_name) if cfg.volume.enabled else None,
             volume_memory_mb=VOLUME_BACKUP_MEMORY_MB,
         ),

@@ -144,7 +144,7 @@ class AppServers(pulumi.ComponentResource):
                 volume_ids=[self.volume.id] if self.volume else None,
                 # Deleting it detaches the volume: shut down first, so ext4 is clean and the
                 # page cache written, not pulled from a running system.
-                graceful_shutdown=self.volume is not None or None,
+                graceful_shutdown=True if self.volume else None,
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     ignore_changes=["userData", "sshKeys", "image"],
