@@ -25,6 +25,11 @@ LEFT = re.compile(r"^(survived|timeout|no tests|not checked|segfault|killed by a
 KILLED = (1, 3)  # pytest: tests failed, or an internal error raised by the mutant (mutmut's rule)
 
 
+def _forget_our_modules() -> None:
+    for loaded in [m for m in sys.modules if m.split(".")[0] in ("tools", "components", "tests")]:
+        del sys.modules[loaded]
+
+
 def _run_one(name: str, args: list[str], where: Path) -> int:
     """pytest's exit code for the tests with mutant `name` active ("" for none), in a fork."""
     import pytest
@@ -32,6 +37,10 @@ def _run_one(name: str, args: list[str], where: Path) -> int:
     pid = os.fork()
     if pid == 0:  # the child: one mutant, stop at the first failing test
         os.environ["MUTANT_UNDER_TEST"] = name
+        # Our modules are imported again under the mutant, so a mutant in code that runs at
+        # import time (a pydantic Field built by a helper function, say) is active too; the
+        # parent's copies were built without it. The provider SDKs stay imported.
+        _forget_our_modules()
         log = os.open(where / "recheck.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
         os.dup2(log, 2)
@@ -51,8 +60,7 @@ def main(argv: list[str]) -> int:
     os.environ["MUTANT_UNDER_TEST"] = ""
     # The tests must import the copy's tools and components, not this checkout's (`-m tools...`).
     sys.path[:] = [os.getcwd(), *(p for p in sys.path if p not in ("", str(Path(__file__).parents[1])))]
-    for loaded in [m for m in sys.modules if m.split(".")[0] in ("tools", "components", "tests")]:
-        del sys.modules[loaded]
+    _forget_our_modules()
     import pytest
 
     args = ["--rootdir=.", "-p", "no:cacheprovider", "-p", "no:xdist", *tests]
