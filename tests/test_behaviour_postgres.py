@@ -270,3 +270,30 @@ def test_custom_dump_restores_with_the_readme_command(cluster: Cluster, tmp_path
         restored = cluster.ok(cluster.url(target), "SELECT id, item FROM orders ORDER BY id")
         assert restored.splitlines() == [f"{i}|{item}" for i, item in rows], attempt
     assert cluster.ok(cluster.url(target), "SELECT indexname FROM pg_indexes WHERE indexname = 'orders_item'")
+
+
+# ---------------------------------------------------------------------------- the healthcheck
+
+
+def _healthcheck(port: int) -> subprocess.CompletedProcess[str]:
+    """Dev's Postgres container healthcheck (what `wait=True` waits for), run as docker runs it
+    in the container, whose pg_isready reaches the server on its default host and port (here
+    PGHOST/PGPORT point it at the test server)."""
+    (container,) = [
+        c for c in recorded("dev").of_type("docker:index/container:Container") if c.name.endswith("-db-container")
+    ]
+    kind, line = container.inputs["healthcheck"]["tests"]
+    assert kind == "CMD-SHELL"
+    pg_isready = realprog.require("pg_isready", "postgresql-client")
+    env = _client_env(PGHOST=realprog.LOOPBACK, PGPORT=str(port))
+    env["PATH"] = f"{Path(pg_isready).parent}:{env['PATH']}"
+    return realprog.run(["sh", "-c", line], timeout=15, env=env)
+
+
+def test_healthcheck_passes_while_the_server_accepts_connections(cluster: Cluster) -> None:
+    result = _healthcheck(cluster.port)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_healthcheck_fails_when_nothing_answers() -> None:
+    assert _healthcheck(realprog.free_port()).returncode != 0

@@ -246,3 +246,43 @@ def test_a_write_survives_a_restart_through_the_append_only_file(tmp_path: Path)
             assert reply == "yes"
         finally:
             conn.close()
+
+
+# ---------------------------------------------------------------------------- the healthcheck
+
+
+def _healthcheck_line() -> str:
+    """The shell line docker runs in dev's Valkey container to decide it is healthy (what
+    `wait=True` waits for)."""
+    (container,) = [
+        c for c in recorded("dev").of_type("docker:index/container:Container") if c.name.endswith("-valkey-container")
+    ]
+    kind, line = container.inputs["healthcheck"]["tests"]
+    assert kind == "CMD-SHELL"
+    return line
+
+
+def _check(valkey: Valkey, tmp_path: Path, password: str) -> subprocess.CompletedProcess[str]:
+    """The healthcheck as docker runs it inside the container: `valkey-cli` on PATH (here a
+    wrapper around Debian's redis-cli, pointed at the test server's port), the container's
+    environment."""
+    redis_cli = realprog.require("redis-cli", "redis-tools")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    wrapper = bin_dir / "valkey-cli"
+    wrapper.write_text(f'#!/bin/sh\nexec {redis_cli} -h {realprog.LOOPBACK} -p {valkey.port} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "VALKEY_PASSWORD": password}
+    return realprog.run(["sh", "-c", _healthcheck_line()], timeout=10, env=env)
+
+
+def test_healthcheck_passes_on_the_running_server_with_its_password(valkey: Valkey, tmp_path: Path) -> None:
+    result = _check(valkey, tmp_path, PASSWORD)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_healthcheck_fails_when_the_password_is_wrong_or_the_server_is_down(valkey: Valkey, tmp_path: Path) -> None:
+    """A server that refuses the password is not healthy; neither is one that does not answer."""
+    assert _check(valkey, tmp_path, "not-" + PASSWORD).returncode != 0
+    down = Valkey(realprog.free_port(), valkey.directory, valkey.command, valkey.log)
+    assert _check(down, tmp_path, PASSWORD).returncode != 0

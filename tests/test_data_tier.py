@@ -65,3 +65,25 @@ def test_urls_use_private_hosts_and_tls(run):
     assert "sslmode=require" in run.exports["database_url"].value
     assert run.exports["broker_url"].value.startswith("rediss://")
     assert "@private-" in run.exports["broker_url"].value
+
+
+def _seconds(duration: str) -> int:
+    assert duration.endswith("s") and duration[:-1].isdigit(), duration
+    return int(duration[:-1])
+
+
+def test_container_mode_data_services_can_turn_healthy_within_the_providers_wait():
+    """Dev's Postgres and Valkey containers are created with `wait=True`: the docker provider
+    polls for "healthy" for `wait_timeout` (60 s, left at its default) and fails the update
+    after that. Docker runs the first probe one `interval` after start, then every `interval`;
+    at docker's default of 30 s a server still starting (initdb, an AOF to load) would get one
+    more chance inside that minute, at 10 s it gets five. A probe stuck on a hung server is cut
+    at `timeout`, before the next one is due."""
+    data = [c for c in recorded("dev").of_type("docker:index/container:Container") if c.inputs.get("wait")]
+    assert sorted(c.name for c in data) == ["webstack-dev-db-container", "webstack-dev-valkey-container"]
+    for container in data:
+        check = container.inputs["healthcheck"]
+        assert container.inputs.get("waitTimeout", 60) == 60
+        interval, timeout = _seconds(check["interval"]), _seconds(check["timeout"])
+        assert 60 // interval >= 4, (container.name, interval)
+        assert 0 < timeout < interval, (container.name, timeout)

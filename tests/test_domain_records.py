@@ -154,12 +154,12 @@ def test_txt_content_is_quoted_escaped_and_split_as_cloudflare_stores_it():
 # (overrides of prod, the key the message must name, a word of what is allowed)
 BAD = [
     ([{"name": "x.example.com", "type": "TXT", "content": "a", "ttl": 30}], "edge.records[0].ttl", "60-86400"),
-    ([{"name": "x.example.com", "type": "TXT", "content": "a", "ttl": 90000}], "edge.records.ttl", "86400"),
+    ([{"name": "x.example.com", "type": "TXT", "content": "a", "ttl": 90000}], "edge.records[0].ttl", "86400"),
     ([{"name": "x.example.com", "type": "TXT", "content": "a", "proxied": True}], "edge.records[0].proxied", "only A"),
     ([{"name": "x.example.com", "type": "CNAME", "content": "a.b.net", "proxied": True, "ttl": 300}],
      "edge.records[0].ttl", "proxied"),
     ([{"name": "example.com", "type": "MX", "content": "mx.b.net"}], "edge.records[0].priority", "set for an MX"),
-    ([{"name": "example.com", "type": "MX", "content": "mx.b.net", "priority": 70000}], "edge.records.priority",
+    ([{"name": "example.com", "type": "MX", "content": "mx.b.net", "priority": 70000}], "edge.records[0].priority",
      "0-65535"),
     ([{"name": "example.com", "type": "TXT", "content": "a", "priority": 1}], "edge.records[0].priority", "MX only"),
     ([{"name": "x.example.com", "type": "TXT", "content": "z" * 2040}], "edge.records[0].content", "2048"),
@@ -169,7 +169,7 @@ BAD = [
     ([{"name": "x.example.com", "type": "A", "content": "300.1.1.1"}], "edge.records[0].content", "IPv4"),
     ([{"name": "x.example.com", "type": "A", "content": "10.0.0.5", "proxied": True}], "edge.records[0].content",
      "public address"),
-    ([{"name": "x.example.com", "type": "SRV", "content": "a"}], "edge.records.type", "CNAME"),
+    ([{"name": "x.example.com", "type": "SRV", "content": "a"}], "edge.records[0].type", "CNAME"),
     ([{"name": "x.example.org", "type": "TXT", "content": "a"}], "edge.records[0].name", "inside example.com"),
     ([{"name": "*.example.com", "type": "TXT", "content": "a"}], "edge.records[0].name", "inside example.com"),
     ([{"name": "www.example.com", "type": "CNAME", "content": "a.b.net"}], "edge.records[0].name", "app.hostnames"),
@@ -183,7 +183,7 @@ BAD = [
     ([{"name": "example.com", "type": "MX", "content": "mx.b.net", "priority": 1},
       {"name": "example.com", "type": "MX", "content": "mx.b.net", "priority": 2}], "edge.records[1].content",
      "one MX per mail host"),
-    ([{"name": "x.example.com", "type": "TXT", "content": "a", "import": "nope"}], "edge.records.import", "32-hex"),
+    ([{"name": "x.example.com", "type": "TXT", "content": "a", "import": "nope"}], "edge.records[0].import", "32-hex"),
 ]  # fmt: skip
 
 

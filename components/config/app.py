@@ -13,7 +13,6 @@ from components import catalog
 from components.config.base import Image, SecretText, Section, choice, problem, raise_if, strings, text
 from components.config.process import (
     DOCKER_HUB,
-    ENV_NAME,
     EnvName,
     EnvValue,
     Job,
@@ -24,7 +23,6 @@ from components.config.process import (
     StackValue,
     image_registry,
 )
-from components.envmap import PROVIDED_ENV
 
 URL_PATH = r"^/[A-Za-z0-9/_.-]*$"
 _BIND = re.compile(r"^(?:--bind=|-b)?(?:[0-9.]+|\[[0-9a-f:]+\]):(\d+)$")
@@ -119,11 +117,6 @@ class AppConfig(Section):
                 if name in owners:
                     bad.append(problem(f"app.{where}.{name}", "...", f"defined once (app.{owners[name]} has it too)"))
                 owners.setdefault(name, where)
-        for name in self.generated_secrets:
-            if not re.match(ENV_NAME, name) or name in PROVIDED_ENV:
-                bad.append(
-                    problem("app.generatedSecrets", name, f"an env var name {ENV_NAME} not provided by the stack")
-                )
         for path in self.auth_paths:
             if not re.match(URL_PATH, path):
                 bad.append(problem("app.authPaths", path, "a URL path starting with /"))

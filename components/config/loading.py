@@ -153,7 +153,7 @@ def _lines(err: ValidationError) -> list[str]:
             lines += cause.lines
             continue
         loc = [p for p in e["loc"] if p != "[key]"]
-        key, info, allowed = _walk(loc)
+        key, info, allowed, _ = _walk(loc)
         dotted = ".".join(key)
         if e["type"] == "extra_forbidden":
             line = f"{NAMESPACE}:{dotted} = {e['input']!r}: unknown key; allowed: {', '.join(_allowed_keys(loc))}"
@@ -183,13 +183,14 @@ def _unwrap(annotation: Any, allowed: str | None) -> tuple[Any, str | None]:
         return annotation, allowed
 
 
-def _walk(loc: list[Any]) -> tuple[list[str], Any, str | None]:
-    """The key path of an error location, the field it ends in, and that field's Allowed text."""
+def _walk(loc: list[Any]) -> tuple[list[str], Any, str | None, Any]:
+    """The key path of an error location, the field it ends in, that field's Allowed text, and
+    the type the path leads to."""
     key: list[str] = []
     node: Any = StackConfig
     info = None
     allowed: str | None = None
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(node, type) and issubclass(node, BaseModel):
             field = next((f for n, f in node.model_fields.items() if part in (n, f.alias)), None)
             key.append(str(part))
@@ -202,19 +203,20 @@ def _walk(loc: list[Any]) -> tuple[list[str], Any, str | None]:
             key.append(str(part))
             node, allowed = _unwrap(typing.get_args(node)[1], allowed)
         elif typing.get_origin(node) in (tuple, list) and isinstance(part, int):
+            if i < len(loc) - 1:  # a key inside a list item: edge.records[0].name
+                key[-1] += f"[{part}]"
             node, allowed = _unwrap(typing.get_args(node)[0], allowed)
         else:
             break  # a union member's tag: the key is complete
-    return key, info, allowed
+    return key, info, allowed, node
 
 
 def _allowed_keys(loc: list[Any]) -> list[str]:
-    node: Any = StackConfig
-    for part in loc[:-1]:
-        field = next((f for n, f in node.model_fields.items() if part in (n, f.alias)), None)
-        node, _ = _unwrap(field.annotation, None) if field else (None, None)
-        if not (isinstance(node, type) and issubclass(node, BaseModel)):
-            return []
+    """The keys of the section an unknown key at `loc` sits in (through lists and maps of
+    sections, e.g. app.processes.<name>)."""
+    node = _walk(loc[:-1])[3]
+    if not (isinstance(node, type) and issubclass(node, BaseModel)):
+        return []
     return sorted(f.alias or n for n, f in node.model_fields.items())
 
 
