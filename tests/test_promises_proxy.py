@@ -39,7 +39,7 @@ _MEDIA = "shop-prod-media.nyc3.digitaloceanspaces.com"
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field", "value", "words"),
+    ("overrides", "field", "value", "allowed"),
     [
         ({"media_host": "media.example.com"}, "media_origin", None, "set together with media_host"),
         ({"media_origin": _MEDIA}, "media_origin", _MEDIA, "set together with media_host"),
@@ -47,7 +47,7 @@ _MEDIA = "shop-prod-media.nyc3.digitaloceanspaces.com"
         ({"server_names": ()}, "server_names", (), "at least one FQDN is required"),
         ({"server_names": ("Example.com",)}, "server_names", "Example.com", "each must be a lower-case DNS name"),
         ({"server_names": (7,)}, "server_names", 7, "each must be a lower-case DNS name"),
-        ({"upstream": "web"}, "upstream", "web", "must be host:port"),
+        ({"upstream": "web"}, "upstream", "web", "must be host:port, e.g. 'myapp-web:8000'"),
         ({"health_path": "/"}, "health_path", "/", "must start with '/' and not be '/' alone"),
         ({"health_path": "health"}, "health_path", "health", "must start with '/' and not be '/' alone"),
         ({"real_ip_ranges": ()}, "real_ip_ranges", (), "at least one CIDR is required"),
@@ -57,34 +57,63 @@ _MEDIA = "shop-prod-media.nyc3.digitaloceanspaces.com"
         ({"auth_paths": ("/",)}, "auth_paths", "/", "each must start with '/' and not be '/' or '/api/'"),
         ({"auth_paths": ("login",)}, "auth_paths", "login", "each must start with '/' and not be '/' or '/api/'"),
         ({"auth_paths": (5,)}, "auth_paths", 5, "each must start with '/' and not be '/' or '/api/'"),
-        ({"auth_paths": ("/login", "/login")}, "auth_paths", ("/login", "/login"), "duplicates would be duplicate"),
+        (
+            {"auth_paths": ("/login", "/login")},
+            "auth_paths",
+            ("/login", "/login"),
+            "duplicates would be duplicate locations",
+        ),
         ({"auth_paths": ("/health",)}, "auth_paths", "/health", "must not include health_path"),
         ({"client_max_body_size": "10 MB"}, "client_max_body_size", "10 MB", "e.g. '10m' or '512k'"),
-        ({"content_security_policy": " "}, "content_security_policy", " ", "non-empty, one line, without '$'"),
-        ({"content_security_policy": "a $b"}, "content_security_policy", "a $b", "without '$'"),
-        ({"content_security_policy": "a\nb"}, "content_security_policy", "a\nb", "one line"),
-        ({"content_security_policy": "a\x7fb"}, "content_security_policy", "a\x7fb", "one line"),
+        ({"content_security_policy": " "}, "content_security_policy", " ", "must be non-empty, one line, without '$'"),
+        (
+            {"content_security_policy": "a $b"},
+            "content_security_policy",
+            "a $b",
+            "must be non-empty, one line, without '$'",
+        ),
+        (
+            {"content_security_policy": "a\nb"},
+            "content_security_policy",
+            "a\nb",
+            "must be non-empty, one line, without '$'",
+        ),
+        (
+            {"content_security_policy": "a\x7fb"},
+            "content_security_policy",
+            "a\x7fb",
+            "must be non-empty, one line, without '$'",
+        ),
         ({"api_rate_per_s": 0}, "api_rate_per_s", 0, "must be a positive integer"),
         ({"api_burst": True}, "api_burst", True, "must be a positive integer"),
         ({"auth_rate_per_s": "5"}, "auth_rate_per_s", "5", "must be a positive integer"),
         ({"auth_burst": 0}, "auth_burst", 0, "must be a positive integer"),
         ({"hsts_max_age": -1}, "hsts_max_age", -1, "must be a positive integer"),
-        ({"cert_path": "certs/origin.pem"}, "cert_path", "certs/origin.pem", "absolute path without spaces or quotes"),
-        ({"key_path": "/etc/a b.key"}, "key_path", "/etc/a b.key", "absolute path without spaces or quotes"),
+        (
+            {"cert_path": "certs/origin.pem"},
+            "cert_path",
+            "certs/origin.pem",
+            "must be an absolute path without spaces or quotes",
+        ),
+        ({"key_path": "/etc/a b.key"}, "key_path", "/etc/a b.key", "must be an absolute path without spaces or quotes"),
         ({"resolver": "dns"}, "resolver", "dns", "must be an IP address"),
         ({"websocket_paths": ["/ws"]}, "websocket_paths", ["/ws"], "a tuple of path prefixes"),
-        ({"websocket_paths": ("/ws", "/ws")}, "websocket_paths", ("/ws", "/ws"), "unique (a duplicate"),
+        (
+            {"websocket_paths": ("/ws", "/ws")},
+            "websocket_paths",
+            ("/ws", "/ws"),
+            "unique (a duplicate is a duplicate location)",
+        ),
     ],
 )
-def test_a_spec_nginx_would_refuse_is_refused_naming_field_value_and_rule(overrides, field, value, words):
+def test_a_spec_nginx_would_refuse_is_refused_naming_field_value_and_rule(overrides, field, value, allowed):
     """The renderer never writes a file nginx refuses or misreads: each bad field raises, naming
     itself, the value and the rule (config validation maps `field` back to the user's key)."""
     with pytest.raises(ProxySpecError) as info:
         render_nginx_conf(_spec(**overrides))
     error = info.value
-    assert (error.field, error.value) == (field, value)
-    assert words in error.allowed
-    assert str(error) == f"ProxySpec.{field}: {value!r} is invalid; {error.allowed}"
+    assert (error.field, error.value, error.allowed) == (field, value, allowed)
+    assert str(error) == f"ProxySpec.{field}: {value!r} is invalid; {allowed}"
 
 
 def test_the_smallest_and_largest_good_values_pass():
