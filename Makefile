@@ -123,6 +123,7 @@ mutate: $(BIN)/.installed-dev
 # The measured run behind docs/mutation-survivors.md, per module of tools/mutate-tests.txt
 # (ONLY="proxy edge" picks some): mutmut against the module's cheap test files, then each
 # survivor against all its files (tools/mutate_recheck.py); the tally is build/mutate-<module>/recheck.txt.
+# SAMPLE=N rechecks a seeded sample of N survivors and estimates the score (with its 95% interval).
 mutate-each: $(BIN)/.installed-dev
 	@grep -v '^#' tools/mutate-tests.txt | while IFS=: read -r mod tests; do \
 		case " $(ONLY) " in "  ") ;; *" $$mod "*) ;; *) continue ;; esac; \
@@ -131,7 +132,7 @@ mutate-each: $(BIN)/.installed-dev
 		all=$$(for t in $$(echo "$$tests" | tr -d '|'); do printf 'tests/test_%s.py ' $$t; done); \
 		echo "== $$mod"; \
 		$(MAKE) --no-print-directory mutate MODULES=$$path MUTATE_DIR=build/mutate-$$mod MUTATE_TESTS="$$cheap" \
-			&& $(BIN)/python -m tools.mutate_recheck build/mutate-$$mod $$all || exit 1; \
+			&& $(BIN)/python -m tools.mutate_recheck $(if $(SAMPLE),--sample $(SAMPLE)) build/mutate-$$mod $$all || exit 1; \
 	done
 
 clean:

@@ -1,7 +1,7 @@
 """Stage 2 of `make mutate-each`: each mutant a cheap mutmut run left alive, again, against the
 module's full list of test files.
 
-    python -m tools.mutate_recheck build/mutate-<module> tests/test_a.py tests/test_b.py ...
+    python -m tools.mutate_recheck [--sample N] build/mutate-<module> tests/test_a.py tests/test_b.py ...
 
 It reads the survivors (and timeouts, no-tests) from <dir>/mutmut-report.txt, collects the tests
 once, then forks one pytest per mutant with MUTANT_UNDER_TEST set, in <dir>/mutants, as
@@ -10,12 +10,19 @@ asyncio's thread pool, and a child forked from it would wait on threads it does 
 Writes <dir>/recheck.txt: the mutants still alive, and the module's final tally (pytest's
 output per mutant goes to <dir>/recheck.log). A mutant
 killed by a subset of the tests is killed by the whole list, so stage 1's kills stand.
+
+With --sample N, only N of the survivors (a seeded random draw, the same every run) are
+rechecked and the module's score is an estimate: stage 1's kills, plus the survivors times the
+share of the sample killed, with its 95% interval (normal approximation, finite population).
+For a module whose full stage 2 would take hours (config: every survivor runs every recording).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import random
 import re
 import sys
 import time
@@ -49,13 +56,19 @@ def _run_one(name: str, args: list[str], where: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
+    sample = None
+    if argv[:1] == ["--sample"]:
+        sample, argv = int(argv[1]), argv[2:]
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
     where, tests = Path(argv[0]).resolve(), argv[1:]
     report = (where / "mutmut-report.txt").read_text().splitlines()
     module, killed, total = report[1].split()[:3]
-    names = [m[2] for line in report if (m := LEFT.match(line))]
+    survivors = [m[2] for line in report if (m := LEFT.match(line))]
+    names = survivors
+    if sample is not None and sample < len(survivors):
+        names = sorted(random.Random(20261124).sample(sorted(survivors), sample))
     os.chdir(where / "mutants")
     os.environ["MUTANT_UNDER_TEST"] = ""
     # The tests must import the copy's tools and components, not this checkout's (`-m tools...`).
@@ -77,16 +90,29 @@ def main(argv: list[str]) -> int:
         if code not in KILLED:
             alive.append((name, "survived" if code == 0 else f"exit {code}"))
         print(f"{'killed' if code in KILLED else 'ALIVE '} {code} {name}", flush=True)
-    final = int(killed) + len(names) - len(alive)
-    lines = [
-        f"{module} {final} {total} {100.0 * final / int(total):.1f}%  "
-        f"(stage 1 killed {killed}; rechecked {len(names)} in {time.monotonic() - started:.0f} s "
-        f"against {len(tests)} files)",
-        *(f"{status}: {name}" for name, status in alive),
-    ]
+    took = f"in {time.monotonic() - started:.0f} s against {len(tests)} files"
+    if names is survivors:
+        final = int(killed) + len(names) - len(alive)
+        score = f"{100.0 * final / int(total):.1f}%"
+        head = f"{module} {final} {total} {score}  (stage 1 killed {killed}; rechecked {len(names)} {took})"
+    else:
+        head = _estimate(module, int(killed), int(total), len(survivors), len(names), len(names) - len(alive), took)
+    lines = [head, *(f"{status}: {name}" for name, status in alive)]
     (where / "recheck.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def _estimate(module: str, killed: int, total: int, left: int, n: int, k: int, took: str) -> str:
+    """The score with `k` of a sample of `n` of the `left` survivors killed, and its 95% interval."""
+    share = k / n
+    spread = 1.96 * left / total * math.sqrt(share * (1 - share) / n * (left - n) / max(left - 1, 1))
+    score = (killed + left * share) / total
+    return (
+        f"{module} ~{score * total:.0f} {total} {100 * score:.1f}% (95%: {100 * (score - spread):.1f}-"
+        f"{100 * (score + spread):.1f}%)  (stage 1 killed {killed}; {k} of a sample of {n} of its {left} "
+        f"survivors killed {took})"
+    )
 
 
 if __name__ == "__main__":
