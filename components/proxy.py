@@ -274,14 +274,14 @@ def _static(spec: ProxySpec, path: str) -> list[str]:
 
 def _http80(spec: ProxySpec) -> list[str]:
     # Port 80 stays open for the load balancer's plain-HTTP health check; everything else
-    # moves to HTTPS.
+    # moves to HTTPS. No proxy headers at server level: the health location sets its own (a
+    # location with any proxy_set_header inherits none) and the other one only redirects.
     body = [
         "listen 80 default_server;",
         "listen [::]:80 default_server;",
         "server_name _;",
         "",
         f"set $upstream http://{spec.upstream};",
-        *_proxy_headers("$scheme"),
         "",
     ]
     lines = _block("server", body, 1)

@@ -590,6 +590,9 @@ OPTIONS = {
     "read_timeout_s": 1,
     "static_path": "/static/",
     "static_max_age_s": 600,  # not the default: a hard-coded max-age shows
+    # A double quote and a backslash before a "t": nginx must be handed them escaped (unescaped,
+    # nginx would end the string early or read a TAB), and send them as typed.
+    "content_security_policy": "default-src 'self'; report-uri \"https://r.example.com/csp\\tx\"",
 }
 APP_CACHE_CONTROL = "no-cache"
 UPGRADE = {
@@ -724,3 +727,11 @@ def test_websocket_path_under_api_keeps_the_api_limit(options: Proxy) -> None:
     (path,) = [p for p in options.spec.websocket_paths if p.startswith("/api/")]
     statuses = _limited(options, path, options.spec.api_rate_per_s, options.spec.api_burst, _source())
     assert options.limit_status in statuses
+
+
+def test_the_policy_reaches_the_browser_exactly_as_configured(options: Proxy) -> None:
+    """The Content-Security-Policy header is the configured text, a double quote and a
+    backslash included (the rendered conf escapes them; nginx unescapes them)."""
+    policy = OPTIONS["content_security_policy"]
+    assert '"' in policy and "\\" in policy
+    assert _https(options, "/").headers.get_all("Content-Security-Policy") == [policy]

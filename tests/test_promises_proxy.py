@@ -36,6 +36,9 @@ def test_api_and_auth_rates_and_bursts_come_from_config():
 # --------------------------------------------------------------------------- the renderer's own guard
 
 _MEDIA = "shop-prod-media.nyc3.digitaloceanspaces.com"
+_NOT_A_PATH = "a path starting with '/' without spaces, quotes, ';', braces or '$'"
+_OWN_LOCATION = "other than '/' and '/api/' (locations of their own)"
+_DOTFILE = "free of '/.' (the dotfile rule denies such paths)"
 
 
 @pytest.mark.parametrize(
@@ -98,6 +101,22 @@ _MEDIA = "shop-prod-media.nyc3.digitaloceanspaces.com"
         ({"key_path": "/etc/a b.key"}, "key_path", "/etc/a b.key", "must be an absolute path without spaces or quotes"),
         ({"resolver": "dns"}, "resolver", "dns", "must be an IP address"),
         ({"websocket_paths": ["/ws"]}, "websocket_paths", ["/ws"], "a tuple of path prefixes"),
+        ({"websocket_paths": ("ws",)}, "websocket_paths", "ws", _NOT_A_PATH),
+        ({"websocket_paths": ("/api/",)}, "websocket_paths", "/api/", _OWN_LOCATION),
+        ({"websocket_paths": ("/.ws",)}, "websocket_paths", "/.ws", _DOTFILE),
+        ({"static_path": "/static"}, "static_path", "/static", "a directory ending in '/', such as '/static/'"),
+        ({"static_path": "/"}, "static_path", "/", _OWN_LOCATION),
+        ({"static_path": "/.assets/"}, "static_path", "/.assets/", _DOTFILE),
+        ({"websocket_paths": ("/health",)}, "websocket_paths", "/health", "other than health_path"),
+        ({"health_path": "/up/", "static_path": "/up/"}, "static_path", "/up/", "other than health_path"),
+        (
+            {"websocket_paths": ("/ws",), "static_path": "/ws/"},
+            "static_path",
+            "/ws/",
+            "apart from websocket_paths entry '/ws' (one inside the other)",
+        ),
+        ({"read_timeout_s": 0}, "read_timeout_s", 0, "an integer from 1 to 3600"),
+        ({"static_max_age_s": True}, "static_max_age_s", True, "an integer from 1 to 31536000"),
         (
             {"websocket_paths": ("/ws", "/ws")},
             "websocket_paths",
