@@ -137,3 +137,65 @@ def test_the_problem_count_heads_the_message():
     with pytest.raises(ConfigError) as two:
         _cfg("staging", {"region": "mars1", "app.port": 0})
     assert str(two.value).startswith("invalid configuration for stack 'staging' (2 problems):\n  - ")
+
+
+# ------------------------------------------------------- extra records: what Cloudflare is sent
+
+
+def _record(**fields):
+    """Prod's config with one extra record (prod owns the zone); the parsed record."""
+    (record,) = _cfg("prod", {"edge.records": [{"name": "mail.example.com", "type": "A", **fields}]}).edge.records
+    return record
+
+
+def test_record_names_and_hostnames_are_sent_as_cloudflare_stores_them():
+    """Lower case, no surrounding spaces, no trailing root dot: what the API reads back, so the
+    next `pulumi up` sees no change."""
+    assert _record(name=" Mail.Example.COM. ", content="203.0.113.5").name == "mail.example.com"
+    cname = _record(name="em.example.com", type="CNAME", content="U1234.WL.SendGrid.net.")
+    assert cname.value() == "u1234.wl.sendgrid.net"
+    mx = _record(name="example.com", type="MX", content="MX1.Mail.example.net.", priority=10)
+    assert mx.value() == "mx1.mail.example.net"
+    assert _record(type="AAAA", content="2001:0DB8:0000::0025").value() == "2001:db8::25"  # RFC 5952
+
+
+def test_only_a_proxied_record_needs_a_public_address():
+    assert _record(content="10.0.0.5").value() == "10.0.0.5"  # an internal name, DNS only
+    proxied = {"name": "x.example.com", "type": "A", "content": "10.0.0.5", "proxied": True}
+    assert _problems("prod", {"edge.records": [proxied]}) == [
+        "webstack:edge.records[0].content = '10.0.0.5': must be a public address when proxied "
+        "(Cloudflare's edge cannot reach a private one)"
+    ]
+
+
+def test_a_name_of_253_characters_is_a_dns_name_and_254_is_not():
+    def host(length: int) -> str:
+        labels, left = [], length - len(".example.com")
+        while left > 0:
+            take = min(63, left - 1 if left > 63 else left)
+            labels.append("a" * take)
+            left -= take + 1
+        return ".".join(labels) + ".example.com"
+
+    assert len(host(253)) == 253 and len(host(254)) == 254
+    assert _record(name=host(253), content="203.0.113.5").name == host(253)
+    assert _problems("prod", {"edge.records": [{"name": host(254), "type": "A", "content": "203.0.113.5"}]})
+
+
+def test_txt_content_is_counted_as_stored_up_to_2048_characters():
+    """The limit applies to the quoted form Cloudflare stores: "..." around each 255 bytes."""
+    fits = "x" * (2048 - 2 * 8 - 7)  # 8 quoted strings of at most 255, 7 spaces: 2048 stored
+    assert len(_record(type="TXT", content=fits).value()) == 2048
+    (line,) = _problems("prod", {"edge.records": [{"name": "mail.example.com", "type": "TXT", "content": fits + "x"}]})
+    assert line.startswith("webstack:edge.records[0].content = ")
+
+
+@pytest.mark.parametrize(("ttl", "ok"), [(1, True), (2, False), (59, False), (60, True), (86400, True)])
+def test_ttl_is_automatic_or_from_a_minute_up(ttl, ok):
+    overrides = {"edge.records": [{"name": "mail.example.com", "type": "A", "content": "203.0.113.5", "ttl": ttl}]}
+    assert (_problems("prod", overrides) == []) is ok
+
+
+def test_a_job_schedule_is_stored_with_single_spaces():
+    jobs = {"app.jobs": {"nightly": {"schedule": " 30  3 * *   * ", "command": ["x"], "memoryMb": 64}}}
+    assert _cfg("prod", jobs).app.jobs["nightly"].schedule == "30 3 * * *"

@@ -239,6 +239,8 @@ def _by_type(e: Any, info: Any) -> str:
         return "true or false"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return "an object"
+    if kind in ("list_type", "tuple_type"):
+        return "a list"
     if kind.startswith("string"):
         return "a non-empty string"
     return e["msg"]
