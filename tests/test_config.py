@@ -90,7 +90,7 @@ BAD = [
     ("staging", {"edge.import": {"rulesets": "x"}}, "webstack:edge.import.rulesets", "unknown key"),
     # nginx options the seed guides need (issue 13 item 8)
     ("staging", {"proxy.websocketPaths": ["ws"]}, "webstack:proxy.websocketPaths", "path prefix such as /ws"),
-    ("staging", {"proxy.websocketPaths": "/ws"}, "webstack:proxy.websocketPaths", "array"),
+    ("staging", {"proxy.websocketPaths": "/ws"}, "webstack:proxy.websocketPaths", "a list"),
     ("staging", {"proxy.websocketPaths": ["/ws", "/ws"]}, "webstack:proxy.websocketPaths", "unique"),
     ("staging", {"proxy.websocketPaths": ["/api/"]}, "webstack:proxy.websocketPaths", "locations of their own"),
     ("staging", {"proxy.websocketPaths": ["/login/ws"]}, "webstack:proxy.websocketPaths", "auth_paths entry '/login'"),
