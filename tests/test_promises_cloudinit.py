@@ -4,11 +4,12 @@ on every droplet of every stack (5 failures in 10 minutes: banned for an hour)."
 from __future__ import annotations
 
 import configparser
+import json
 
 import pytest
 import yaml
 
-from components.cloudinit import FAIL2BAN_JAIL_PATH, render_cloud_init
+from components.cloudinit import DOCKER_DAEMON_PATH, FAIL2BAN_JAIL_PATH, render_cloud_init
 from tests.conftest import STACKS, recorded
 
 
@@ -93,3 +94,13 @@ def test_every_file_the_boot_writes_is_roots_and_not_writable_by_others(stack):
         for entry in doc["write_files"]:
             assert entry["owner"] == "root:root", entry["path"]
             assert int(entry["permissions"], 8) & 0o022 == 0, entry["path"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_dockers_own_logs_are_capped_at_three_files_of_10_mb(stack):
+    """A container with no log options of its own (any the app's ever start by hand) still
+    cannot fill the disk: docker's default is json-file, unbounded."""
+    for droplet in recorded(stack).of_type("digitalocean:index/droplet:Droplet"):
+        doc = yaml.safe_load(droplet.inputs["userData"])
+        (daemon,) = [f for f in doc["write_files"] if f["path"] == DOCKER_DAEMON_PATH]
+        assert json.loads(daemon["content"])["log-opts"] == {"max-size": "10m", "max-file": "3"}
