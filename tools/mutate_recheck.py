@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 LEFT = re.compile(r"^(survived|timeout|no tests|not checked|segfault|killed by a signal): (\S+)$")
-KILLED = (1, 3)  # pytest: tests failed, or an internal error raised by the mutant (mutmut's rule)
+KILLED = (1, 2, 3)  # pytest: tests failed; tests not even collected (a mutant run at import time that
+# breaks the import); an internal error raised by the mutant (mutmut's rule for 1 and 3)
 
 
 def _forget_our_modules() -> None:
