@@ -29,8 +29,11 @@ import time
 from pathlib import Path
 
 LEFT = re.compile(r"^(survived|timeout|no tests|not checked|segfault|killed by a signal): (\S+)$")
-KILLED = (1, 2, 3)  # pytest: tests failed; tests not even collected (a mutant run at import time that
-# breaks the import); an internal error raised by the mutant (mutmut's rule for 1 and 3)
+# pytest's exit codes that kill a mutant: 1, tests failed; 3, an internal error the mutant raised
+# (mutmut's rule for both); 2 and 4, the tests could not even be collected, or conftest not
+# imported, because the mutant breaks an import (code run at import time). The unmutated run
+# must exit 0 first, so 2 or 4 here comes from the mutant.
+KILLED = (1, 2, 3, 4)
 
 
 def _forget_our_modules() -> None:
