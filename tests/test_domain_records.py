@@ -269,6 +269,26 @@ def test_editing_or_removing_a_record_never_moves_another(prod):
     assert after_names[cname].inputs["content"] == "u9999.wl.sendgrid.net"
 
 
+def test_each_records_resource_name_is_fixed_across_releases(prod):
+    """A record's resource name is its identity in the state: a release of webstack that named
+    it differently (another digest length, another kind label) would make `pulumi up` delete
+    and recreate every extra record, MX included. These are the names the records above get,
+    for good."""
+    assert sorted(r.name.removeprefix("webstack-prod-edge-dns-") for r in _extra(prod)) == [
+        "_dmarc.example.com-txt-dmarc1",
+        "em1234.example.com-cname",
+        "example.com-caa-issue-f2bb7bab",
+        "example.com-mx-9f63eb86",
+        "example.com-mx-fcb178bb",
+        "example.com-txt-spf1",
+        "google._domainkey.example.com-txt-dkim",
+        "mail.example.com-a-dea458f3",
+        "mail.example.com-aaaa-8443c3e9",
+        "s1._domainkey.example.com-cname",
+        "status.example.com-cname",
+    ]
+
+
 # --------------------------------------------------------------------------- the frontend
 
 
