@@ -24,6 +24,7 @@ import math
 import os
 import random
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -41,8 +42,12 @@ def _forget_our_modules() -> None:
         del sys.modules[loaded]
 
 
-def _run_one(name: str, args: list[str], where: Path) -> int:
-    """pytest's exit code for the tests with mutant `name` active ("" for none), in a fork."""
+TIMEOUT = -9  # the code _run_one returns for a child it had to kill
+
+
+def _run_one(name: str, args: list[str], where: Path, limit: float | None = None) -> int:
+    """pytest's exit code for the tests with mutant `name` active ("" for none), in a fork;
+    TIMEOUT when it ran past `limit` seconds (a mutant that loops or crawls) and was killed."""
     import pytest
 
     pid = os.fork()
@@ -56,7 +61,16 @@ def _run_one(name: str, args: list[str], where: Path) -> int:
         os.dup2(log, 1)
         os.dup2(log, 2)
         os._exit(int(pytest.main(["-x", "-q", *args])))
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    deadline = None if limit is None else time.monotonic() + limit
+    while True:
+        done, status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return TIMEOUT
+        time.sleep(0.2)
 
 
 def main(argv: list[str]) -> int:
@@ -89,10 +103,14 @@ def main(argv: list[str]) -> int:
     if _run_one("", args, where) != 0:
         print(f"the tests fail without a mutant in {where}/mutants: see {where}/recheck.log", file=sys.stderr)
         return 1
+    # mutmut's rule: a mutant whose tests take over 3x (their unmutated time + 30 s) is a timeout,
+    # listed with the survivors for triage.
+    limit = 3 * (time.monotonic() - started + 30)
+    started = time.monotonic()
     for name in names:
-        code = _run_one(name, args, where)
+        code = _run_one(name, args, where, limit)
         if code not in KILLED:
-            alive.append((name, "survived" if code == 0 else f"exit {code}"))
+            alive.append((name, {0: "survived", TIMEOUT: "timeout"}.get(code, f"exit {code}")))
         print(f"{'killed' if code in KILLED else 'ALIVE '} {code} {name}", flush=True)
     took = f"in {time.monotonic() - started:.0f} s against {len(tests)} files"
     if names is survivors:
