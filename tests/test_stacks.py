@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from tests.conftest import recorded
@@ -65,3 +66,31 @@ def test_children_are_named_after_their_parent(run):
 def test_environment_export(run):
     expected = {"prod": "Production", "staging": "Staging", "dev": "Development"}[run.stack]
     assert run.exports["environment"].value == expected
+
+
+# Objects that live inside another (a cluster's databases, users and pools; a check's alerts):
+# their names only need to be unique there.
+_INNER = {
+    "digitalocean:index/databaseDb:DatabaseDb",
+    "digitalocean:index/databaseUser:DatabaseUser",
+    "digitalocean:index/databaseConnectionPool:DatabaseConnectionPool",
+    "digitalocean:index/uptimeAlert:UptimeAlert",
+}
+_NAMED = json.loads((harness.ROOT / "contracts" / "schemas" / "digitalocean.json").read_text())["resources"]
+
+
+def test_every_account_level_object_is_named_after_its_stack(run):
+    """Staging and prod can share one DigitalOcean account: each VPC, firewall, tag, droplet,
+    load balancer, cluster, bucket, key, volume, project and check carries its stack's name,
+    set by us (left unset, Pulumi would add a random suffix), so no two stacks collide and the
+    control panel tells whose each one is."""
+    named = [
+        r
+        for r in run.resources
+        if r.type.startswith("digitalocean:")
+        and r.type not in _INNER
+        and "name" in _NAMED.get(r.type, {}).get("inputProperties", {})
+    ]
+    assert len(named) >= 5
+    for r in named:
+        assert run.stack in str(r.inputs.get("name")), (r.type, r.name, r.inputs.get("name"))
