@@ -50,6 +50,9 @@ _KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0d
          "(must start with one of ssh-, ecdsa-, sk-)"),
         ({"ssh_public_keys": ["x" * 24]}, ValueError,
          f"ssh_public_keys: {'x' * 24!r} is not an OpenSSH public key (must start with one of ssh-, ecdsa-, sk-)"),
+        ({"ssh_public_keys": ["x" * 25]}, ValueError,
+         f"ssh_public_keys: {'x' * 24 + '...'!r} is not an OpenSSH public key "
+         "(must start with one of ssh-, ecdsa-, sk-)"),
         ({"ssh_public_keys": ["ssh-rsa AA\rssh-rsa BB"]}, ValueError,
          "ssh_public_keys: 'ssh-rsa AA\\rssh-rsa BB' is not an OpenSSH public key "
          "(must start with one of ssh-, ecdsa-, sk-)"),
