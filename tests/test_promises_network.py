@@ -69,3 +69,17 @@ def test_nginx_restores_the_client_ip_only_from_cloudflare_and_the_balancer(stac
             }
     behind_lb = {run.cfg.vpc_cidr} if run.of_type(LB) else set()
     assert trusted == PUBLISHED_V4 | PUBLISHED_V6 | behind_lb
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_droplets_reach_out_to_anywhere(stack):
+    """Outbound stays open (image pulls, apt, Spaces, the DigitalOcean API, DNS, NTP): a
+    DigitalOcean firewall drops whatever its outbound rules do not name, so a rule without
+    destinations would cut the droplets off the internet."""
+    (firewall,) = recorded(stack).of_type(FIREWALL)
+    world = ["0.0.0.0/0", "::/0"]
+    assert sorted(firewall.inputs["outboundRules"], key=lambda r: r["protocol"]) == [
+        {"protocol": "icmp", "destinationAddresses": world},
+        {"protocol": "tcp", "portRange": "1-65535", "destinationAddresses": world},
+        {"protocol": "udp", "portRange": "1-65535", "destinationAddresses": world},
+    ]
