@@ -102,6 +102,12 @@ def test_prod_has_a_load_balancer_with_an_http_health_check():
     lb = run.one("digitalocean:index/loadBalancer:LoadBalancer")
     check = lb.inputs["healthcheck"]
     assert check["protocol"] == "http" and check["path"] == run.cfg.app.health_path
+    # On port 80, where nginx answers the health location in plain HTTP (no other port is open
+    # to the balancer but 443, which is TLS). A droplet that fails 3 checks 10 s apart (5 s
+    # each at most) leaves the rotation within about 30 s and rejoins after 3 good ones.
+    assert check["port"] == 80
+    assert (check["checkIntervalSeconds"], check["responseTimeoutSeconds"]) == (10, 5)
+    assert (check["healthyThreshold"], check["unhealthyThreshold"]) == (3, 3)
     assert lb.inputs["dropletTag"] == run.one("digitalocean:index/tag:Tag").inputs["name"]
     assert run.one("digitalocean:index/vpc:Vpc").urn in lb.property_dependencies["vpcUuid"]
     # TLS passes through to nginx: Cloudflare's Full (strict) holds end to end.
