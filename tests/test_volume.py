@@ -15,6 +15,7 @@ import yaml
 
 from components.cloudinit import VOLUME_MOUNT_OPTIONS
 from components.config import ConfigError
+from components.config.process import RESERVED_NAMES
 from components.servers import ready_script
 from tests.conftest import recorded, recorded_with
 from tests.test_secrets import plain_leaks
@@ -222,6 +223,8 @@ def test_a_volume_change_gives_web_a_new_release_name():
 def test_the_volume_is_archived_read_only_to_the_backups_bucket_with_the_dumps_retention():
     run = _run("prod")
     archiver = _container(run, "-backups-volume")
+    # `docker logs volume-backup` (README) finds it; no process may take the name (config).
+    assert archiver.inputs["name"] == "volume-backup" and "volume-backup" in RESERVED_NAMES
     # The data read-only; the archive (written whole before its upload) on the volume too,
     # outside the data: never on the droplet's root disk.
     assert _binds(archiver) == [
