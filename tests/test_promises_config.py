@@ -199,3 +199,44 @@ def test_ttl_is_automatic_or_from_a_minute_up(ttl, ok):
 def test_a_job_schedule_is_stored_with_single_spaces():
     jobs = {"app.jobs": {"nightly": {"schedule": " 30  3 * *   * ", "command": ["x"], "memoryMb": 64}}}
     assert _cfg("prod", jobs).app.jobs["nightly"].schedule == "30 3 * * *"
+
+
+@pytest.mark.parametrize(
+    ("domain", "ok"),
+    [
+        ("my-shop.com", True),
+        ("shop.co.uk", True),
+        ("2024-shop.example", True),
+        ("example.123", False),
+        ("shop.co.1uk", False),
+    ],
+)
+def test_the_domain_is_a_zone_apex_with_a_letters_only_top_level_label(domain, ok):
+    overrides = {"domain": domain, "app.hostnames": [f"www.{domain}"]}
+    assert (_problems("staging", overrides) == []) is ok
+
+
+def test_a_domain_of_253_characters_is_accepted_and_254_is_not():
+    def domain(length: int) -> str:
+        labels, left = [], length - len(".com")
+        while left > 0:
+            take = min(63, left - 2 if left > 63 else left)
+            labels.append("a" * take)
+            left -= take + 1
+        return ".".join(labels) + ".com"
+
+    assert len(domain(253)) == 253 and len(domain(254)) == 254
+    # At the apex itself, so the hostname is no longer than the domain.
+    for length, ok in ((253, True), (254, False)):
+        overrides = {"domain": domain(length), "app.hostnames": [domain(length)], "backups.enabled": False}
+        assert (_problems("staging", overrides) == []) is ok, length
+
+
+def test_txt_records_of_one_name_may_hold_8192_characters_together():
+    """Cloudflare's limit per name counts the stored (quoted) text: exactly 8192 passes."""
+    records = [{"name": "mail.example.com", "type": "TXT", "content": c * 2000} for c in "uvwx"]
+    stored = sum(len(r.value()) for r in _cfg("prod", {"edge.records": records}).edge.records)
+    extra = {"name": "mail.example.com", "type": "TXT", "content": "y" * (8192 - stored - 2)}
+    assert _problems("prod", {"edge.records": [*records, extra]}) == []
+    extra["content"] += "y"
+    assert _problems("prod", {"edge.records": [*records, extra]})
