@@ -63,3 +63,13 @@ def test_the_dump_connects_directly_to_the_database_as_the_app_user():
     )
     assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == (user.inputs["name"], user.outputs["password"])
     assert (env["POSTGRES_DATABASE"], env["PGSSLMODE"]) == ("app", "require")
+
+
+def test_the_backup_schedulers_come_back_after_a_reboot():
+    """Each scheduler is a long-running container with its own cron: `unless-stopped` brings it
+    back after a droplet reboot or a crash; without it, backups would silently stop."""
+    volume = {"app.replicas": 1, "volume.enabled": True, "backups.enabled": True}
+    run = recorded_with("staging", volume)
+    schedulers = [c for c in run.of_type("docker:index/container:Container") if c.inputs["name"].endswith("-backup")]
+    assert sorted(c.inputs["name"] for c in schedulers) == ["pg-backup", "volume-backup"]
+    assert all(c.inputs["restart"] == "unless-stopped" for c in schedulers)
