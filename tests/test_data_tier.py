@@ -87,3 +87,14 @@ def test_container_mode_data_services_can_turn_healthy_within_the_providers_wait
         interval, timeout = _seconds(check["interval"]), _seconds(check["timeout"])
         assert 60 // interval >= 4, (container.name, interval)
         assert 0 < timeout < interval, (container.name, timeout)
+
+
+def test_container_postgres_keeps_its_data_in_its_named_volume():
+    """Dev's Postgres writes to /var/lib/postgresql/data (the image's PGDATA): that path is the
+    named volume, so a replaced container (a new image, a new release) keeps the database."""
+    run = recorded("dev")
+    (postgres,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-db-container")]
+    (volume,) = [v for v in run.of_type("docker:index/volume:Volume") if v.name.endswith("-db-data")]
+    assert postgres.inputs["volumes"] == [
+        {"volumeName": volume.inputs.get("name", volume.outputs.get("name")), "containerPath": "/var/lib/postgresql/data"}
+    ]
