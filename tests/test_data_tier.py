@@ -95,6 +95,5 @@ def test_container_postgres_keeps_its_data_in_its_named_volume():
     run = recorded("dev")
     (postgres,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-db-container")]
     (volume,) = [v for v in run.of_type("docker:index/volume:Volume") if v.name.endswith("-db-data")]
-    assert postgres.inputs["volumes"] == [
-        {"volumeName": volume.inputs.get("name", volume.outputs.get("name")), "containerPath": "/var/lib/postgresql/data"}
-    ]
+    name = volume.inputs.get("name", volume.outputs.get("name"))
+    assert postgres.inputs["volumes"] == [{"volumeName": name, "containerPath": "/var/lib/postgresql/data"}]
