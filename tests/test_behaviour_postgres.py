@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from components import database
-from components.database import DB_NAME, DB_USER, admin_script, admin_sql
+from components.database import ADMIN_CONNECT_TIMEOUT, DB_NAME, DB_USER, admin_script, admin_sql
 from tests import realprog
 from tests.conftest import STACKS, recorded
 
@@ -230,6 +230,8 @@ def test_admin_step_retries_an_unreachable_server_then_names_the_cause(cluster: 
     assert result.returncode == 1
     assert result.stderr.count("Connection refused") == 2, result.stderr
     assert "could not reach the database as doadmin in 2 attempts" in result.stderr
+    # How long it tried: each attempt waits out the delay and the connect timeout at most.
+    assert f"(about {2 * (0 + ADMIN_CONNECT_TIMEOUT)} s)" in result.stderr, result.stderr
 
 
 def _readme_restore_command() -> str:
