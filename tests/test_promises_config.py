@@ -168,14 +168,20 @@ def test_only_a_proxied_record_needs_a_public_address():
     ]
 
 
+def _name(length: int, suffix: str) -> str:
+    """A DNS name of `length` characters ending in `suffix`, its other labels at most 63 long
+    and none empty."""
+    labels, left = [], length - len(suffix)
+    while left > 0:
+        take = min(63, left - 2 if left > 63 else left)
+        labels.append("a" * take)
+        left -= take + 1
+    return ".".join(labels) + suffix
+
+
 def test_a_name_of_253_characters_is_a_dns_name_and_254_is_not():
     def host(length: int) -> str:
-        labels, left = [], length - len(".example.com")
-        while left > 0:
-            take = min(63, left - 1 if left > 63 else left)
-            labels.append("a" * take)
-            left -= take + 1
-        return ".".join(labels) + ".example.com"
+        return _name(length, ".example.com")
 
     assert len(host(253)) == 253 and len(host(254)) == 254
     assert _record(name=host(253), content="203.0.113.5").name == host(253)
@@ -218,12 +224,7 @@ def test_the_domain_is_a_zone_apex_with_a_letters_only_top_level_label(domain, o
 
 def test_a_domain_of_253_characters_is_accepted_and_254_is_not():
     def domain(length: int) -> str:
-        labels, left = [], length - len(".com")
-        while left > 0:
-            take = min(63, left - 2 if left > 63 else left)
-            labels.append("a" * take)
-            left -= take + 1
-        return ".".join(labels) + ".com"
+        return _name(length, ".com")
 
     assert len(domain(253)) == 253 and len(domain(254)) == 254
     # At the apex itself, so the hostname is no longer than the domain.
