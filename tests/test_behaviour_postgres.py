@@ -223,15 +223,18 @@ def test_admin_step_stops_at_once_on_an_sql_error(cluster: Cluster) -> None:
 
 def test_admin_step_retries_an_unreachable_server_then_names_the_cause(cluster: Cluster) -> None:
     closed = realprog.free_port()  # nothing listens there: like a firewall not applied yet
-    command = admin_script(admin_sql(DB_USER), attempts=2, delay=0)
+    command = admin_script(admin_sql(DB_USER), attempts=2, delay=1)
     env = _client_env(ADMIN_URL=cluster.admin_url(DB_NAME).replace(f":{cluster.port}/", f":{closed}/"))
     env["PATH"] = f"{Path(cluster.psql).parent}{os.pathsep}{env['PATH']}"
+    started = time.monotonic()
     result = realprog.run(["sh", "-c", command], env=env)
     assert result.returncode == 1
     assert result.stderr.count("Connection refused") == 2, result.stderr
     assert "could not reach the database as doadmin in 2 attempts" in result.stderr
-    # How long it tried: each attempt waits out the delay and the connect timeout at most.
-    assert f"(about {2 * (0 + ADMIN_CONNECT_TIMEOUT)} s)" in result.stderr, result.stderr
+    # It waits between attempts (the firewall rule needs time), and says how long it tried:
+    # each attempt waits out the delay and the connect timeout at most.
+    assert time.monotonic() - started >= 1.0
+    assert f"(about {2 * (1 + ADMIN_CONNECT_TIMEOUT)} s)" in result.stderr, result.stderr
 
 
 def _readme_restore_command() -> str:
