@@ -46,7 +46,7 @@ def require(name: str, package: str) -> str:
 def stack_cfg(stack: str):
     """The parsed config of `stack` exactly as harness.Run.cfg gives it, without running the
     program: for parametrizing at collection time. Fixtures use the recorded run's cfg."""
-    return harness.Run(stack=stack, preview=False, config=harness.stack_config(stack), resources=[], exports={}).cfg
+    return harness.parsed_config(stack)
 
 
 def free_port() -> int:

@@ -155,7 +155,7 @@ def test_pulumi_yaml_defaults_apply_when_stack_omits_them():
 
 
 def _cfg(stack, overrides):
-    return harness.Run(stack, False, harness.stack_config(stack, overrides), [], {}).cfg
+    return harness.parsed_config(stack, overrides)
 
 
 def test_sizing_formula_counts_every_process():

@@ -15,7 +15,7 @@ from tools import harness
 
 def _cfg(stack: str, overrides: dict):
     """The validated config of `stack` with `overrides` (nothing recorded)."""
-    return harness.Run(stack, False, harness.stack_config(stack, overrides), [], {}).cfg
+    return harness.parsed_config(stack, overrides)
 
 
 def _problems(stack: str, overrides: dict) -> list[str]:

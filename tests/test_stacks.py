@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from tests.conftest import recorded
-from tools import harness
+from tools import contracts, harness
 
 CLUSTER = "digitalocean:index/databaseCluster:DatabaseCluster"
 
@@ -76,7 +75,6 @@ _INNER = {
     "digitalocean:index/databaseConnectionPool:DatabaseConnectionPool",
     "digitalocean:index/uptimeAlert:UptimeAlert",
 }
-_NAMED = json.loads((harness.ROOT / "contracts" / "schemas" / "digitalocean.json").read_text())["resources"]
 
 
 def test_every_account_level_object_is_named_after_its_stack(run):
@@ -89,7 +87,7 @@ def test_every_account_level_object_is_named_after_its_stack(run):
         for r in run.resources
         if r.type.startswith("digitalocean:")
         and r.type not in _INNER
-        and "name" in _NAMED.get(r.type, {}).get("inputProperties", {})
+        and "name" in (contracts.schema_entry(r.type) or {}).get("inputProperties", {})
     ]
     assert len(named) >= 5
     for r in named:

@@ -561,6 +561,12 @@ def _resolve(value: Any) -> Export:
     )
 
 
+def parsed_config(stack: str, overrides: dict[str, Any] | None = None):
+    """The validated config of `stack` with `overrides`, as the program would see it, without
+    running the program (nothing recorded); raises ConfigError like the program."""
+    return Run(stack=stack, preview=False, config=stack_config(stack, overrides), resources=[], exports={}).cfg
+
+
 def run(
     stack: str, overrides: dict[str, Any] | None = None, preview: bool = False, secrets: dict[str, str] | None = None
 ) -> Run:
