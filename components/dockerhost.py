@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import pulumi
 import pulumi_docker as docker
@@ -21,6 +22,10 @@ DROPLET_LABEL = "webstack.droplet"
 # The daemon sets MemorySwap to twice Memory when it is unset, and the provider reads that
 # back into `memory_swap`; sending the read-back form keeps the next preview empty.
 SWAP_FACTOR = 2
+# A failed one-shot's error shows this many of its last lines, with the values of its env of
+# this length or more replaced (shorter ones, like DEBUG=0, would blank out ordinary words).
+OUTPUT_TAIL_LINES = 20
+REDACT_MIN_LENGTH = 8
 
 
 def known_hosts_file(droplet_id: str) -> str:
@@ -147,7 +152,9 @@ class DockerHost(pulumi.ComponentResource):
     ) -> docker.Container:
         """A container on this droplet; `kwargs` are docker.Container arguments (`name` among them).
 
-        Delete-before-replace unless the caller derives a new name per replacement."""
+        Delete-before-replace unless the caller derives a new name per replacement. A one-shot
+        that keeps its output (`logs=True`) keeps it as a secret: the provider stores it in the
+        state, and a release command prints whatever the app prints."""
         kwargs.setdefault("networks_advanced", [docker.ContainerNetworksAdvancedArgs(name=self.network.name)])
         return docker.Container(
             resource_name,
@@ -161,6 +168,7 @@ class DockerHost(pulumi.ComponentResource):
                 delete_before_replace=delete_before_replace,
                 depends_on=list(depends_on),
                 replace_on_changes=list(replace_on_changes) or None,
+                additional_secret_outputs=["containerLogs"] if kwargs.get("logs") else None,
             ),
             **kwargs,
         )
@@ -207,20 +215,43 @@ def data_container(
     return container, password.result
 
 
+def redact(text: str, env: Sequence[str]) -> str:
+    """`text` with every value of `env` (KEY=VALUE items) of REDACT_MIN_LENGTH characters or
+    more, and the password of every URL among them, replaced by `[secret]`."""
+    values: set[str] = set()
+    for item in env:
+        value = item.partition("=")[2]
+        values.add(value)
+        try:
+            password = urlsplit(value).password
+        except ValueError:  # not a URL (e.g. a bracket in a key)
+            password = None
+        if password:
+            values.update((password, unquote(password)))
+    for value in sorted((v for v in values if len(v) >= REDACT_MIN_LENGTH), key=len, reverse=True):
+        text = text.replace(value, "[secret]")
+    return text
+
+
 def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
-    """Empty text once a one-shot container exited 0; fails the update otherwise.
+    """Empty text once a one-shot container exited 0; fails the update otherwise, with the last
+    lines of its output (when it keeps them, `logs=True`) and its env values redacted.
 
     Whatever takes this output as an input (or as part of one) waits for the one-shot and is
     never created after a failure. In preview the exit code is unknown and nothing fails.
     """
 
-    def check(code: int | None) -> str:
-        if code not in (0, None):
-            raise pulumi.RunError(
-                f"{what} exited with code {code}; nothing that depends on it was started. "
-                f"Read its output with `docker logs` on the first droplet, fix, then "
-                f"`pulumi up --target-replace <its URN>`."
-            )
-        return ""
+    def check(args: list) -> str:
+        code, output, env, container_name = args
+        if code in (0, None):
+            return ""
+        lines = (output or "").rstrip("\n").splitlines()[-OUTPUT_TAIL_LINES:]
+        tail = "".join(f"\n    {line}" for line in redact("\n".join(lines), env or []).splitlines())
+        raise pulumi.RunError(
+            f"{what} exited with code {code}; nothing that depends on it was started. "
+            + (f"Its last {len(lines)} lines of output (env values redacted):{tail}\n" if lines else "")
+            + f"Read its output with `docker logs {container_name}` on its droplet, fix, then "
+            f"`pulumi up --target-replace <its URN>`."
+        )
 
-    return container.exit_code.apply(check)
+    return pulumi.Output.all(container.exit_code, container.container_logs, container.envs, container.name).apply(check)

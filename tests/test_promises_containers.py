@@ -7,45 +7,109 @@ web on an unmigrated schema."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pulumi
 import pytest
 
+from components.dockerhost import redact
 from tests.conftest import recorded_with
 from tools import harness
 
 CONTAINER = "docker:index/container:Container"
 
 
-def _started_when_failing(monkeypatch, stack: str, name: str, code: int, message: str) -> set[str]:
+# What a failing one-shot prints: more lines than the error shows, the last ones naming its
+# env values (an app that prints its DATABASE_URL, or only the password in it).
+def _output(env: list[str]) -> str:
+    values = [item.partition("=")[2] for item in env]
+    urls = [urlsplit(v) for v in values if "://" in v]
+    leaks = [f"connecting with {v}" for v in values] + [f"password {u.password}" for u in urls if u.password]
+    return "\n".join([f"step {i}" for i in range(30)] + leaks + ["FAILED"]) + "\n"
+
+
+def _started_when_failing(monkeypatch, stack: str, name: str, code: int, message: str):
     """Run `stack` with the container called `name` exiting `code`: the run must fail with
-    `message`; returns the containers that were started before it stopped."""
+    `message`; returns the containers that were started before it stopped, the error, and the
+    failed container."""
     answer = harness._FAKES[CONTAINER]
 
     def fake(self, key, inputs):
         rid, outputs = answer(self, key, inputs)
-        return rid, ({**outputs, "exitCode": code} if inputs.get("name") == name else outputs)
+        if inputs.get("name") != name:
+            return rid, outputs
+        # The provider keeps the output only with `attach` and `logs` (kreuzwerker's create).
+        kept = inputs.get("attach") and inputs.get("logs")
+        plain = harness._unwrap(inputs, "", [])
+        return rid, {**outputs, "exitCode": code, **({"containerLogs": _output(plain)} if kept else {})}
 
     monkeypatch.setitem(harness._FAKES, CONTAINER, fake)
     with pytest.raises(pulumi.RunError) as info:
         harness.run(stack)
-    assert str(info.value).startswith(f"{message} exited with code {code}; nothing that depends on it was started")
-    return {r.name.removeprefix(f"webstack-{stack}-") for r in info.value.recorded if r.type == CONTAINER}
+    error = str(info.value)
+    assert error.startswith(f"{message} exited with code {code}; nothing that depends on it was started")
+    containers = [r for r in info.value.recorded if r.type == CONTAINER]
+    failed = next(r for r in containers if r.inputs.get("name") == name)
+    return {r.name.removeprefix(f"webstack-{stack}-") for r in containers}, error, failed
+
+
+def _env_values(container) -> list[str]:
+    return [item.partition("=")[2] for item in container.inputs.get("envs") or []]
+
+
+def _output(inputs: dict) -> str:
+    """What a failing one-shot prints: more lines than the error shows, the last ones naming
+    each of its env values, and the password alone of each URL among them."""
+    values = [item.partition("=")[2] for item in inputs.get("envs") or []]
+    passwords = [urlsplit(v).password for v in values if "://" in v]
+    leaks = [f"using {v}" for v in values] + [f"password {p}" for p in passwords if p]
+    return "\n".join([f"step {i}" for i in range(30)] + leaks + ["FAILED"]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("stack", "name", "code", "what"),
+    [
+        ("staging", "migrate", 3, "the release command"),
+        ("prod", "probe", 1, "the web health probe"),
+        ("staging", "pg-grant", 2, "the database admin step (extensions, schema grant)"),
+    ],
+)
+def test_a_failed_one_shot_shows_its_last_lines_with_its_secrets_blanked(monkeypatch, stack, name, code, what):
+    """`pulumi up` says why a release stopped: the one-shot's last 20 lines of output, with its
+    env values (8 characters or more: passwords, keys, URLs) and the passwords in its URLs
+    blanked, and where to read the rest. Its full output stays in the state, as a secret."""
+    _, error, failed = _started_when_failing(monkeypatch, stack, name, code, what)
+    assert "containerLogs" in failed.additional_secret_outputs
+    printed = _output(failed.inputs).splitlines()[-20:]
+    head, *shown, tail = error.splitlines()
+    assert head.endswith("started. Its last 20 lines of output (env values redacted):")
+    assert len(shown) == 20 and all(line.startswith("    ") for line in shown)
+    for line, original in zip(shown, printed, strict=True):
+        assert line[4:] == original or "[secret]" in line, (line, original)
+    assert shown[-1] == "    FAILED" and "step 9\n" not in error
+    values = _env_values(failed)
+    secrets = [v for v in values if len(v) >= 8] + [urlsplit(v).password for v in values if "://" in v]
+    assert [s for s in secrets if s and s in error] == []
+    assert ("[secret]" in error) == bool(secrets)
+    assert tail == (
+        f"Read its output with `docker logs {name}` on its droplet, fix, then `pulumi up --target-replace <its URN>`."
+    )
 
 
 def test_a_failed_migration_starts_no_process_of_the_release(monkeypatch):
-    started = _started_when_failing(monkeypatch, "staging", "migrate", 3, "the release command")
+    started, *_ = _started_when_failing(monkeypatch, "staging", "migrate", 3, "the release command")
     assert "app-0-migrate" in started
     assert not {"app-0-web", "app-0-worker", "app-0-beat", "app-0-proxy"} & started
 
 
 def test_a_web_failing_its_health_probe_stops_the_rollout_to_the_next_droplet(monkeypatch):
-    started = _started_when_failing(monkeypatch, "prod", "probe", 1, "the web health probe")
+    started, *_ = _started_when_failing(monkeypatch, "prod", "probe", 1, "the web health probe")
     assert {"app-0-web", "app-0-probe"} <= started
     assert not {"app-1-web", "app-1-proxy"} & started
 
 
 def test_a_failed_admin_step_starts_nothing_that_uses_the_database(monkeypatch):
-    started = _started_when_failing(
+    started, *_ = _started_when_failing(
         monkeypatch, "staging", "pg-grant", 2, "the database admin step (extensions, schema grant)"
     )
     assert started == {"db-grant"}
@@ -62,3 +126,9 @@ def test_container_mode_data_volumes_are_protected_and_retained_in_prod():
     assert set(volumes) <= mounts
     dev = recorded_with("dev", {})
     assert [(v.protect, v.retain_on_delete) for v in dev.of_type("docker:index/volume:Volume")] == [(False, False)] * 2
+
+
+def test_redaction_blanks_each_long_env_value_and_the_password_of_each_url_in_both_spellings():
+    env = ["DATABASE_URL=postgresql://app:s%40cret-pass@db:5432/app", "DEBUG=0", "MODE=production", "ODD=http://[x"]
+    printed = "postgresql://app:s%40cret-pass@db:5432/app s@cret-pass s%40cret-pass DEBUG=0 production http://[x"
+    assert redact(printed, env) == "[secret] [secret] [secret] DEBUG=0 [secret] [secret]"

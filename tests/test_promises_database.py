@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import recorded
+from tests.conftest import recorded, recorded_with
 
 CLUSTER = "digitalocean:index/databaseCluster:DatabaseCluster"
 POOL = "digitalocean:index/databaseConnectionPool:DatabaseConnectionPool"
@@ -55,3 +55,37 @@ def test_the_backup_dump_connects_with_the_tls_mode_of_its_database(stack, sslmo
     (dump,) = dumps
     env = dict(line.split("=", 1) for line in dump.inputs["envs"])
     assert env["PGSSLMODE"] == sslmode
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_no_process_gets_the_database_before_the_grant_and_the_firewall(stack):
+    """The pooled URL (web, workers, scheduler) and the direct one (the release command) carry
+    the admin step: no process connects before the app user may create tables in `public`, and
+    the admin step itself runs once the user and the firewall rule exist."""
+    run = recorded(stack)
+    containers = {c.name.removeprefix(f"webstack-{stack}-"): c for c in run.of_type("docker:index/container:Container")}
+    grant = containers["db-grant"]
+    (cluster,) = [c for c in run.of_type(CLUSTER) if c.inputs["engine"] == "pg"]
+    firewalls = run.of_type("digitalocean:index/databaseFirewall:DatabaseFirewall")
+    (firewall,) = [f for f in firewalls if f.inputs["clusterId"] == cluster.id]
+    assert {firewall.urn, run.one(USER).urn} <= set(grant.dependencies)
+    apps = [c for name, c in containers.items() if name.startswith("app-") and c.inputs.get("envs")]
+    assert {name.rsplit("-", 1)[-1] for name in containers if name.startswith("app-")} >= {"web", "migrate"}
+    for app in apps:
+        assert grant.urn in app.property_dependencies["envs"], f"{app.name}'s env does not wait on the grant"
+
+
+def test_in_container_mode_the_app_and_the_dump_reach_the_container_with_its_password():
+    run = recorded_with("dev", {"backups.enabled": True, "app.dropletSize": "s-2vcpu-4gb"})
+    containers = {c.inputs["name"]: c for c in run.of_type("docker:index/container:Container")}
+    server = containers["webstack-dev-db-postgres"]
+    env = dict(line.split("=", 1) for line in server.inputs["envs"])
+    for name in ("database_url", "database_direct_url"):
+        url = urlsplit(run.exports[name].value)
+        assert run.exports[name].secret
+        assert (url.scheme, url.hostname, url.port, url.path) == ("postgresql", server.inputs["name"], 5432, "/app")
+        assert (url.username, url.password) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+    dump = dict(line.split("=", 1) for line in containers["pg-backup"].inputs["envs"])
+    assert (dump["POSTGRES_HOST"], dump["POSTGRES_PORT"]) == (server.inputs["name"], "5432")
+    assert (dump["POSTGRES_USER"], dump["POSTGRES_PASSWORD"]) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+    assert (dump["POSTGRES_DATABASE"], dump["PGSSLMODE"]) == (env["POSTGRES_DB"], "disable")
