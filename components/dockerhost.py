@@ -254,4 +254,7 @@ def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
             f"`pulumi up --target-replace <its URN>`."
         )
 
-    return pulumi.Output.all(container.exit_code, container.container_logs, container.envs, container.name).apply(check)
+    # Its value is always empty text: not secret, though it read the (secret) env and output.
+    return pulumi.Output.unsecret(
+        pulumi.Output.all(container.exit_code, container.container_logs, container.envs, container.name).apply(check)
+    )

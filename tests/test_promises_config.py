@@ -241,3 +241,29 @@ def test_txt_records_of_one_name_may_hold_8192_characters_together():
     assert _problems("prod", {"edge.records": [*records, extra]}) == []
     extra["content"] += "y"
     assert _problems("prod", {"edge.records": [*records, extra]})
+
+
+def test_every_proxy_key_reaches_nginx_as_configured():
+    """Each `proxy.*` setting (and edge.hstsMaxAge) is what nginx gets, not the renderer's
+    default; behind a load balancer nginx also trusts the VPC the balancer lives in."""
+    from components import cloudflare_ips
+    from components.config.nginx import nginx_spec
+
+    configured = {
+        "proxy.clientMaxBodySize": ("client_max_body_size", "25m"),
+        "proxy.contentSecurityPolicy": ("content_security_policy", "default-src 'self' https://js.stripe.com"),
+        "proxy.apiRatePerSecond": ("api_rate_per_s", 12),
+        "proxy.apiBurst": ("api_burst", 30),
+        "proxy.authRatePerSecond": ("auth_rate_per_s", 3),
+        "proxy.authBurst": ("auth_burst", 7),
+        "edge.hstsMaxAge": ("hsts_max_age", 63072000),
+        "proxy.websocketPaths": ("websocket_paths", ("/ws",)),
+        "proxy.readTimeoutSeconds": ("read_timeout_s", 90),
+        "proxy.staticPath": ("static_path", "/static/"),
+        "proxy.staticMaxAgeSeconds": ("static_max_age_s", 3600),
+    }
+    cfg = _cfg("staging", {key: value for key, (_, value) in configured.items()})
+    spec = nginx_spec(cfg)
+    assert {field: getattr(spec, field) for field, _ in configured.values()} == dict(configured.values())
+    assert spec.real_ip_ranges == cloudflare_ips.ALL
+    assert nginx_spec(cfg, load_balanced_vpc="10.116.0.0/20").real_ip_ranges == (*cloudflare_ips.ALL, "10.116.0.0/20")

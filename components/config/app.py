@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from components import catalog
-from components.config.base import Image, SecretText, Section, choice, problem, raise_if, strings, text
+from components.config.base import Allowed, Image, SecretText, Section, choice, problem, raise_if, strings, text
 from components.config.process import (
     DOCKER_HUB,
     EnvName,
@@ -70,7 +70,9 @@ class AppConfig(Section):
     'app.secretEnv.NAME'`; they reach the containers as Pulumi secrets only."""
     env_aliases: dict[EnvName, StackValue] = Field(default_factory=dict)
     """Extra names for the stack's values, e.g. CELERY_RESULT_BACKEND: cacheUrl."""
-    generated_secrets: dict[EnvName, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    generated_secrets: dict[EnvName, Annotated[int, Field(ge=1), Allowed("an integer >= 1")]] = Field(
+        default_factory=dict
+    )
     """Env vars filled with 64-character random secrets, each with its own rotation counter
     (bump one to rotate only that secret), e.g. {SECRET_KEY: 1}."""
     auth_paths: strings() = ("/login", "/api/auth/")

@@ -147,7 +147,11 @@ def _lines(err: ValidationError) -> list[str]:
     """One line per problem, named by the key as the user wrote it; duplicates (a value that
     fails every member of a union) folded."""
     lines: list[str] = []
-    for e in err.errors(include_url=False):
+    errors = err.errors(include_url=False)
+    inner = {e["loc"][:n] for e in errors for n in range(len(e["loc"]))}  # locations holding an error
+    for e in errors:
+        if e["type"] == "too_short" and e["loc"] in inner:
+            continue  # pydantic counts only the valid items: the bad item is the problem, named already
         cause = (e.get("ctx") or {}).get("error")
         if isinstance(cause, ProblemsError):
             lines += cause.lines
@@ -221,25 +225,25 @@ def _allowed_keys(loc: list[Any]) -> list[str]:
 
 
 def _by_type(e: Any, info: Any) -> str:
+    """What a field takes, worded from its type, for errors of a field without an Allowed text
+    (every such error sits at a field, so `info` is that field)."""
     kind = e["type"]
-    ctx = e.get("ctx") or {}
     if kind == "literal_error":
-        values = typing.get_args(_unwrap(info.annotation, None)[0]) if info is not None else ()
+        values = typing.get_args(_unwrap(info.annotation, None)[0])
         if values and all(isinstance(v, str | int) for v in values):
             return f"one of {', '.join(map(str, values))}"
-        return f"one of {ctx.get('expected', '')}".replace("'", "")
+        return f"one of {e['ctx']['expected']}".replace("'", "")
     if kind.startswith(("int_", "greater_than", "less_than")):
-        metadata = info.metadata if info is not None else []
-        lo = next((m.ge for m in metadata if isinstance(m, Ge)), ctx.get("ge"))
-        hi = next((m.le for m in metadata if isinstance(m, Le)), ctx.get("le"))
+        lo = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
+        hi = next((m.le for m in info.metadata if isinstance(m, Le)), None)
         if lo is not None and hi is not None:
             return f"an integer {lo}-{hi}"
         return f"an integer >= {lo}" if lo is not None else "an integer"
     if kind == "bool_type":
         return "true or false"
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
+    if kind in ("model_type", "dict_type"):
         return "an object"
-    if kind in ("list_type", "tuple_type"):
+    if kind == "tuple_type":  # every list in the schema is a tuple
         return "a list"
     if kind.startswith("string"):
         return "a non-empty string"
