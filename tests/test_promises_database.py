@@ -85,6 +85,8 @@ def test_in_container_mode_the_app_and_the_dump_reach_the_container_with_its_pas
         assert run.exports[name].secret
         assert (url.scheme, url.hostname, url.port, url.path) == ("postgresql", server.inputs["name"], 5432, "/app")
         assert (url.username, url.password) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+    # The dump, like the app, connects only once the admin step has run.
+    assert containers["pg-grant"].urn in containers["pg-backup"].property_dependencies["envs"]
     dump = dict(line.split("=", 1) for line in containers["pg-backup"].inputs["envs"])
     assert (dump["POSTGRES_HOST"], dump["POSTGRES_PORT"]) == (server.inputs["name"], "5432")
     assert (dump["POSTGRES_USER"], dump["POSTGRES_PASSWORD"]) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
