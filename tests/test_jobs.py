@@ -105,6 +105,7 @@ def test_no_jobs_no_runner():
         ("0 0 L * *", False),
         ("*/0 * * * *", False),
         ("0 5-2 * * *", False),
+        ("0 5-5 * * *", True),
         ("0 0 0 * *", False),
     ],
 )

@@ -267,3 +267,87 @@ def test_every_proxy_key_reaches_nginx_as_configured():
     assert {field: getattr(spec, field) for field, _ in configured.values()} == dict(configured.values())
     assert spec.real_ip_ranges == cloudflare_ips.ALL
     assert nginx_spec(cfg, load_balanced_vpc="10.116.0.0/20").real_ip_ranges == (*cloudflare_ips.ALL, "10.116.0.0/20")
+
+
+@pytest.mark.parametrize(("connections", "ok"), [(94, True), (95, False)])
+def test_container_postgres_takes_the_need_plus_the_direct_connections_up_to_its_100(connections, ok):
+    """dev's need is 2 web workers + the worker's connections + beat 1 + release 1; with the 2
+    direct connections (migrate, backups) it must fit the container's max_connections 100."""
+    overrides = {"app.processes.worker.connections": connections}
+    assert connections_needed(_cfg("dev", {}).app) == 5
+    assert (_problems("dev", overrides) == []) is ok
+
+
+def _long_domain(length: int) -> dict:
+    domain = _name(length, ".com")
+    return {"domain": domain, "app.hostnames": [domain]}
+
+
+@pytest.mark.parametrize(("length", "ok"), [(47, True), (48, False)])
+def test_a_bucket_name_of_63_characters_is_accepted_and_64_is_not(length, ok):
+    """<domain with dashes>-staging-backups: 47 + 16 characters is Spaces' 63."""
+    bad = _problems("staging", {**_long_domain(length), "backups.enabled": True})
+    assert bad == ([] if ok else [bad[0]])
+    assert ok or bad[0].startswith("webstack:backups.enabled = True: must be false, or a domain and stack name giving")
+
+
+def test_each_bucket_is_checked_even_when_an_earlier_one_is_off():
+    bad = _problems("staging", {**_long_domain(50), "backups.enabled": False, "media.enabled": True})
+    assert [line.split(" = ")[0] for line in bad] == ["webstack:media.enabled"]
+
+
+@pytest.mark.parametrize(("length", "ok"), [(51, True), (52, False)])
+def test_a_volume_name_of_64_characters_is_accepted_and_65_is_not(length, ok):
+    """<domain with dashes>-staging-data: 51 + 13 characters is DigitalOcean's 64."""
+    bad = _problems("staging", {**_long_domain(length), "backups.enabled": False, "volume.enabled": True})
+    assert [line.split(" = ")[0] for line in bad] == ([] if ok else ["webstack:volume.enabled"])
+
+
+def test_a_multi_line_secret_is_refused_with_jobs_without_showing_it():
+    """Jobs read the env from a file of one line per variable; the refusal of a PEM pasted as
+    is must not print the PEM."""
+    pem = "-----BEGIN KEY-----\nc2VjcmV0\n-----END KEY-----"
+    jobs = {"nightly": {"schedule": "0 3 * * *", "command": ["x"], "memoryMb": 64}}
+    bad = _problems("prod", {"app.jobs": jobs, "app.secretEnv": {"SIGNING_KEY": pem}, "app.env": {"MOTD": "a\rb"}})
+    single = "must be a single line while app.jobs is set"
+    assert f"webstack:app.secretEnv.SIGNING_KEY = '[secret]': {single}" in "\n".join(bad)
+    assert f"webstack:app.env.MOTD = 'a\\rb': {single}" in "\n".join(bad)
+    assert not any("c2VjcmV0" in line for line in bad)
+
+
+def test_aliases_to_valkey_need_valkey():
+    bad = _problems("staging", {"valkey.mode": "none", "app.envAliases": {"CACHE": "cacheUrl", "BROKER": "brokerUrl"}})
+    assert [line for line in bad if "envAliases" in line] == [
+        "webstack:app.envAliases.BROKER = 'brokerUrl': must be databaseUrl or directDatabaseUrl with valkey.mode none",
+        "webstack:app.envAliases.CACHE = 'cacheUrl': must be databaseUrl or directDatabaseUrl with valkey.mode none",
+    ]
+
+
+def test_container_data_services_need_a_single_droplet_each_named():
+    bad = _problems("dev", {"app.replicas": 2, "app.dropletSize": "s-4vcpu-8gb"})
+    assert [line.split(":")[1].split(" = ")[0] for line in bad if "reachable from that droplet only" in line] == [
+        "database.mode",
+        "valkey.mode",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "ok"),
+    [
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB ops@laptop", True),
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB", True),  # the comment is optional
+        ("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY ops", True),
+        ("sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5 yubikey", True),
+        ("ssh-ed25519", False),
+        ("AAAAC3NzaC1lZDI1NTE5AAAAIB ops@laptop", False),
+    ],
+)
+def test_every_openssh_key_type_is_accepted_and_a_bare_type_or_blob_is_not(key, ok):
+    assert (_problems("staging", {"sshPublicKeys": [key]}) == []) is ok
+
+
+def test_a_registry_token_set_in_plaintext_is_refused():
+    registry = {"kind": "token", "server": "ghcr.io", "username": "acme", "password": "ghp_x"}
+    bad = _problems("staging", {"app.registry": registry, "app.image": "ghcr.io/acme/shop:1.0"})
+    assert [line.split(":")[1].split(" = ")[0] for line in bad] == ["app.registry.password"]
+    assert "[plaintext]" in bad[0]

@@ -230,6 +230,8 @@ def test_the_program_reads_plaintext_leaves_from_its_stack_file(tmp_path, monkey
         ("ghcr.io/acme/shop:1.0", "ghcr.io"),
         ("registry.digitalocean.com/acme/shop:1.0", "registry.digitalocean.com"),
         ("localhost:5000/shop:1.0", "localhost:5000"),
+        ("localhost/shop:1.0", "localhost"),
+        ("registry.example.com/shop:1.0", "registry.example.com"),
         ("acme/team/shop:1.0", "acme"),
         ("nginx:1.27.5-alpine", "registry-1.docker.io"),
     ],

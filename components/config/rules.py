@@ -74,7 +74,7 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     app_names = {**cfg.app.env, **cfg.app.secret_env, **cfg.app.env_aliases, **cfg.app.generated_secrets}
     for name in sorted(set(cfg.secret_env) & set(app_names)):
         bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
-    bad += _media_problems(cfg, stack)
+    bad += _media_problems(cfg)
     bad += _volume_problems(cfg, stack)
     if cfg.monitoring.enabled and not cfg.alert_emails and not context.get("has_slack"):
         bad.append(problem("alertEmails", list(cfg.alert_emails), "at least one address while monitoring is enabled"))
@@ -97,7 +97,7 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     return bad
 
 
-def _media_problems(cfg: StackConfig, stack: str) -> list[str]:
+def _media_problems(cfg: StackConfig) -> list[str]:
     media, bad = cfg.media, []
     host = media.public_hostname
     if not media.enabled:

@@ -46,7 +46,7 @@ def sizing_problems(
     valkey: ValkeyConfig,
     backups: BackupsConfig,
     logs: LogsConfig,
-    volume_backup: bool = False,
+    volume_backup: bool,
 ) -> list[str]:
     problems = []
     need = connections_needed(app)
