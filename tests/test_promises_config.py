@@ -230,7 +230,16 @@ def test_a_domain_of_253_characters_is_accepted_and_254_is_not():
     # At the apex itself, so the hostname is no longer than the domain.
     for length, ok in ((253, True), (254, False)):
         overrides = {"domain": domain(length), "app.hostnames": [domain(length)], "backups.enabled": False}
-        assert (_problems("staging", overrides) == []) is ok, length
+        bad = [line.split(" = ")[0] for line in _problems("staging", overrides)]
+        assert ("webstack:domain" in bad) is not ok and (bad == []) is ok, (length, bad)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "ok"),
+    [("10.20.0.0/16", True), ("10.20.0.0/15", False), ("10.20.30.0/24", True), ("10.20.30.0/25", False)],
+)
+def test_the_vpc_is_a_slash_16_to_a_slash_24(cidr, ok):
+    assert (_problems("staging", {"vpcCidr": cidr}) == []) is ok
 
 
 def test_txt_records_of_one_name_may_hold_8192_characters_together():
