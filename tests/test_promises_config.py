@@ -360,3 +360,57 @@ def test_a_registry_token_set_in_plaintext_is_refused():
     bad = _problems("staging", {"app.registry": registry, "app.image": "ghcr.io/acme/shop:1.0"})
     assert [line.split(":")[1].split(" = ")[0] for line in bad] == ["app.registry.password"]
     assert "[plaintext]" in bad[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "data"),
+    [
+        ('0 issue "letsencrypt.org"', {"flags": 0, "tag": "issue", "value": "letsencrypt.org"}),
+        ("128 issuewild letsencrypt.org", {"flags": 128, "tag": "issuewild", "value": "letsencrypt.org"}),
+        ('0 iodef "https://example.com/caa/X"', {"flags": 0, "tag": "iodef", "value": "https://example.com/caa/X"}),
+        ('0 issue ""', None),
+        ('0 issue "lets"encrypt.org"', None),
+        ('0 policy "letsencrypt.org"', None),
+    ],
+)
+def test_caa_content_is_sent_as_its_parts_without_the_quotes(content, data):
+    """Cloudflare takes a CAA record as {flags, tag, value}; an empty value, a quote inside it
+    or an unknown tag is refused."""
+    if data:
+        assert _record(name="example.com", type="CAA", content=content).data() == data
+    else:
+        (line,) = _problems("prod", {"edge.records": [{"name": "example.com", "type": "CAA", "content": content}]})
+        assert line.startswith("webstack:edge.records[0].content = ")
+
+
+def test_quoted_txt_strings_keep_escaped_quotes_and_backslashes():
+    """DKIM keys pasted as the provider shows them: quoted strings, \\" and \\\\ inside."""
+    from components.config.dns import txt_strings
+
+    assert txt_strings('"v=DKIM1; k=rsa; " "p=MII\\"B\\\\x"') == ["v=DKIM1; k=rsa; ", 'p=MII"B\\x']
+
+
+def test_every_record_is_checked_after_one_outside_the_zone():
+    records = [
+        {"name": "mail.example.org", "type": "A", "content": "203.0.113.5"},
+        {"name": "mail.example.com", "type": "A", "content": "203.0.113.5"},
+    ]
+    bad = [line.split(" = ")[0] for line in _problems("staging", {"edge.records": records})]
+    assert bad == ["webstack:edge.records[0].name", "webstack:edge.records[1].name"]
+
+
+def test_a_stack_serving_only_the_apex_owns_no_name_for_records():
+    records = [{"name": "mail.example.com", "type": "A", "content": "203.0.113.5"}]
+    (line,) = _problems("staging", {"app.hostnames": ["example.com"], "edge.records": records})
+    assert "at or under one of this stack's own names (none): the apex and the rest" in line
+
+
+def test_a_cname_beside_other_records_does_not_hide_their_duplicates():
+    at = "shop.example.com"
+    records = [
+        {"name": f"x.{at}", "type": "CNAME", "content": "a.example.net"},
+        {"name": f"x.{at}", "type": "A", "content": "203.0.113.5"},
+        {"name": f"x.{at}", "type": "A", "content": "203.0.113.5"},
+    ]
+    bad = [line.split(":")[1].split(" = ")[0] for line in _problems("prod", {"edge.records": records})]
+    assert bad == ["edge.records[0].type", "edge.records[2].content"]

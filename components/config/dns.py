@@ -100,10 +100,11 @@ def caa_data(content: str) -> dict[str, Any]:
     """`0 issue "letsencrypt.org"` as the API's CAA fields {flags, tag, value}: Cloudflare takes a
     CAA record's parts, not its text (the provider's `content` conflicts with `data`)."""
     match = _CAA.match(content.strip())
-    if not match or match[2] not in CAA_TAGS or not match[3].strip('"') or '"' in match[3].strip('"'):
+    value = match[3].strip('"') if match else ""
+    if not match or match[2] not in CAA_TAGS or not value or '"' in value:
         raise ValueError(f'"<flags> <tag> <value>" with flags 0 or 128 and tag one of {", ".join(CAA_TAGS)}, '
                          'e.g. 0 issue "letsencrypt.org"')  # fmt: skip
-    return {"flags": int(match[1]), "tag": match[2], "value": match[3].strip('"')}
+    return {"flags": int(match[1]), "tag": match[2], "value": value}
 
 
 def _hostname(value: str) -> str:
