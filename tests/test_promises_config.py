@@ -414,3 +414,34 @@ def test_a_cname_beside_other_records_does_not_hide_their_duplicates():
     ]
     bad = [line.split(":")[1].split(" = ")[0] for line in _problems("prod", {"edge.records": records})]
     assert bad == ["edge.records[0].type", "edge.records[2].content"]
+
+
+def test_an_spf_record_is_known_by_its_strings_joined_as_rfc_7208_reads_them():
+    """A resolver joins a TXT record's strings without spaces before reading `v=spf1`; so does
+    the one-SPF-per-name rule (and the record's resource name, `txt-spf1`)."""
+    assert _record(name="example.com", type="TXT", content='"v=sp" "f1 -all"').key() == "txt-spf1"
+
+
+def test_records_under_the_frontend_hostname_are_the_stacks_own():
+    frontend = {"frontend.hostname": "docs.example.com", "frontend.projectName": "docs", "edge.accountId": "a" * 32}
+    records = [{"name": "_acme.docs.example.com", "type": "TXT", "content": "token"}]
+    assert _problems("staging", {**frontend, "edge.records": records}) == []
+
+
+def test_a_cname_conflict_names_every_other_record_at_its_name():
+    records = [{"name": "x.shop.example.com", "type": t, "content": c} for t, c in (
+        ("CNAME", "a.example.net"), ("A", "203.0.113.5"), ("A", "203.0.113.6"))]  # fmt: skip
+    (line,) = _problems("prod", {"edge.records": records})
+    assert line.endswith("(RFC 1034; here too: edge.records[1], edge.records[2])")
+
+
+def test_the_slack_webhook_reaches_the_config_and_counts_as_somewhere_to_alert():
+    from components.config import parse
+
+    config = harness.stack_config("staging", {"monitoring.enabled": True, "alertEmails": []})
+    plain, secret_keys = harness.decrypt(config)
+    raw = {k.split(":", 1)[1]: v for k, v in harness._as_cli_strings(plain).items()}
+    with pytest.raises(ConfigError):
+        parse(raw, "staging", secret_keys=frozenset(secret_keys))
+    hook = object()  # stands for the secret Output the program reads from webstack:slackWebhookUrl
+    assert parse(raw, "staging", slack_webhook_url=hook, secret_keys=frozenset(secret_keys)).slack_webhook_url is hook

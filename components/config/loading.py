@@ -81,6 +81,7 @@ def parse(
     """
     problems: list[str] = []
     doc: dict[str, Any] = {}
+    unreadable: set[str] = set()
     for key, text in raw.items():
         if text is None:
             continue
@@ -92,6 +93,7 @@ def parse(
         except ValueError:
             if key in _known_keys():
                 problems.append(problem(key, text, "valid JSON/YAML structure"))
+                unreadable.add(key)
             else:
                 doc[key] = text  # refused below as an unknown key
 
@@ -104,7 +106,8 @@ def parse(
     try:
         cfg = StackConfig.model_validate_json(json.dumps(doc), strict=True, context=context)
     except ValidationError as err:
-        problems += _lines(err)
+        # A required key that could not be read is named once, by the line above.
+        problems += [line for line in _lines(err) if line.split(" = ")[0][len(NAMESPACE) + 1 :] not in unreadable]
         cfg = None
     if problems or cfg is None:
         raise ConfigError(
