@@ -445,3 +445,8 @@ def test_the_slack_webhook_reaches_the_config_and_counts_as_somewhere_to_alert()
         parse(raw, "staging", secret_keys=frozenset(secret_keys))
     hook = object()  # stands for the secret Output the program reads from webstack:slackWebhookUrl
     assert parse(raw, "staging", slack_webhook_url=hook, secret_keys=frozenset(secret_keys)).slack_webhook_url is hook
+
+
+def test_content_longer_than_cloudflare_takes_says_how_long_it_may_be():
+    (line,) = _problems("prod", {"edge.records": [{"name": "mail.example.com", "type": "TXT", "content": "x" * 2049}]})
+    assert line.endswith("': must be a non-empty string of at most 2048 characters")

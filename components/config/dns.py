@@ -136,7 +136,9 @@ class DnsRecord(Section):
     """Fully qualified name inside the zone, e.g. _dmarc.example.com; no default."""
     type: choice(*RECORD_TYPES)
     """Record type; no default."""
-    content: Annotated[str, Field(min_length=1, max_length=TXT_MAX), Allowed("a non-empty string")]
+    content: Annotated[
+        str, Field(min_length=1, max_length=TXT_MAX), Allowed(f"a non-empty string of at most {TXT_MAX} characters")
+    ]
     """Value: an address (A/AAAA), a hostname (CNAME/MX), text (TXT; quoted for you, split into
     255-byte strings), `0 issue "letsencrypt.org"` (CAA); no default."""
     priority: Annotated[int, Field(ge=0, le=65535), Allowed("an integer 0-65535")] | None = None

@@ -230,12 +230,12 @@ def _allowed_keys(loc: list[Any]) -> list[str]:
 def _by_type(e: Any, info: Any) -> str:
     """What a field takes, worded from its type, for errors of a field without an Allowed text
     (every such error sits at a field, so `info` is that field)."""
-    kind = e["type"]
+    kind, ctx = e["type"], e.get("ctx") or {}
     if kind == "literal_error":
         values = typing.get_args(_unwrap(info.annotation, None)[0])
         if values and all(isinstance(v, str | int) for v in values):
             return f"one of {', '.join(map(str, values))}"
-        return f"one of {e['ctx']['expected']}".replace("'", "")
+        return f"one of {ctx['expected']}".replace("'", "")
     if kind.startswith(("int_", "greater_than", "less_than")):
         lo = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
         hi = next((m.le for m in info.metadata if isinstance(m, Le)), None)
@@ -248,6 +248,8 @@ def _by_type(e: Any, info: Any) -> str:
         return "an object"
     if kind == "tuple_type":  # every list in the schema is a tuple
         return "a list"
+    if kind == "too_long":
+        return f"a list of at most {ctx['max_length']} items"
     if kind.startswith("string"):
         return "a non-empty string"
     return e["msg"]
