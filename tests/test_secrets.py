@@ -251,3 +251,19 @@ def test_a_bare_docker_hub_image_gets_its_token_under_registry_1():
     auths = provider.inputs["registryAuth"]
     (auth,) = json.loads(auths) if isinstance(auths, str) else auths
     assert auth["address"] == "registry-1.docker.io" and auth["username"] == "ci-bot"
+
+
+def test_the_program_refuses_a_plaintext_sibling_its_stack_file_shows(tmp_path, monkeypatch):
+    """End to end through load(): the CLI calls `webstack:app` secret once one leaf is secure,
+    so only the stack file (read from the working directory, as the CLI runs the program)
+    shows the plaintext sibling."""
+    from components.config import ConfigError
+
+    (tmp_path / "Pulumi.staging.yaml").write_text(
+        "config:\n  webstack:app:\n    secretEnv:\n      A: {secure: v1:AAAA}\n      B: plain\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        harness.run("staging", {"app.secretEnv.A": {"secure": "v1:AAAA"}, "app.secretEnv.B": "plain"})
+    assert "webstack:app.secretEnv.B = '[plaintext]'" in str(info.value)
+    assert "app.secretEnv.A" not in str(info.value)
