@@ -450,3 +450,8 @@ def test_the_slack_webhook_reaches_the_config_and_counts_as_somewhere_to_alert()
 def test_content_longer_than_cloudflare_takes_says_how_long_it_may_be():
     (line,) = _problems("prod", {"edge.records": [{"name": "mail.example.com", "type": "TXT", "content": "x" * 2049}]})
     assert line.endswith("': must be a non-empty string of at most 2048 characters")
+
+
+def test_a_one_character_value_passes_where_its_format_allows_it():
+    """A size in bytes (`5`) is a size nginx reads: the format, not a length, decides."""
+    assert _problems("staging", {"proxy.clientMaxBodySize": "5"}) == []
