@@ -4,6 +4,7 @@ one way to put an image or a container on that droplet.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -22,9 +23,11 @@ DROPLET_LABEL = "webstack.droplet"
 # The daemon sets MemorySwap to twice Memory when it is unset, and the provider reads that
 # back into `memory_swap`; sending the read-back form keeps the next preview empty.
 SWAP_FACTOR = 2
-# A failed one-shot's error shows this many of its last lines, with the values of its env of
-# this length or more replaced (shorter ones, like DEBUG=0, would blank out ordinary words).
+# A failed one-shot's error shows this many of its last lines (each cut to OUTPUT_LINE_MAX), with
+# the values of its env of this length or more replaced (shorter ones, like DEBUG=0, would blank
+# out ordinary words).
 OUTPUT_TAIL_LINES = 20
+OUTPUT_LINE_MAX = 500
 REDACT_MIN_LENGTH = 8
 
 
@@ -217,11 +220,12 @@ def data_container(
 
 def redact(text: str, env: Sequence[str]) -> str:
     """`text` with every value of `env` (KEY=VALUE items) of REDACT_MIN_LENGTH characters or
-    more, and the password of every URL among them, replaced by `[secret]`."""
+    more, each such line of a multi-line value, and the password of every URL among them (of
+    that length too), replaced by `[secret]`."""
     values: set[str] = set()
     for item in env:
         value = item.partition("=")[2]
-        values.add(value)
+        values.update((value, *value.splitlines()))
         try:
             password = urlsplit(value).password
         except ValueError:  # not a URL (e.g. a bracket in a key)
@@ -233,28 +237,44 @@ def redact(text: str, env: Sequence[str]) -> str:
     return text
 
 
+# Docker's log stream frames each chunk with an 8-byte header (stream 1 or 2, three zeros, a
+# 4-byte size); the provider kept them in `container_logs` before kreuzwerker #899 (2026-04).
+_FRAME = re.compile(r"[\x01\x02]\x00\x00\x00[\s\S]{4}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def output_tail(output: str, env: Sequence[str]) -> list[str]:
+    """The last OUTPUT_TAIL_LINES lines of a one-shot's output, readable (no stream headers or
+    control characters), redacted before they are cut, each at most OUTPUT_LINE_MAX long."""
+    text = redact(_CONTROL.sub("", _FRAME.sub("", output)), env)
+    return [line[:OUTPUT_LINE_MAX] for line in text.rstrip("\n").splitlines()[-OUTPUT_TAIL_LINES:]]
+
+
 def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
     """Empty text once a one-shot container exited 0; fails the update otherwise, with the last
-    lines of its output (when it keeps them, `logs=True`) and its env values redacted.
+    lines of its output (when it keeps them, `logs=True`), its env values redacted.
 
     Whatever takes this output as an input (or as part of one) waits for the one-shot and is
     never created after a failure. In preview the exit code is unknown and nothing fails.
     """
 
     def check(args: list) -> str:
-        code, output, env, container_name = args
+        code, output, env, container_name, urn = args
         if code in (0, None):
             return ""
-        lines = (output or "").rstrip("\n").splitlines()[-OUTPUT_TAIL_LINES:]
-        tail = "".join(f"\n    {line}" for line in redact("\n".join(lines), env or []).splitlines())
+        lines = output_tail(output or "", env or [])
+        shown = "".join(f"\n    {line}" for line in lines)
+        last = "line" if len(lines) == 1 else f"{len(lines)} lines"
         raise pulumi.RunError(
             f"{what} exited with code {code}; nothing that depends on it was started. "
-            + (f"Its last {len(lines)} lines of output (env values redacted):{tail}\n" if lines else "")
-            + f"Read its output with `docker logs {container_name}` on its droplet, fix, then "
-            f"`pulumi up --target-replace <its URN>`."
+            + (f"Its last {last} of output (env values redacted):{shown}\n" if lines else "")
+            + f"Read all of it with `docker logs {container_name}` on its droplet, fix, then "
+            f"`pulumi up --target-replace '{urn}'`."
         )
 
     # Its value is always empty text: not secret, though it read the (secret) env and output.
     return pulumi.Output.unsecret(
-        pulumi.Output.all(container.exit_code, container.container_logs, container.envs, container.name).apply(check)
+        pulumi.Output.all(
+            container.exit_code, container.container_logs, container.envs, container.name, container.urn
+        ).apply(check)
     )

@@ -13,25 +13,16 @@ import pulumi
 import pytest
 
 from components.dockerhost import redact
-from tests.conftest import recorded_with
+from tests.conftest import recorded, recorded_with
 from tools import harness
 
 CONTAINER = "docker:index/container:Container"
 
 
-# What a failing one-shot prints: more lines than the error shows, the last ones naming its
-# env values (an app that prints its DATABASE_URL, or only the password in it).
-def _output(env: list[str]) -> str:
-    values = [item.partition("=")[2] for item in env]
-    urls = [urlsplit(v) for v in values if "://" in v]
-    leaks = [f"connecting with {v}" for v in values] + [f"password {u.password}" for u in urls if u.password]
-    return "\n".join([f"step {i}" for i in range(30)] + leaks + ["FAILED"]) + "\n"
-
-
-def _started_when_failing(monkeypatch, stack: str, name: str, code: int, message: str):
-    """Run `stack` with the container called `name` exiting `code`: the run must fail with
-    `message`; returns the containers that were started before it stopped, the error, and the
-    failed container."""
+def _started_when_failing(monkeypatch, stack: str, name: str, code: int, message: str, output=None):
+    """Run `stack` with the container called `name` exiting `code` after printing `output` (by
+    default `_output`): the run must fail with `message`; returns the containers that were
+    started before it stopped, the error, and the failed container."""
     answer = harness._FAKES[CONTAINER]
 
     def fake(self, key, inputs):
@@ -41,7 +32,8 @@ def _started_when_failing(monkeypatch, stack: str, name: str, code: int, message
         # The provider keeps the output only with `attach` and `logs` (kreuzwerker's create).
         kept = inputs.get("attach") and inputs.get("logs")
         plain = harness._unwrap(inputs, "", [])
-        return rid, {**outputs, "exitCode": code, **({"containerLogs": _output(plain)} if kept else {})}
+        printed = _output(plain) if output is None else output
+        return rid, {**outputs, "exitCode": code, **({"containerLogs": printed} if kept else {})}
 
     monkeypatch.setitem(harness._FAKES, CONTAINER, fake)
     with pytest.raises(pulumi.RunError) as info:
@@ -92,7 +84,8 @@ def test_a_failed_one_shot_shows_its_last_lines_with_its_secrets_blanked(monkeyp
     assert [s for s in secrets if s and s in error] == []
     assert ("[secret]" in error) == bool(secrets)
     assert tail == (
-        f"Read its output with `docker logs {name}` on its droplet, fix, then `pulumi up --target-replace <its URN>`."
+        f"Read all of it with `docker logs {name}` on its droplet, fix, then "
+        f"`pulumi up --target-replace '{failed.urn}'`."
     )
 
 
@@ -132,3 +125,38 @@ def test_redaction_blanks_each_long_env_value_and_the_password_of_each_url_in_bo
     env = ["DATABASE_URL=postgresql://app:s%40cret-pass@db:5432/app", "DEBUG=0", "MODE=production", "ODD=http://[x"]
     printed = "postgresql://app:s%40cret-pass@db:5432/app s@cret-pass s%40cret-pass DEBUG=0 production http://[x"
     assert redact(printed, env) == "[secret] [secret] [secret] DEBUG=0 [secret] [secret]"
+    # 8 characters or more: shorter values are ordinary words too often.
+    assert redact("1234567 12345678", ["A=1234567", "B=12345678"]) == "1234567 [secret]"
+
+
+def test_the_tail_is_redacted_before_it_is_cut_and_read_as_text():
+    """A multi-line secret (a PEM key) that starts above the last 20 lines shows none of its
+    lines; Docker's stream headers (kept raw by older providers) and control characters go;
+    a very long line is cut."""
+    from components.dockerhost import output_tail
+
+    pem = "-----BEGIN KEY-----\n" + "\n".join(f"c2VjcmV0{i:02d}bGluZQ" for i in range(25)) + "\n-----END KEY-----"
+    env = [f"SIGNING_KEY={pem}"]
+    assert output_tail("boot\n" + pem + "\nFAILED\n", env) == ["boot", "[secret]", "FAILED"]
+    part = "\n".join(pem.splitlines()[5:])  # the app printed only the end of it
+    assert output_tail(part + "\nFAILED\n", env) == ["[secret]"] * 19 + ["FAILED"]
+    framed = "\x01\x00\x00\x00\x00\x00\x00\x05step\n\x02\x00\x00\x00\x00\x00\x00\x07\x1b[31mFAILED\n"
+    assert output_tail(framed, []) == ["step", "[31mFAILED"]
+    assert output_tail("x" * 2000 + "\n", []) == ["x" * 500]
+    assert output_tail("", []) == []
+
+
+def test_a_one_shot_that_printed_nothing_says_where_to_look(monkeypatch):
+    _, error, failed = _started_when_failing(monkeypatch, "staging", "migrate", 3, "the release command", "")
+    assert "Its last" not in error
+    assert error.endswith(f"`pulumi up --target-replace '{failed.urn}'`.")
+
+
+def test_waiting_on_a_one_shot_does_not_make_what_waits_secret():
+    """The gate's value is always empty text; it must not turn the release label of every web
+    (and the web's release id) into a secret that hides it from `pulumi preview`."""
+    run = recorded("prod")
+    web = next(c for c in run.of_type(CONTAINER) if c.name.endswith("-app-0-web"))
+    labels = {label["label"]: (i, label["value"]) for i, label in enumerate(web.inputs["labels"])}
+    index, release = labels["webstack.release"]
+    assert release and f"labels[{index}].value" not in web.secret_paths
