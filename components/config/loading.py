@@ -106,8 +106,7 @@ def parse(
     try:
         cfg = StackConfig.model_validate_json(json.dumps(doc), strict=True, context=context)
     except ValidationError as err:
-        # A required key that could not be read is named once, by the line above.
-        problems += [line for line in _lines(err) if line.split(" = ")[0][len(NAMESPACE) + 1 :] not in unreadable]
+        problems += _lines(err, unreadable)
         cfg = None
     if problems or cfg is None:
         raise ConfigError(
@@ -146,15 +145,18 @@ def _namespace_keys() -> set[str]:
 # --------------------------------------------------------------------------- messages
 
 
-def _lines(err: ValidationError) -> list[str]:
+def _lines(err: ValidationError, unreadable: set[str]) -> list[str]:
     """One line per problem, named by the key as the user wrote it; duplicates (a value that
-    fails every member of a union) folded."""
+    fails every member of a union) folded, and no line for a missing `unreadable` key (one that
+    was not valid JSON/YAML, named already)."""
     lines: list[str] = []
     errors = err.errors(include_url=False)
     inner = {e["loc"][:n] for e in errors for n in range(len(e["loc"]))}  # locations holding an error
     for e in errors:
         if e["type"] == "too_short" and e["loc"] in inner:
             continue  # pydantic counts only the valid items: the bad item is the problem, named already
+        if e["type"] == "missing" and len(e["loc"]) == 1 and e["loc"][0] in unreadable:
+            continue
         cause = (e.get("ctx") or {}).get("error")
         if isinstance(cause, ProblemsError):
             lines += cause.lines
