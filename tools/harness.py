@@ -30,7 +30,7 @@ from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "webstack"
@@ -567,6 +567,15 @@ def parsed_config(stack: str, overrides: dict[str, Any] | None = None):
     return Run(stack=stack, preview=False, config=stack_config(stack, overrides), resources=[], exports={}).cfg
 
 
+def _quiet_stopped_program(loop, context: dict[str, Any]) -> None:
+    """asyncio's handler, without the lines it prints at exit for every Output still waiting on
+    a program that stopped with a RunError (a config error, a failed one-shot: tests make both
+    on purpose); the error itself reaches the test."""
+    if isinstance(context.get("exception"), pulumi.RunError):
+        return
+    loop.default_exception_handler(context)
+
+
 def run(
     stack: str, overrides: dict[str, Any] | None = None, preview: bool = False, secrets: dict[str, str] | None = None
 ) -> Run:
@@ -583,6 +592,7 @@ def run(
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
     pulumi.runtime.settings.SETTINGS.outputs.clear()
+    _ensure_event_loop().set_exception_handler(_quiet_stopped_program)
     secret_values = {f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()}
     plain, secret_keys = decrypt(values)
     pulumi_config.set_all_config(
