@@ -217,11 +217,13 @@ def test_env_values_must_be_single_lines_for_the_env_file():
     jobs = {"app.jobs": {"nightly": {"schedule": "0 3 * * *", "command": ["x"], "memoryMb": 64}}}
     message = str(_reject("staging", {**jobs, "app.env": {"GREETING": "hello\nworld"}}))
     assert "webstack:app.env.GREETING" in message and "single line" in message
+    message = str(_reject("staging", {**jobs, "app.env": {"MOTD": "a\rb"}}))  # a carriage return alone too
+    assert "webstack:app.env.MOTD = 'a\\rb': must be a single line" in message
     # A decrypted multi-line secret is refused without being printed.
     from components.config import ConfigError, parse
 
     values = harness.stack_config("staging", {**jobs, "app.secretEnv": {"PEM": "-----BEGIN-----\nabc\n-----END-----"}})
-    raw = {k.split(":", 1)[1]: v for k, v in harness._as_cli_strings(values).items()}
+    raw, _ = harness.cli_values(values)
     with pytest.raises(ConfigError) as info:
         parse(raw, "staging", secret_keys=frozenset({"app"}))
     assert "webstack:app.secretEnv.PEM = '[secret]'" in str(info.value) and "abc" not in str(info.value)

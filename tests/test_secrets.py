@@ -193,11 +193,10 @@ def test_a_plaintext_secret_beside_a_secure_one_is_refused():
     values = harness.stack_config(
         "staging", {"app.secretEnv": {"STRIPE_SECRET_KEY": {"secure": "v1:AAAA"}, "SMTP_PASSWORD": "hunter2"}}
     )
-    plain, secret_keys = harness.decrypt(values)
-    raw = {k.split(":", 1)[1]: v for k, v in harness._as_cli_strings(plain).items()}
+    raw, secret_keys = harness.cli_values(values)
     assert "app" in secret_keys
     with pytest.raises(ConfigError) as info:
-        parse(raw, "staging", secret_keys=frozenset(secret_keys), plaintext_leaves=plaintext_secret_leaves(values))
+        parse(raw, "staging", secret_keys=secret_keys, plaintext_leaves=plaintext_secret_leaves(values))
     message = str(info.value)
     assert "webstack:app.secretEnv.SMTP_PASSWORD = '[plaintext]'" in message
     assert "STRIPE_SECRET_KEY" not in message and "hunter2" not in message

@@ -491,14 +491,8 @@ class Run:
         from components.config import parse
         from components.config.loading import plaintext_secret_leaves
 
-        plain, secret_keys = decrypt(self.config)
-        raw = {k.split(":", 1)[1]: v for k, v in _as_cli_strings(plain).items()}
-        return parse(
-            raw,
-            self.stack,
-            secret_keys=frozenset(secret_keys),
-            plaintext_leaves=plaintext_secret_leaves(self.config),
-        )
+        raw, secret_keys = cli_values(self.config)
+        return parse(raw, self.stack, secret_keys=secret_keys, plaintext_leaves=plaintext_secret_leaves(self.config))
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -559,6 +553,13 @@ def _resolve(value: Any) -> Export:
         secret=bool(_sync_await(out.is_secret())),
         known=bool(_sync_await(out.is_known())),
     )
+
+
+def cli_values(config: dict[str, Any]) -> tuple[dict[str, str], frozenset[str]]:
+    """What the CLI hands `components.config.parse` for a stack's config: each key's value as
+    text, without the namespace, and the keys it holds secret (a `secure` leaf inside)."""
+    plain, secret_keys = decrypt(config)
+    return {k.split(":", 1)[1]: v for k, v in _as_cli_strings(plain).items()}, frozenset(secret_keys)
 
 
 def parsed_config(stack: str, overrides: dict[str, Any] | None = None):
