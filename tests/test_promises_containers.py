@@ -45,14 +45,14 @@ def _started_when_failing(monkeypatch, stack: str, name: str, code: int, message
     return {r.name.removeprefix(f"webstack-{stack}-") for r in containers}, error, failed
 
 
-def _env_values(container) -> list[str]:
-    return [item.partition("=")[2] for item in container.inputs.get("envs") or []]
+def _env_values(inputs: dict) -> list[str]:
+    return [item.partition("=")[2] for item in inputs.get("envs") or []]
 
 
 def _output(inputs: dict) -> str:
     """What a failing one-shot prints: more lines than the error shows, the last ones naming
     each of its env values, and the password alone of each URL among them."""
-    values = [item.partition("=")[2] for item in inputs.get("envs") or []]
+    values = _env_values(inputs)
     passwords = [urlsplit(v).password for v in values if "://" in v]
     leaks = [f"using {v}" for v in values] + [f"password {p}" for p in passwords if p]
     return "\n".join([f"step {i}" for i in range(30)] + leaks + ["FAILED"]) + "\n"
@@ -79,7 +79,7 @@ def test_a_failed_one_shot_shows_its_last_lines_with_its_secrets_blanked(monkeyp
     for line, original in zip(shown, printed, strict=True):
         assert line[4:] == original or "[secret]" in line, (line, original)
     assert shown[-1] == "    FAILED" and "step 9\n" not in error
-    values = _env_values(failed)
+    values = _env_values(failed.inputs)
     secrets = [v for v in values if len(v) >= 8] + [urlsplit(v).password for v in values if "://" in v]
     assert [s for s in secrets if s and s in error] == []
     assert ("[secret]" in error) == bool(secrets)
