@@ -12,7 +12,6 @@ each rule failing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -646,30 +645,34 @@ def _run_step(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     return realprog.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], env=env)
 
 
-def _deploy_step_scripts(marker: str) -> str:
-    """The one script every deploy job runs for `marker` (the jobs must not drift apart)."""
-    workflows = _parse(_texts())
-    scripts = {s["run"] for _, _, job in _deploy_jobs(workflows) for s in _steps(job) if marker in s.get("run", "")}
-    assert len(scripts) == 1, scripts
-    return scripts.pop()
+def _deploy_key_steps() -> tuple[str, str]:
+    """The scripts of the step that loads the key and of the job's last step, which must stop
+    the agent whatever happened (`if: always()`); every deploy job runs the same two."""
+    pairs = set()
+    for _, _, job in _deploy_jobs(_parse(_texts())):
+        steps = _steps(job)
+        (load,) = [s["run"] for s in steps if "ssh-add" in s.get("run", "")]
+        assert steps[-1].get("if") == "always()", steps[-1]
+        pairs.add((load, steps[-1].get("run", "")))
+    assert len(pairs) == 1, pairs
+    return pairs.pop()
 
 
 def test_the_deploy_key_reaches_an_agent_for_the_job_and_nothing_else():
-    """The key step with a throwaway key, as the runner runs it: the key is loaded into an
+    """The key steps with a throwaway key, as the runner runs them: the key is loaded into an
     agent on a socket under RUNNER_TEMP, only the agent's address and pid go to GITHUB_ENV,
-    no output shows the key, and the stop step ends the agent."""
+    no output shows the key, and the last step ends the agent."""
     keygen = realprog.require("ssh-keygen", "openssh-client")
     realprog.require("ssh-agent", "openssh-client")
     ssh_add = realprog.require("ssh-add", "openssh-client")
-    load, stop = _deploy_step_scripts("ssh-add"), _deploy_step_scripts("ssh-agent -k")
+    load, stop = _deploy_key_steps()
     # A short directory: a Unix socket path has a 108-byte limit that tmp_path can exceed.
     temp = Path(tempfile.mkdtemp(prefix="ws-agent-", dir="/tmp"))
-    pid = None
+    github_env = temp / "github_env"
     try:
         key = temp / "key"
         made = realprog.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", "deploy@test", "-f", str(key)])
         assert made.returncode == 0, made.stderr
-        github_env = temp / "github_env"
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(temp),
@@ -684,29 +687,28 @@ def test_the_deploy_key_reaches_an_agent_for_the_job_and_nothing_else():
         exported = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
         assert set(exported) == {"SSH_AUTH_SOCK", "SSH_AGENT_PID"}
         assert exported["SSH_AUTH_SOCK"] == str(temp / "ssh-agent.sock")
-        pid = int(exported["SSH_AGENT_PID"])
         listed = realprog.run([ssh_add, "-L"], env={"SSH_AUTH_SOCK": exported["SSH_AUTH_SOCK"]})
         assert listed.stdout.split()[:2] == (temp / "key.pub").read_text().split()[:2]
 
         assert _run_step(stop, {**env, **exported}).returncode == 0
+        pid = int(exported["SSH_AGENT_PID"])
         deadline = time.monotonic() + 5
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _alive(pid), "the stop step left the agent running"
-        pid = None
-        # A job whose key step never ran stops cleanly too.
+        assert not _alive(pid), "the last step left the agent running"
+        # A job whose key step never ran ends cleanly too.
         assert _run_step(stop, env).returncode == 0
     finally:
-        if pid is not None and _alive(pid):
-            os.kill(pid, signal.SIGTERM)
+        started = re.search(r"^SSH_AGENT_PID=(\d+)$", github_env.read_text(), re.M) if github_env.exists() else None
+        if started and _alive(int(started[1])):
+            os.kill(int(started[1]), signal.SIGTERM)
         shutil.rmtree(temp, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it was ours (it is not: ssh-agent forks)
+    """Whether `pid` runs; an exited agent waiting for init to reap it (state Z) does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
