@@ -51,9 +51,20 @@ CREDENTIAL_ENV = {name: name for name in SECRETS - {"PULUMI_BACKEND_URL"}} | {
     "AWS_SECRET_ACCESS_KEY": "SPACES_SECRET_ACCESS_KEY",
 }
 ENVIRONMENT_OF_STACK = {"staging": "staging", "prod": "production"}
-# Events whose runs a pull request starts; the last two run with the base repository's
-# secrets and are refused outright.
-PR_EVENTS = frozenset({"pull_request", "pull_request_target", "workflow_run"})
+# Events a pull request (its author, a comment on it, the merge queue testing it) starts,
+# whose runs may execute its code; pull_request_target and workflow_run run with the base
+# repository's secrets and are refused outright.
+PR_EVENTS = frozenset(
+    {
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "issue_comment",
+        "merge_group",
+        "pull_request_target",
+        "workflow_run",
+    }
+)
 FORBIDDEN_EVENTS = frozenset({"pull_request_target", "workflow_run"})
 HOSTED_LABEL = re.compile(r"(ubuntu|windows|macos)-[0-9a-z.-]+")
 PINNED = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}")
@@ -290,7 +301,7 @@ def permission_problems(texts: Texts) -> list[str]:
 
 def deploy_problems(texts: Texts) -> list[str]:
     """Deploy jobs: an environment matching their stack, only the documented secrets and each
-    credential from its own secret, on a stage step rather than the whole job; an emptied
+    credential from its own secret, on a step rather than the whole job; an emptied
     workspace before checkout; the pinned Pulumi CLI; tests first; staging on a push to main,
     prod by manual dispatch from main with the confirmation typed."""
     workflows = _parse(texts)
@@ -455,6 +466,7 @@ BREAKS = {
         "    uses: ./.github/workflows/test.yml\n    secrets: inherit\n",
     ),
     "pull_request_target": ("events", "test.yml", "on:\n  pull_request:", "on:\n  pull_request_target:"),
+    "a deploy started by a comment": ("pull_request", "deploy.yml", "on:\n  push:", "on:\n  issue_comment:\n  push:"),
     "workflow_run": (
         "events",
         "deploy.yml",
