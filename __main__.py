@@ -87,9 +87,10 @@ volume_mount = (
 hosts = [
     DockerHost(
         f"{name}-host-{i}",
-        DockerHostArgs(address=droplet.ipv4_address, droplet_id=droplet.id, ready=ready, registry_auth=pull_auth),
+        # After readiness and the key sync: docker never runs with a removed key still in place.
+        DockerHostArgs(address=droplet.ipv4_address, droplet_id=droplet.id, ready=keys, registry_auth=pull_auth),
     )
-    for i, (droplet, ready) in enumerate(zip(servers.droplets, servers.ready, strict=True))
+    for i, (droplet, keys) in enumerate(zip(servers.droplets, servers.keys, strict=True))
 ]
 postgres = Postgres(
     f"{name}-db",

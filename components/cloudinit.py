@@ -117,12 +117,37 @@ def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
 
 
-def _sshd_dropin(deploy_user: str) -> str:
+# Beyond login: no tunnels of any kind (a deploy key must not become a way into the VPC: the
+# managed databases admit the droplets' tag), few tries and little time per connection, dead
+# clients dropped. Docker over SSH and the deploy steps run commands only, so they need none
+# of what is turned off. MaxAuthTries 4 (CIS): an agent offering more keys than that before
+# the deploy key is refused (`ssh -o IdentitiesOnly=yes -i key`, or fewer keys in the agent).
+SSHD_HARDENING = (
+    "DisableForwarding yes",
+    "MaxAuthTries 4",
+    "LoginGraceTime 30",
+    "ClientAliveInterval 60",
+    "ClientAliveCountMax 3",
+    # Only the file the key sync step rewrites counts: a key planted in authorized_keys2
+    # would survive its removal from sshPublicKeys.
+    "AuthorizedKeysFile .ssh/authorized_keys",
+)
+
+
+def sshd_dropin(deploy_user: str = "deploy") -> str:
+    """The sshd_config.d drop-in of every droplet (also what `sshd -t` checks in the tests)."""
     # sshd keeps the first value it reads and sshd_config includes sshd_config.d/*.conf at
     # its top, so this beats the image's main file. The only earlier drop-in on Ubuntu
     # images, 50-cloud-init.conf, sets PasswordAuthentication, which ssh_pwauth: false
     # makes "no" as well.
-    return f"PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers {deploy_user}\n"
+    lines = (
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin no",
+        f"AllowUsers {deploy_user}",
+        *SSHD_HARDENING,
+    )
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _docker_daemon(log_max_size: str, log_max_file: int) -> str:
@@ -215,7 +240,7 @@ def render_cloud_init(
         # write_files runs in the init stage, before packages are installed in the final
         # stage, so docker and fail2ban start with these files already in place.
         "write_files": [
-            _file(SSHD_DROPIN_PATH, _sshd_dropin(deploy_user)),
+            _file(SSHD_DROPIN_PATH, sshd_dropin(deploy_user)),
             _file(DOCKER_DAEMON_PATH, _docker_daemon(log_max_size, log_max_file)),
             _file(AUTO_UPGRADES_PATH, _AUTO_UPGRADES),
             _file(FAIL2BAN_JAIL_PATH, _FAIL2BAN_JAIL),
