@@ -254,3 +254,28 @@ def test_the_step_sends_public_keys_only():
         for step in recorded(stack).of_type(COMMAND):
             text = step.inputs["create"] + step.inputs.get("stdin", "")
             assert "PRIVATE KEY" not in text and harness.SECRET_MARK not in text
+
+
+# ------------------------------------------------------------------ one deploy key per stack
+
+
+def _md5(key: str) -> str:
+    import hashlib
+
+    digest = hashlib.md5(base64.b64decode(key.split()[1]), usedforsecurity=False).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def test_no_key_is_shared_between_stacks_and_each_attaches_its_own():
+    """A stack's key unlocks that stack only: a leaked staging key (or its CI secret) is no
+    way into prod. The DigitalOcean key each stack attaches by fingerprint is one of its own."""
+    from tests.conftest import STACKS
+
+    blobs = {stack: {k.split()[1] for k in realprog.stack_cfg(stack).ssh_public_keys} for stack in STACKS}
+    assert len(STACKS) >= 3
+    for a in STACKS:
+        for b in STACKS:
+            assert a == b or not blobs[a] & blobs[b], f"{a} and {b} share a key"
+    for stack in STACKS:
+        cfg = realprog.stack_cfg(stack)
+        assert set(cfg.ssh_key_fingerprints) <= {_md5(k) for k in cfg.ssh_public_keys}, stack
