@@ -73,6 +73,7 @@ servers = AppServers(
         backups=cfg.backups.droplet_backups,
         backup_plan=cfg.backups.droplet_plan,
         backup_hour=cfg.backups.droplet_hour,
+        reboot_hour=cfg.reboot_window.hour if cfg.reboot_window.enabled else None,
         reserved_ip=network.reserved_ip,
         volume=VolumeSpec(name=cfg.volume_name, size_gb=cfg.volume.size_gb, owner=cfg.volume.owner, protect=cfg.protect)
         if cfg.volume.enabled

@@ -11,7 +11,7 @@ import pulumi_command as command
 import pulumi_digitalocean as do
 
 from components.catalog import DROPLET_IMAGE
-from components.cloudinit import render_cloud_init, volume_mount_point
+from components.cloudinit import reboot_time, render_cloud_init, volume_mount_point
 from components.dockerhost import DEPLOY_USER
 
 # Wait for cloud-init (exit 2 means finished with warnings, e.g. deprecations), then for
@@ -101,6 +101,9 @@ class AppServersArgs:
     """Backup frequency when on; default daily."""
     backup_hour: int = 4
     """UTC start of the backup window (0, 4, ..., 20); default 4."""
+    reboot_hour: int | None = None
+    """UTC hour at which droplet 0 reboots when an update needs it, droplet i 10 x i minutes
+    later; default None (never: updates needing a reboot wait for one); config `rebootWindow`."""
     reserved_ip: do.ReservedIp | None = None
     """Reserved IP to assign to the first droplet (single-droplet stacks); default None."""
     volume: VolumeSpec | None = None
@@ -151,14 +154,16 @@ class AppServers(pulumi.ComponentResource):
                     parent=self, protect=spec.protect, retain_on_delete=spec.protect, delete_before_replace=True
                 ),
             )
-        user_data = render_cloud_init(
-            ssh_public_keys=args.ssh_public_keys,
-            memory_mb=args.memory_mb,
-            volume_name=spec.name if spec else None,
-            volume_owner=spec.owner if spec else None,
-        )
         self.droplets, self.ready, self.keys, self.addresses = [], [], [], []
         for i in range(args.replicas):
+            # Droplets differ only in their reboot time, so they never reboot together.
+            user_data = render_cloud_init(
+                ssh_public_keys=args.ssh_public_keys,
+                memory_mb=args.memory_mb,
+                volume_name=spec.name if spec else None,
+                volume_owner=spec.owner if spec else None,
+                reboot_time=reboot_time(args.reboot_hour, i) if args.reboot_hour is not None else None,
+            )
             droplet = do.Droplet(
                 f"{name}-{i}",
                 name=f"{name}-{i}",

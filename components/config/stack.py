@@ -131,6 +131,16 @@ Fingerprint = text(
 Email = text(r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$", "an email address")
 
 
+class RebootWindow(Section):
+    enabled: bool = True
+    """Reboot a droplet when an installed update needs it (/var/run/reboot-required): kernel,
+    libc and OpenSSL fixes take effect only then. Single-droplet stacks are down for the minute
+    or two of the reboot."""
+    hour: Annotated[int, Field(ge=0, le=23)] = 2
+    """UTC hour at which the first droplet reboots; droplet i reboots 10 x i minutes later, so
+    behind a load balancer one droplet at a time is out of the rotation."""
+
+
 class StackConfig(Section):
     domain: Domain
     """The Cloudflare zone apex the stack serves under, e.g. example.com. Required."""
@@ -182,6 +192,9 @@ class StackConfig(Section):
     """Alerts and uptime checks."""
     backups: BackupsConfig = BackupsConfig()
     """Droplet backups and logical dumps."""
+    reboot_window: RebootWindow = RebootWindow()
+    """Unattended-upgrades reboots a droplet that needs it at this time {enabled, hour};
+    droplets created before a change keep the window they were created with."""
     logs: LogsConfig = LogsConfig()
     """Container logs shipped to a Spaces bucket with a retention."""
 

@@ -107,9 +107,7 @@ def _sources_bounded(props: Mapping[str, Any], args) -> Iterator[str]:
     allowed = allowed_world_ports(args)
     rules = props.get("inboundRules") or []
     ssh = [a for r in rules if _covers_ssh(r) for a in strings(r.get("sourceAddresses"))]
-    closed = [
-        a for r in rules if not _world_allowed(port_range(r), allowed) for a in strings(r.get("sourceAddresses"))
-    ]
+    closed = [a for r in rules if not _world_allowed(port_range(r), allowed) for a in strings(r.get("sourceAddresses"))]
     yield from _too_wide("SSH", ssh, SSH_SOURCE_LIMIT)
     yield from _too_wide(f"ports outside allowedWorldPorts {sorted(allowed)}", closed, OPEN_SOURCE_LIMIT)
 
