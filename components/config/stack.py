@@ -193,8 +193,7 @@ class StackConfig(Section):
     backups: BackupsConfig = BackupsConfig()
     """Droplet backups and logical dumps."""
     reboot_window: RebootWindow = RebootWindow()
-    """Unattended-upgrades reboots a droplet that needs it at this time {enabled, hour};
-    droplets created before a change keep the window they were created with."""
+    """When a droplet reboots for an update that needs it (unattended-upgrades), new droplets only."""
     logs: LogsConfig = LogsConfig()
     """Container logs shipped to a Spaces bucket with a retention."""
 
