@@ -73,6 +73,7 @@ servers = AppServers(
         backups=cfg.backups.droplet_backups,
         backup_plan=cfg.backups.droplet_plan,
         backup_hour=cfg.backups.droplet_hour,
+        reboot_hour=cfg.reboot_window.hour if cfg.reboot_window.enabled else None,
         reserved_ip=network.reserved_ip,
         volume=VolumeSpec(name=cfg.volume_name, size_gb=cfg.volume.size_gb, owner=cfg.volume.owner, protect=cfg.protect)
         if cfg.volume.enabled
@@ -87,9 +88,10 @@ volume_mount = (
 hosts = [
     DockerHost(
         f"{name}-host-{i}",
-        DockerHostArgs(address=droplet.ipv4_address, droplet_id=droplet.id, ready=ready, registry_auth=pull_auth),
+        # After readiness and the key sync: docker never runs with a removed key still in place.
+        DockerHostArgs(address=droplet.ipv4_address, droplet_id=droplet.id, ready=keys, registry_auth=pull_auth),
     )
-    for i, (droplet, ready) in enumerate(zip(servers.droplets, servers.ready, strict=True))
+    for i, (droplet, keys) in enumerate(zip(servers.droplets, servers.keys, strict=True))
 ]
 postgres = Postgres(
     f"{name}-db",

@@ -18,6 +18,8 @@ import yaml
 SSHD_DROPIN_PATH = "/etc/ssh/sshd_config.d/60-webstack.conf"
 DOCKER_DAEMON_PATH = "/etc/docker/daemon.json"
 AUTO_UPGRADES_PATH = "/etc/apt/apt.conf.d/20auto-upgrades"
+# After Ubuntu's 50unattended-upgrades (whose reboot lines are commented out), so ours hold.
+AUTO_REBOOT_PATH = "/etc/apt/apt.conf.d/52unattended-upgrades-webstack"
 FAIL2BAN_JAIL_PATH = "/etc/fail2ban/jail.d/webstack.local"
 SWAP_FILE = "/swapfile"
 
@@ -29,6 +31,11 @@ _USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _LOG_SIZE_RE = re.compile(r"[1-9][0-9]*[kmg]")
 _VOLUME_RE = re.compile(r"[a-z][a-z0-9-]{0,63}")
 _OWNER_RE = re.compile(r"[0-9]{1,10}:[0-9]{1,10}")
+_TIME_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+# Between two droplets' reboots: the load balancer takes a droplet out after 3 failed checks
+# 10 s apart and back after 3 good ones (about a minute in all), and a reboot with docker
+# restarting the containers takes 1-3 minutes; 10 minutes leaves a slow boot room.
+REBOOT_SPACING_MINUTES = 10
 # DigitalOcean's fstab line for a volume (its "Mount a volume" guide): nofail so a missing
 # volume never blocks the boot (the readiness step then refuses the droplet instead),
 # discard for TRIM on the network block device.
@@ -82,6 +89,30 @@ def swap_size_mb(memory_mb: int) -> int:
     return 0 if memory_mb >= _SWAP_THRESHOLD_MB else _SMALL_HOST_SWAP_MB
 
 
+def reboot_time(hour: int, index: int) -> str:
+    """The droplet `index`'s reboot time (HH:MM, UTC): the window's hour, then one droplet every
+    REBOOT_SPACING_MINUTES, wrapping past midnight."""
+    minutes = (hour * 60 + index * REBOOT_SPACING_MINUTES) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def auto_reboot(time: str) -> str:
+    """apt.conf lines that make unattended-upgrades reboot at `time` when an update needs it.
+
+    unattended-upgrade (mvo5/unattended-upgrades 2.13, reboot_if_requested_and_needed and
+    schedule_shutdown) runs `shutdown -r <time>` after its daily run when
+    /var/run/reboot-required exists; WithUsers true so an idle SSH session never holds a
+    kernel fix back (its default, written out).
+    """
+    if not _TIME_RE.fullmatch(time):
+        raise ValueError(f"reboot_time: {time!r} must be HH:MM (24 h)")
+    return (
+        'Unattended-Upgrade::Automatic-Reboot "true";\n'
+        'Unattended-Upgrade::Automatic-Reboot-WithUsers "true";\n'
+        f'Unattended-Upgrade::Automatic-Reboot-Time "{time}";\n'
+    )
+
+
 def _check_keys(ssh_public_keys: Sequence[str]) -> list[str]:
     # A bare string is a Sequence too; iterating it would yield one "key" per character.
     if isinstance(ssh_public_keys, str):
@@ -117,12 +148,37 @@ def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     return {"path": path, "owner": "root:root", "permissions": permissions, "content": content}
 
 
-def _sshd_dropin(deploy_user: str) -> str:
+# Beyond login: no tunnels of any kind (a deploy key must not become a way into the VPC: the
+# managed databases admit the droplets' tag), few tries and little time per connection, dead
+# clients dropped. Docker over SSH and the deploy steps run commands only, so they need none
+# of what is turned off. MaxAuthTries 4 (CIS): an agent offering more keys than that before
+# the deploy key is refused (`ssh -o IdentitiesOnly=yes -i key`, or fewer keys in the agent).
+SSHD_HARDENING = (
+    "DisableForwarding yes",
+    "MaxAuthTries 4",
+    "LoginGraceTime 30",
+    "ClientAliveInterval 60",
+    "ClientAliveCountMax 3",
+    # Only the file the key sync step rewrites counts: a key planted in authorized_keys2
+    # would survive its removal from sshPublicKeys.
+    "AuthorizedKeysFile .ssh/authorized_keys",
+)
+
+
+def sshd_dropin(deploy_user: str = "deploy") -> str:
+    """The sshd_config.d drop-in of every droplet (also what `sshd -t` checks in the tests)."""
     # sshd keeps the first value it reads and sshd_config includes sshd_config.d/*.conf at
     # its top, so this beats the image's main file. The only earlier drop-in on Ubuntu
     # images, 50-cloud-init.conf, sets PasswordAuthentication, which ssh_pwauth: false
     # makes "no" as well.
-    return f"PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers {deploy_user}\n"
+    lines = (
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin no",
+        f"AllowUsers {deploy_user}",
+        *SSHD_HARDENING,
+    )
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _docker_daemon(log_max_size: str, log_max_file: int) -> str:
@@ -174,6 +230,7 @@ def render_cloud_init(
     log_max_file: int = 3,
     volume_name: str | None = None,
     volume_owner: str | None = None,
+    reboot_time: str | None = None,
 ) -> str:
     """Render the ``#cloud-config`` user data for an Ubuntu 24.04 app droplet.
 
@@ -183,7 +240,8 @@ def render_cloud_init(
     With ``volume_name`` the volume attached at creation is mounted at
     /mnt/<name_with_underscores> (fstab, so every boot mounts it), docker waits for that mount
     on every boot, and the first boot makes its data directory, owned by ``volume_owner``
-    (uid:gid) when given.
+    (uid:gid) when given. With ``reboot_time`` (HH:MM, UTC) unattended-upgrades reboots the
+    droplet at that time when an update needs a reboot; without it, never.
     """
     keys = _check_keys(ssh_public_keys)
     _check_args(deploy_user, log_max_size, log_max_file)
@@ -215,12 +273,14 @@ def render_cloud_init(
         # write_files runs in the init stage, before packages are installed in the final
         # stage, so docker and fail2ban start with these files already in place.
         "write_files": [
-            _file(SSHD_DROPIN_PATH, _sshd_dropin(deploy_user)),
+            _file(SSHD_DROPIN_PATH, sshd_dropin(deploy_user)),
             _file(DOCKER_DAEMON_PATH, _docker_daemon(log_max_size, log_max_file)),
             _file(AUTO_UPGRADES_PATH, _AUTO_UPGRADES),
             _file(FAIL2BAN_JAIL_PATH, _FAIL2BAN_JAIL),
         ],
     }
+    if reboot_time is not None:
+        config["write_files"].append(_file(AUTO_REBOOT_PATH, auto_reboot(reboot_time)))
     if swap_mb > 0:
         size = swap_mb * 1024 * 1024
         config["swap"] = {"filename": SWAP_FILE, "size": size, "maxsize": size}

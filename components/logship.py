@@ -87,11 +87,18 @@ class LogShipping(pulumi.ComponentResource):
             name=args.bucket_name,
             region=args.region,
             acl="private",
+            # Versioned: the shippers' key can write and delete, so someone holding a droplet
+            # could erase its tracks; a deleted or overwritten object stays as an old version
+            # for the retention (Checkov CKV_DIO_1, Trivy AVD-DIG-0007).
+            versioning=do.SpacesBucketVersioningArgs(enabled=True),
             lifecycle_rules=[
                 do.SpacesBucketLifecycleRuleArgs(
                     id="expire-logs",
                     enabled=True,
                     expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=args.retention_days),
+                    noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(
+                        days=args.retention_days
+                    ),
                     abort_incomplete_multipart_upload_days=1,
                 )
             ],

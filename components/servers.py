@@ -1,7 +1,9 @@
-"""AppServers: SSH keys, the app droplets (cattle), and a readiness step per droplet."""
+"""AppServers: SSH keys, the app droplets (cattle), a readiness step and a key sync step per droplet."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -9,7 +11,7 @@ import pulumi_command as command
 import pulumi_digitalocean as do
 
 from components.catalog import DROPLET_IMAGE
-from components.cloudinit import render_cloud_init, volume_mount_point
+from components.cloudinit import reboot_time, render_cloud_init, volume_mount_point
 from components.dockerhost import DEPLOY_USER
 
 # Wait for cloud-init (exit 2 means finished with warnings, e.g. deprecations), then for
@@ -24,6 +26,39 @@ def ready_script(mount_point: str | None = None) -> str:
         return READY_SCRIPT
     missing = f"echo 'volume not mounted at {mount_point}' >&2; exit 1"
     return f"{READY_SCRIPT} && {{ mountpoint -q {mount_point} || {{ {missing}; }}; }}"
+
+
+def authorized_keys(keys: Sequence[str]) -> str:
+    """The deploy user's whole ~/.ssh/authorized_keys: the keys, one a line, nothing else."""
+    return "".join(f"{key}\n" for key in keys)
+
+
+def key_sync_script(keys: Sequence[str]) -> str:
+    """Replace ~/.ssh/authorized_keys with exactly `keys` (handed over on stdin), or change
+    nothing: the new file is written beside the old one, checked (the SHA-256 of what config
+    validated, and ssh-keygen reading every key), and only then renamed over it in one step, so
+    a cut connection or a key sshd cannot read never leaves a droplet without the keys."""
+    digest = hashlib.sha256(authorized_keys(keys).encode()).hexdigest()
+    fail = "echo 'authorized_keys unchanged:' \"$1\" >&2; exit 1"
+    return (
+        "\n".join(
+            (
+                "set -eu",
+                "umask 077",
+                f"die() {{ {fail}; }}",
+                'mkdir -p "$HOME/.ssh"',
+                'new=$(mktemp "$HOME/.ssh/authorized_keys.XXXXXX")',
+                "trap 'rm -f \"$new\"' EXIT",
+                'cat >"$new"',
+                f'echo "{digest}  $new" | sha256sum --check --status || die "the keys arrived incomplete"',
+                f'test "$(ssh-keygen -l -f "$new" | wc -l)" -eq {len(keys)} || die "ssh-keygen cannot read every key"',
+                'mv -f "$new" "$HOME/.ssh/authorized_keys"',
+                # What is authorized now, by fingerprint, in the step's output.
+                'ssh-keygen -l -f "$HOME/.ssh/authorized_keys"',
+            )
+        )
+        + "\n"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +88,8 @@ class AppServersArgs:
     replicas: int = 1
     """Number of droplets; default 1."""
     ssh_public_keys: tuple[str, ...] = ()
-    """Keys for the deploy user (cloud-init); default none (config requires one)."""
+    """The deploy user's keys: cloud-init installs them at the first boot, the key sync step
+    keeps authorized_keys equal to them on every change; default none (config requires one)."""
     ssh_key_fingerprints: tuple[str, ...] = ()
     """Keys already in the DigitalOcean account to attach; default none: the keys above are
     uploaded as SshKeys (DigitalOcean refuses the same key twice in one account)."""
@@ -65,6 +101,9 @@ class AppServersArgs:
     """Backup frequency when on; default daily."""
     backup_hour: int = 4
     """UTC start of the backup window (0, 4, ..., 20); default 4."""
+    reboot_hour: int | None = None
+    """UTC hour at which droplet 0 reboots when an update needs it, droplet i 10 x i minutes
+    later; default None (never: updates needing a reboot wait for one); config `rebootWindow`."""
     reserved_ip: do.ReservedIp | None = None
     """Reserved IP to assign to the first droplet (single-droplet stacks); default None."""
     volume: VolumeSpec | None = None
@@ -84,6 +123,7 @@ class AppServers(pulumi.ComponentResource):
     volume: do.Volume | None
     mount_point: str | None
     ready: list[command.remote.Command]
+    keys: list[command.remote.Command]
     addresses: list[pulumi.Output[str]]
 
     def __init__(self, name: str, args: AppServersArgs, opts: pulumi.ResourceOptions | None = None):
@@ -114,14 +154,16 @@ class AppServers(pulumi.ComponentResource):
                     parent=self, protect=spec.protect, retain_on_delete=spec.protect, delete_before_replace=True
                 ),
             )
-        user_data = render_cloud_init(
-            ssh_public_keys=args.ssh_public_keys,
-            memory_mb=args.memory_mb,
-            volume_name=spec.name if spec else None,
-            volume_owner=spec.owner if spec else None,
-        )
-        self.droplets, self.ready, self.addresses = [], [], []
+        self.droplets, self.ready, self.keys, self.addresses = [], [], [], []
         for i in range(args.replicas):
+            # Droplets differ only in their reboot time, so they never reboot together.
+            user_data = render_cloud_init(
+                ssh_public_keys=args.ssh_public_keys,
+                memory_mb=args.memory_mb,
+                volume_name=spec.name if spec else None,
+                volume_owner=spec.owner if spec else None,
+                reboot_time=reboot_time(args.reboot_hour, i) if args.reboot_hour is not None else None,
+            )
             droplet = do.Droplet(
                 f"{name}-{i}",
                 name=f"{name}-{i}",
@@ -163,8 +205,26 @@ class AppServers(pulumi.ComponentResource):
                 # Nothing is started on a droplet before its firewall is in place.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready_after)),
             )
+            # Keys reach a droplet's user_data only at its creation (user_data changes are
+            # ignored), so this step makes authorized_keys exactly ssh_public_keys: a changed
+            # key list changes `create` and `stdin`, and the provider runs `create` again on
+            # any input change (pulumi-command remote/commandController.go, Update); a new
+            # droplet runs it afresh. It logs in with the operator's agent key like every
+            # step: a run whose only key is one being removed succeeds here and then loses
+            # the droplet for the docker steps that follow (README, "Removing a person's key").
+            keys = command.remote.Command(
+                f"{name}-{i}-keys",
+                connection=command.remote.ConnectionArgs(
+                    host=droplet.ipv4_address, user=DEPLOY_USER, dial_error_limit=60, per_dial_timeout=10
+                ),
+                create=key_sync_script(args.ssh_public_keys),
+                stdin=authorized_keys(args.ssh_public_keys),
+                triggers=[droplet.id],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[ready]),
+            )
             self.droplets.append(droplet)
             self.ready.append(ready)
+            self.keys.append(keys)
             self.addresses.append(droplet.ipv4_address)
         if args.reserved_ip is not None:
             do.ReservedIpAssignment(

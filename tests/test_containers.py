@@ -175,14 +175,15 @@ def test_custom_health_probe_settings_reach_the_probe():
         assert "http://127.0.0.1:3000/healthz" in script and '= "204" ] && exit 0' in script
 
 
-def test_every_docker_provider_waits_on_its_droplets_readiness(run):
+def test_every_docker_provider_waits_on_its_droplets_readiness_and_key_sync(run):
     providers = run.of_type(PROVIDER)
-    assert len(providers) == len(run.of_type("command:remote:Command")) == run.cfg.app.replicas
+    assert len(providers) == len(run.of_type("command:remote:Command")) // 2 == run.cfg.app.replicas
     for provider in providers:
         i = re.search(r"-host-(\d+)-", provider.name)[1]
         droplet = run.named(f"webstack-{run.stack}-node-{i}")
         ready = run.named(f"webstack-{run.stack}-node-{i}-ready")
-        assert ready.urn in provider.dependencies
+        keys = run.named(f"webstack-{run.stack}-node-{i}-keys")
+        assert keys.urn in provider.dependencies and ready.urn in run.upstream(keys.urn)
         assert droplet.urn in run.upstream(ready.urn)
         assert provider.inputs["host"] == f"ssh://deploy@{droplet.outputs['ipv4Address']}"
         assert "StrictHostKeyChecking=accept-new" in provider.inputs["sshOpts"]

@@ -86,12 +86,13 @@ def test_no_secret_of_the_shippers_in_any_plain_input(preview):
 def test_without_logs_nothing_ships():
     from tests.conftest import recorded
 
-    run = recorded("prod")
+    run = recorded("staging")
+    assert not run.cfg.logs.enabled
     assert not _shippers(run) and run.exports["logs_bucket"].value is None
 
 
 def test_the_shipper_counts_in_each_droplets_memory():
     from tests.test_config import _reject
 
-    message = str(_reject("prod", {"logs": {"enabled": True}}))
+    message = str(_reject("prod", {"app.webMemoryMb": 1024}))
     assert "log shipper 128" in message

@@ -58,7 +58,7 @@ def test_slack_webhook_reaches_alerts_only_as_a_secret():
 
 @pytest.mark.parametrize(("stack", "days"), [("prod", 30), ("staging", 7)])
 def test_bucket_is_private_versioned_and_expires_dumps(stack, days):
-    bucket = recorded(stack).one(BUCKET)
+    (bucket,) = [b for b in recorded(stack).of_type(BUCKET) if b.name.endswith("-backups-bucket")]
     assert bucket.inputs["acl"] == "private"
     assert bucket.inputs["versioning"] == {"enabled": True}
     (rule,) = bucket.inputs["lifecycleRules"]
@@ -67,11 +67,11 @@ def test_bucket_is_private_versioned_and_expires_dumps(stack, days):
 
 
 def test_spaces_key_is_scoped_to_the_bucket_and_backup_credentials_are_secret(run):
-    buckets = run.of_type(BUCKET)
+    buckets = [b for b in run.of_type(BUCKET) if b.name.endswith("-backups-bucket")]
     if not buckets:
         assert run.stack == "dev"
         return
-    key = run.one(KEY)
+    (key,) = [k for k in run.of_type(KEY) if "-backups-" in k.name]
     (grant,) = key.inputs["grants"]
     assert grant == {"bucket": buckets[0].inputs["name"], "permission": "readwrite"}
     assert buckets[0].urn in key.property_dependencies["grants"]
@@ -121,7 +121,7 @@ def test_prod_protects_every_data_resource():
         BUCKET,
     )
     data = [r for r in run.resources if r.type in data_types]
-    assert len(data) == 5  # pg, broker, cache, the app database, the bucket
+    assert len(data) == 6  # pg, broker, cache, the app database, the backups and the logs bucket
     assert all(r.protect for r in data)
     assert all(b.inputs["forceDestroy"] is False for b in run.of_type(BUCKET))
 

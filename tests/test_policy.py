@@ -19,6 +19,7 @@ import pytest
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
+from components import cloudflare_ips
 from policy.adapter import Res, Violation, evaluate, evaluate_run
 from policy.rules import ALL_POLICIES, pack_config
 from tests.conftest import STACKS, recorded
@@ -74,6 +75,9 @@ def droplet(name: str = "node-0", **over) -> Res:
 
 def firewall(*rules: dict, deps: dict | None = None, **over) -> Res:
     return res("firewall", deps=deps, **{"inboundRules": list(rules), "tags": ["app"], **over})
+
+
+HALVES = ("0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1")
 
 
 def rule(ports: str, *sources: str, protocol: str = "tcp", **other) -> dict:
@@ -268,6 +272,19 @@ CASES = [
     bad("firewall-ssh-admin-only", "range-covers-22", firewall(rule("1-1024", "198.51.100.1/32"))),
     bad("firewall-ssh-admin-only", "tag-source", firewall(rule("22", sourceTags=["bastion"]))),
     bad("firewall-ssh-admin-only", "no-admin-cidrs", firewall(rule("22", "203.0.113.7/32")), admin_cidrs=[]),
+    good(
+        "firewall-sources-bounded",
+        "office-vpn-and-cloudflare",
+        firewall(rule("22", "203.0.0.0/16", "2001:db8::/32", "2001:db8::/33"), rule("443", *cloudflare_ips.ALL)),
+    ),
+    good("firewall-sources-bounded", "allowed-port", firewall(rule("443", *HALVES)), allowed_world_ports=[443]),
+    # The stack's own sshTrustedCidrs is the pack's adminCidrs: those halves pass firewall-ssh-admin-only.
+    bad("firewall-sources-bounded", "ssh-halves", firewall(rule("22", *HALVES[:2])), admin_cidrs=list(HALVES)),
+    bad("firewall-sources-bounded", "ssh-v6-halves", firewall(rule("22", *HALVES[2:])), admin_cidrs=list(HALVES)),
+    bad(
+        "firewall-sources-bounded", "ssh-over-rules", firewall(rule("22", "10.0.0.0/16"), rule("1-100", "10.1.0.0/16"))
+    ),
+    bad("firewall-sources-bounded", "web-halves", firewall(rule("443", *HALVES))),
     # load balancer
     good("lb-in-vpc", "vpc", lb()),
     bad("lb-in-vpc", "no-vpc", lb(vpcUuid=None)),
@@ -534,6 +551,12 @@ def _ssh_from_world(resources):
     fw.inputs["inboundRules"][0]["sourceAddresses"] = ["0.0.0.0/0"]
 
 
+def _ssh_from_halves(resources):
+    """The whole internet without a /0 (the CIDRs config refuses, written into the firewall)."""
+    fw = _one(resources, "webstack-prod-firewall")
+    fw.inputs["inboundRules"][0]["sourceAddresses"] = list(HALVES)
+
+
 def _password_login(resources):
     droplet = _one(resources, "webstack-prod-node-1")
     droplet.inputs["userData"] = droplet.inputs["userData"].replace("ssh_pwauth: false", "ssh_pwauth: true")
@@ -551,6 +574,7 @@ MUTATIONS = {
     "droplet-firewall-coverage": (_untag, "webstack-prod-node-0"),
     "firewall-ssh-admin-only": (_ssh_from_world, "webstack-prod-firewall"),
     "firewall-no-world-ingress": (_ssh_from_world, "webstack-prod-firewall"),
+    "firewall-sources-bounded": (_ssh_from_halves, "webstack-prod-firewall"),
     "lb-no-plain-http": (
         _set("webstack-prod-lb", forwardingRules=[{"entryProtocol": "http", "entryPort": 80}]),
         "webstack-prod-lb",
@@ -598,3 +622,28 @@ def test_every_stack_rule_is_mutation_tested():
     """Stack rules match resources to each other: prove each on prod's real graph, not only on synthetic cases."""
     stack_rules = {p.name for p in ALL_POLICIES if isinstance(p, StackValidationPolicy)}
     assert stack_rules <= set(MUTATIONS)
+
+
+def test_the_world_in_halves_is_caught_even_when_the_stack_lists_it_as_admin():
+    """Without the config's refusal (an older program, a hand-edited firewall), the pack's
+    adminCidrs come from the stack itself, so only firewall-sources-bounded stands between
+    0.0.0.0/1 + 128.0.0.0/1 and SSH from everywhere."""
+    fw = firewall(rule("22", *HALVES))
+    found = evaluate([fw], pack_config(admin_cidrs=list(HALVES), protect_data=True))
+    assert {v.policy for v in found if v.level == MANDATORY} == {"firewall-sources-bounded"}
+    assert sorted(v.message for v in found) == [
+        f"inbound rules for SSH admit as many IPv{v} addresses as a /0 ({', '.join(HALVES)}); "
+        "at most a /16 of IPv4 and a /32 of IPv6"
+        for v in (4, 6)
+    ] + [
+        f"inbound rules for ports outside allowedWorldPorts [] admit as many IPv{v} addresses as a /0 "
+        f"({', '.join(HALVES)}); at most a /8 of IPv4 and a /16 of IPv6"
+        for v in (4, 6)
+    ]
+
+
+def test_the_pack_and_the_config_draw_the_ssh_line_in_the_same_place():
+    from components.config.stack import SSH_SOURCE_LIMIT
+    from policy.rules import common
+
+    assert common.SSH_SOURCE_LIMIT == SSH_SOURCE_LIMIT

@@ -109,7 +109,7 @@ def test_a_failed_admin_step_starts_nothing_that_uses_the_database(monkeypatch):
 
 
 def test_container_mode_data_volumes_are_protected_and_retained_in_prod():
-    data = {"app.replicas": 1, "database.mode": "container", "valkey.mode": "container"}
+    data = {"app.replicas": 1, "database.mode": "container", "valkey.mode": "container", "logs.enabled": False}
     prod = recorded_with("prod", {**data, "app.dropletSize": "s-4vcpu-8gb"})
     volumes = {v.name: v for v in prod.of_type("docker:index/volume:Volume")}
     assert set(volumes) == {"webstack-prod-db-data", "webstack-prod-valkey-data"}

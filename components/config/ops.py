@@ -52,7 +52,7 @@ class BackupsConfig(Section):
 class LogsConfig(Section):
     enabled: bool = False
     """Ship every container's log lines off the droplets (a Vector container per droplet) into
-    a private Spaces bucket of their own, so a replaced droplet loses none."""
+    a private Spaces bucket of their own, so a replaced droplet loses none (prod: true)."""
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     """Days a log object is kept (the bucket's lifecycle expiry)."""
     image: Image = "timberio/vector:0.43.1-alpine"

@@ -4,9 +4,13 @@ and the rules that span keys."""
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import Annotated, Any
 
 import pulumi
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
 from components import catalog
@@ -58,10 +62,61 @@ def _trusted_cidr(value: str) -> str:
     return value
 
 
+# The most SSH sources may admit, per address family, all CIDRs together: a /16 of IPv4
+# (65,536 addresses) and a /32 of IPv6, each one organisation's whole allocation at most
+# (a regional registry's usual IPv4 block and its minimum IPv6 one). An office, a VPN's exit
+# or a deploy runner is a /32 to a /24 (IPv4) or a /64 to a /48 (IPv6); anything wider is a
+# piece of the internet, and 0.0.0.0/1 + 128.0.0.0/1 is all of it without a /0.
+SSH_SOURCE_LIMIT = {4: 16, 6: 32}
+
+
+def _cidr_coverage(cidrs: tuple[str, ...]) -> tuple[str, ...]:
+    nets = [ipaddress.ip_network(c) for c in cidrs]
+    for version, limit in SSH_SOURCE_LIMIT.items():
+        union = ipaddress.collapse_addresses(n for n in nets if n.version == version)
+        covered = sum(n.num_addresses for n in union)
+        bits = 32 if version == 4 else 128
+        if covered > 2 ** (bits - limit):
+            size = f"{bits - math.log2(covered):.2f}".rstrip("0").rstrip(".")
+            raise ValueError(
+                f"trusted networks that together admit at most a /{SSH_SOURCE_LIMIT[4]} of IPv4 and a "
+                f"/{SSH_SOURCE_LIMIT[6]} of IPv6; these admit as many IPv{version} addresses as a /{size}"
+            )
+    return cidrs
+
+
+# OpenSSH's key types that sshd accepts by default (sshd_config(5) PubkeyAcceptedAlgorithms).
+# DSA is refused: OpenSSH turned it off by default in 7.0 and removed it in 10.0. sk-* keys
+# (FIDO tokens) are parsed by cryptography since 43.0 (pyca/cryptography pull request 10608).
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "sk-ssh-ed25519@openssh.com",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-rsa",
+)
+MIN_RSA_BITS = 2048  # NIST SP 800-131A: RSA below 2048 bits is disallowed
+
+
 def _ssh_key(value: str) -> str:
-    parts = value.split()
-    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
-        raise ValueError("an OpenSSH public key line (ssh-ed25519 AAAA... comment)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("one OpenSSH public key line, without line breaks or other control characters")
+    kind, _, rest = value.partition(" ")
+    blob = rest.split(" ", 1)[0]
+    if kind == "ssh-dss":
+        raise ValueError("a key of a type OpenSSH still accepts (DSA keys are refused), e.g. ssh-ed25519")
+    if kind not in SSH_KEY_TYPES:
+        raise ValueError(f"an OpenSSH public key line (type key comment), the type one of {', '.join(SSH_KEY_TYPES)}")
+    try:
+        key = serialization.load_ssh_public_key(f"{kind} {blob}".encode())
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError(
+            f"an OpenSSH public key line whose key data is complete and of the type it names ({kind})"
+        ) from None
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise ValueError(f"an RSA key of at least {MIN_RSA_BITS} bits (this one has {key.key_size}), or ssh-ed25519")
     return value
 
 
@@ -76,6 +131,16 @@ Fingerprint = text(
 Email = text(r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$", "an email address")
 
 
+class RebootWindow(Section):
+    enabled: bool = True
+    """Reboot a droplet when an installed update needs it (/var/run/reboot-required): kernel,
+    libc and OpenSSL fixes take effect only then. Single-droplet stacks are down for the minute
+    or two of the reboot."""
+    hour: Annotated[int, Field(ge=0, le=23)] = 2
+    """UTC hour at which the first droplet reboots; droplet i reboots 10 x i minutes later, so
+    behind a load balancer one droplet at a time is out of the rotation."""
+
+
 class StackConfig(Section):
     domain: Domain
     """The Cloudflare zone apex the stack serves under, e.g. example.com. Required."""
@@ -85,10 +150,18 @@ class StackConfig(Section):
     """Protect data-bearing resources (DB clusters, buckets) from deletion. Must be true in prod* stacks."""
     vpc_cidr: Annotated[str, AfterValidator(_vpc)] = "10.10.0.0/20"
     """Private IPv4 range of the stack's VPC (/16 to /24); give each stack its own."""
-    ssh_trusted_cidrs: Annotated[tuple[TrustedCidr, ...], Field(min_length=1), Allowed("a list of at least 1 CIDR")]
-    """CIDRs admitted on SSH (port 22). Required; 0.0.0.0/0 and ::/0 are refused."""
+    ssh_trusted_cidrs: Annotated[
+        tuple[TrustedCidr, ...],
+        Field(min_length=1),
+        AfterValidator(_cidr_coverage),
+        Allowed("a list of at least 1 CIDR"),
+    ]
+    """CIDRs admitted on SSH (port 22). Required; together at most a /16 of IPv4 and a /32 of
+    IPv6 (0.0.0.0/0, ::/0 and sets such as 0.0.0.0/1 + 128.0.0.0/1 are refused)."""
     ssh_public_keys: Annotated[tuple[SshKey, ...], Field(min_length=1), Allowed("a list of at least 1 key")]
-    """OpenSSH public keys installed for the deploy user. Required."""
+    """OpenSSH public keys of the deploy user, one line each (ed25519, ecdsa, sk-* or RSA of 2048
+    bits and more; DSA refused). Required. The droplets' authorized_keys follow it: `pulumi up`
+    rewrites them whenever it changes, so a key taken out leaves every droplet."""
     ssh_key_fingerprints: tuple[Fingerprint, ...] = ()
     """MD5 fingerprints of keys already in the DigitalOcean account to attach to droplets. Empty:
     sshPublicKeys are uploaded as SshKeys by this stack (DigitalOcean refuses a key twice)."""
@@ -119,6 +192,8 @@ class StackConfig(Section):
     """Alerts and uptime checks."""
     backups: BackupsConfig = BackupsConfig()
     """Droplet backups and logical dumps."""
+    reboot_window: RebootWindow = RebootWindow()
+    """When a droplet reboots for an update that needs it (unattended-upgrades), new droplets only."""
     logs: LogsConfig = LogsConfig()
     """Container logs shipped to a Spaces bucket with a retention."""
 

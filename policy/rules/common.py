@@ -12,6 +12,7 @@ meaning of its own: an input computed from another resource is *set*.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,33 @@ CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 DOCKER_PROVIDER = "pulumi:providers:docker"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+# How much of the internet the sources of one firewall may admit, together, per address family
+# (the prefix length of the equivalent block). SSH: an organisation's whole allocation at most,
+# a /16 of IPv4 and a /32 of IPv6 (the stack config refuses more: components/config/stack.py
+# SSH_SOURCE_LIMIT). Any other port outside allowedWorldPorts: a provider's edge at most, a /8
+# and a /16; Cloudflare's published ranges, the widest source webstack uses, are under a /11
+# (IPv4) and a /28 (IPv6). /0 in one piece is the world rule's; this one sees it in pieces.
+SSH_SOURCE_LIMIT = {4: 16, 6: 32}
+OPEN_SOURCE_LIMIT = {4: 8, 6: 16}
+
+
+def coverage(cidrs: Iterable[Any]) -> dict[int, float]:
+    """Per IP version, the prefix length of a block as large as all `cidrs` together (overlaps
+    counted once); a version with no CIDR is absent, an unparsable CIDR is left out."""
+    nets = []
+    for cidr in cidrs:
+        try:
+            nets.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
+        except ValueError:
+            continue
+    out = {}
+    for version, bits in ((4, 32), (6, 128)):
+        union = list(ipaddress.collapse_addresses(n for n in nets if n.version == version))
+        if union:
+            out[version] = bits - math.log2(sum(n.num_addresses for n in union))
+    return out
 
 
 def is_world(cidr: Any) -> bool:
