@@ -250,9 +250,16 @@ def output_tail(output: str, env: Sequence[str]) -> list[str]:
     return [line[:OUTPUT_LINE_MAX] for line in text.rstrip("\n").splitlines()[-OUTPUT_TAIL_LINES:]]
 
 
-def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
+def exited_ok(code: int | None) -> bool:
+    """Whether a one-shot's exit code (None when the provider read none) lets what waits on it go."""
+    return code in (0, None)
+
+
+def exit_gate(container: docker.Container, what: str, rerun: pulumi.Resource | None = None) -> pulumi.Output[str]:
     """Empty text once a one-shot container exited 0; fails the update otherwise, with the last
-    lines of its output (when it keeps them, `logs=True`), its env values redacted.
+    lines of its output (when it keeps them, `logs=True`), its env values redacted, and how to
+    run it again: `pulumi up --target-replace` of the one-shot, or `pulumi up --replace` of
+    `rerun` when replacing that resource is what runs it again (and replaces what it feeds).
 
     Whatever takes this output as an input (or as part of one) waits for the one-shot and is
     never created after a failure. In preview the exit code is unknown and nothing fails.
@@ -260,7 +267,7 @@ def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
 
     def check(args: list) -> str:
         code, output, env, container_name, urn = args
-        if code in (0, None):
+        if exited_ok(code):
             return ""
         lines = output_tail(output or "", env or [])
         shown = "".join(f"\n    {line}" for line in lines)
@@ -269,12 +276,12 @@ def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
             f"{what} exited with code {code}; nothing that depends on it was started. "
             + (f"Its last {last} of output (env values redacted):{shown}\n" if lines else "")
             + f"Read all of it with `docker logs {container_name}` on its droplet, fix, then "
-            f"`pulumi up --target-replace '{urn}'`."
+            + (f"`pulumi up --replace '{urn}'`." if rerun else f"`pulumi up --target-replace '{urn}'`.")
         )
 
     # Its value is always empty text: not secret, though it read the (secret) env and output.
     return pulumi.Output.unsecret(
         pulumi.Output.all(
-            container.exit_code, container.container_logs, container.envs, container.name, container.urn
+            container.exit_code, container.container_logs, container.envs, container.name, (rerun or container).urn
         ).apply(check)
     )
