@@ -24,6 +24,9 @@ KEY_PATH = "/etc/nginx/certs/origin.key"
 # The name nginx proxies to (components/config/nginx.py: upstream web:<port>), and it resolves it
 # on the live network only: a web joins that network under this alias once its probe passed.
 WEB_ALIAS = "web"
+# web's container names: "web-" and its release id (a RandomId of 4 bytes; tools/ops.py matches
+# them too).
+WEB_NAME = "web-[0-9a-f]{8}"
 LIVE_NETWORK_SUFFIX = "-live"
 # nginx keeps what `web` resolved to for 10 s (components/proxy.py: `resolver ... valid=10s`).
 # The promotion returns only after longer than that, so by the time anything stops the previous
@@ -54,15 +57,19 @@ def probe_script(*, port: int, path: str, status: int, host: str, attempts: int 
     )
 
 
+def _members(network: str) -> str:
+    """Shell: the names of the containers on `network`, one a line."""
+    return "docker network inspect --format '{{range .Containers}}{{println .Name}}{{end}}' " + shlex.quote(network)
+
+
 def promote_script(*, web: str, network: str, alias: str = WEB_ALIAS, settle: int = DNS_SETTLE_SECONDS) -> str:
     """Shell run on the droplet once `web` passed its probe: connect it to `network` (the only
     one nginx is on) under `alias`, unless it already is, then wait `settle` seconds so every
     nginx has looked `alias` up again."""
-    members = "docker network inspect --format '{{range .Containers}}{{println .Name}}{{end}}' " + shlex.quote(network)
     return "\n".join(
         [
             "set -eu",
-            f"if {members} | grep -qxF {shlex.quote(web)}; then",
+            f"if {_members(network)} | grep -qxF {shlex.quote(web)}; then",
             f"  echo {shlex.quote(f'webstack: {web} already serves under the alias {alias}')}",
             "else",
             f"  docker network connect --alias {shlex.quote(alias)} {shlex.quote(network)} {shlex.quote(web)}",
@@ -73,12 +80,15 @@ def promote_script(*, web: str, network: str, alias: str = WEB_ALIAS, settle: in
     )
 
 
-def stop_script(*, web: str, grace: int) -> str:
-    """Shell run on the droplet when `web` failed its probe: stop it (SIGTERM, `grace` seconds),
-    so the web that still serves is alone; the container stays, with its log. It never fails:
-    the update fails on the probe's own message."""
+def stop_script(*, web: str, network: str, grace: int, alias: str = WEB_ALIAS) -> str:
+    """Shell run on the droplet when `web` failed its probe: stop it (SIGTERM, `grace` seconds);
+    the container stays, with its log. Every other running web is on `network` under `alias`,
+    whatever release started it (one from before the live network has the alias on the app
+    network only), so a new nginx reaches the web that serves on. It never fails: the update
+    fails on the probe's own message."""
     stopped = f"webstack: {web} failed its health probe and is stopped (docker logs {web}); the previous web serves on"
-    kept = f"webstack: could not stop {web}; it serves nothing (it never joined the alias {WEB_ALIAS})"
+    kept = f"webstack: could not stop {web}; it serves nothing (it never joined the alias {alias})"
+    net, others = shlex.quote(network), f"grep -Ex {shlex.quote(WEB_NAME)} | grep -vxF {shlex.quote(web)}"
     return "\n".join(
         [
             f"if docker stop -t {grace} {shlex.quote(web)} >/dev/null; then",
@@ -86,6 +96,13 @@ def stop_script(*, web: str, grace: int) -> str:
             "else",
             f"  echo {shlex.quote(kept)} >&2",
             "fi",
+            f"for c in $(docker ps --filter status=running --format '{{{{.Names}}}}' | {others}); do",
+            f'  if ! {_members(network)} | grep -qxF "$c"; then',
+            f'    docker network connect --alias {shlex.quote(alias)} {net} "$c" &&',
+            f'      echo "webstack: $c serves under the alias {alias}"',
+            "  fi",
+            "done",
+            "exit 0",
         ]
     )
 
@@ -190,19 +207,23 @@ class AppContainersArgs:
 
 
 class AppContainers(pulumi.ComponentResource):
-    """web is released side by side and serves only once healthy. nginx (the proxy) is on one
-    network of its own, the live network, and proxies to the alias `web` there, resolved per
-    request. Each release of web gets a new container name (a RandomId kept on everything that
-    would replace it, the probe included) and starts on the droplet's app network, beside the
-    web that serves, without the alias: it gets no request until its probe passed. Then the
-    promotion (a command on the droplet over SSH) connects it to the live network under `web`
-    and waits until every nginx cache knows it; the previous web is stopped (SIGTERM,
-    `webStopSeconds` of grace) by the engine at the end of the update. A web that fails its probe
-    is stopped by the promotion instead, the previous one serves alone, and the update fails with
-    the probe's message (`healthy`). Only then, on this droplet, are the background processes and
-    singletons replaced (they have fixed names: each is stopped with its grace first), and the
-    next droplet's web waits for all of it: a release rolls droplet by droplet. Last, the images of
-    earlier releases that no container uses are removed (the previous one stays for a rollback).
+    """web is released side by side and gets requests only once healthy. nginx (the proxy) is on
+    a network of its own, the live network, and proxies to the alias `web` there (resolved per
+    request, cached 10 s). Each release of web gets a new container name (a RandomId kept on
+    everything that would replace it, its probe included) and starts beside the web that serves,
+    on the droplet's app network and without the alias, so nginx cannot reach it. Its probe asks
+    it for the health path; then the promotion, a command on the droplet over SSH, either
+    connects it to the live network under `web` and waits out nginx's cache, or, when the probe
+    failed, stops it (its container and log stay) and makes sure the web that still serves is on
+    the live network. The update then goes on, or fails with the probe's message (`healthy`).
+    The previous web is stopped (SIGTERM, `webStopSeconds` of grace) by the engine at the end of
+    a successful update, after every droplet's new web serves.
+
+    Only after the promotion, on its droplet, are the background processes and singletons
+    replaced (fixed names: each is stopped with its grace first), and nginx when it changes; the
+    next droplet's web waits for all of it, so a release rolls droplet by droplet. Last, the
+    images of the app that no container uses are removed: those of the release and the previous
+    one stay (its web is removed only at the end of the update), so a rollback pulls nothing.
 
     Only the proxy publishes host ports. The app's containers run under docker's init (tini): a
     process that is PID 1 (node, a shell script) gets SIGTERM forwarded and its zombies reaped,
@@ -304,7 +325,10 @@ class AppContainers(pulumi.ComponentResource):
             f"{name}-web",
             parent=self,
             memory_mb=args.web_memory_mb,
-            depends_on=release_after + list(args.rollout_after),
+            # The live network too, which the promotion connects it to: a destroy (or a replaced
+            # droplet) removes web before that network (docker refuses to remove a network with
+            # running containers on it).
+            depends_on=[*release_after, *args.rollout_after, live],
             delete_before_replace=False,
             name=pulumi.Output.concat("web-", release_id.hex),
             image=image.image_id,
@@ -315,11 +339,15 @@ class AppContainers(pulumi.ComponentResource):
             # The app network only, no alias: nothing proxies to it before the promotion. The
             # provider reads networks_advanced back only when it is empty (import), so the live
             # network the promotion adds shows no diff (kreuzwerker resourceDockerContainerRead).
+            # Its default route stays on the app network: of two equal networks the daemon picks
+            # the name that sorts first (moby libnetwork/sandbox.go Endpoint.Less), and the live
+            # network's name is the app network's plus a suffix.
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name)],
             stop_timeout=args.web_stop_seconds,
             destroy_grace_seconds=args.web_stop_seconds,
-            # A web stopped for failing its probe stays stopped: with must_run a refresh would
-            # mark it for a start (kreuzwerker resourceDockerContainerUpdate).
+            # A web stopped for failing its probe stays stopped: with must_run a refresh reads
+            # it as must_run false and the update starts it (kreuzwerker
+            # resourceDockerContainerRead, resourceDockerContainerUpdate).
             must_run=False,
             init=True,
             volumes=mounts("web"),
@@ -347,7 +375,7 @@ class AppContainers(pulumi.ComponentResource):
             lambda v: (
                 promote_script(web=v[1], network=v[2])
                 if exited_ok(v[0])
-                else stop_script(web=v[1], grace=args.web_stop_seconds)
+                else stop_script(web=v[1], network=v[2], grace=args.web_stop_seconds)
             )
         )
         self.promote = command.remote.Command(
@@ -400,7 +428,9 @@ class AppContainers(pulumi.ComponentResource):
         container(
             "proxy",
             args.proxy_memory_mb,
-            after=[web],
+            # A new nginx (it reaches the live network only) starts once a web serves there: the
+            # promoted one, or after a failed probe the previous one.
+            after=[self.promote],
             image=proxy_image.image_id,
             ports=[docker.ContainerPortArgs(internal=p, external=p) for p in (80, 443)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=live.name)],

@@ -149,8 +149,12 @@ def test_web_is_released_side_by_side_and_reaches_nginx_only_once_promoted(run):
         assert [n["name"] for n in proxy.inputs["networksAdvanced"]] == [live.outputs["name"]]
         (net,) = web.inputs["networksAdvanced"]
         assert net["name"] != live.outputs["name"] and not net.get("aliases"), "no request before its probe passed"
-        assert web.inputs["mustRun"] is False, "a web stopped for failing its probe stays stopped on refresh"
+        # Joined to both, web keeps its default route on the network whose name sorts first.
+        assert net["name"] < live.outputs["name"]
+        assert live.urn in web.dependencies, "web goes before the network it was connected to"
         promote = run.named(f"webstack-{run.stack}-app-{i}-web-promote")
+        assert promote.urn in proxy.dependencies, "a new nginx starts once a web serves on its network"
+        assert web.inputs["mustRun"] is False, "a web stopped for failing its probe stays stopped on refresh"
         assert (
             f"docker network connect --alias {upstream} {live.outputs['name']} {web.inputs['name']}"
             in (promote.inputs["create"])
@@ -278,6 +282,7 @@ case "$1 $2" in
   "network inspect") cat "$FAKE/members" ;;
   "network connect") echo "$6" >> "$FAKE/members" ;;
   "ps -aq") cat "$FAKE/containers" ;;
+  "ps --filter") cat "$FAKE/running" ;;
   "inspect --format") shift 3; for c in "$@"; do grep "^$c " "$FAKE/images" | cut -d' ' -f2; done ;;
   "image ls") cat "$FAKE/repository" ;;
   "image rm") if grep -qx "$3" "$FAKE/refuse" 2>/dev/null; then echo "conflict: $3" >&2; exit 1; fi ;;
@@ -340,14 +345,22 @@ def test_a_promotion_that_cannot_connect_fails(on_droplet):
 
 
 def test_a_failing_web_is_stopped_with_its_grace_and_the_step_still_succeeds(on_droplet):
-    script = containers.stop_script(web="web-0a1b2c3d", grace=45)
-    done, log = on_droplet(script)
+    script = containers.stop_script(web="web-0a1b2c3d", network="webstack-42-live", grace=45)
+    # The previous web (started before the live network existed: not on it yet), the one
+    # before it (on it), and other containers.
+    running = "proxy\nweb-11111111\nweb-22222222\nweb-0a1b2c3d\nworker\nweb-1\n"
+    done, log = on_droplet(script, running=running, members="proxy\nweb-22222222\n")
     assert done.returncode == 0, done.stderr
-    assert log == ["docker stop -t 45 web-0a1b2c3d"]
+    assert log[0] == "docker stop -t 45 web-0a1b2c3d"
+    assert [line for line in log if "connect" in line] == [
+        "docker network connect --alias web webstack-42-live web-11111111"
+    ], "whatever serves on is where a new nginx looks"
     assert "web-0a1b2c3d failed its health probe and is stopped (docker logs web-0a1b2c3d)" in done.stdout
-    # The update fails on the probe's message, not on this step's: a stop that fails is reported.
-    done, _ = on_droplet(script, **{"stop-fails": ""})
+    # The update fails on the probe's message, not on this step's: a stop that fails is reported,
+    # and the failed web still never joins the alias.
+    done, log = on_droplet(script, **{"stop-fails": ""}, members="proxy\nweb-11111111\nweb-22222222\n")
     assert done.returncode == 0 and "could not stop web-0a1b2c3d" in done.stderr
+    assert not any("connect" in line for line in log)
 
 
 def test_the_cleanup_removes_only_images_of_the_app_no_container_uses(on_droplet):

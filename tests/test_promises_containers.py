@@ -131,11 +131,12 @@ def test_a_web_failing_its_probe_is_stopped_and_its_release_goes_no_further(monk
         harness.run("prod")
     assert str(info.value).startswith("the web health probe exited with code 1; nothing that depends on it was started")
     done = {r.name.removeprefix("webstack-prod-"): r for r in info.value.recorded}
-    web, promote = done["app-0-web"], done["app-0-web-promote"]
-    grace = web.inputs["stopTimeout"]
-    assert promote.inputs["create"] == f"sh -c {shlex.quote(stop_script(web=web.inputs['name'], grace=grace))}"
-    assert "network connect" not in promote.inputs["create"]
-    assert not {"app-0-worker", "app-0-beat", "app-0-image-prune", "jobs-runner", "app-1-web"} & set(done)
+    web, promote, live = done["app-0-web"], done["app-0-web-promote"], done["app-0-live"]
+    stop = stop_script(web=web.inputs["name"], network=live.inputs["name"], grace=web.inputs["stopTimeout"])
+    assert promote.inputs["create"] == f"sh -c {shlex.quote(stop)}"
+    assert web.inputs["name"] not in promote.inputs["create"].split("connect")[-1], "it never joins the alias"
+    later = {"app-0-worker", "app-0-beat", "app-0-image-prune", "jobs-runner", "app-1-web"}
+    assert not later & set(done)
 
 
 def test_a_failed_admin_step_starts_nothing_that_uses_the_database(monkeypatch):
