@@ -222,17 +222,24 @@ def test_each_droplet_rolls_out_after_its_web_serves_and_the_next_one_after_it()
             c for c in _containers(run) if "-app-" in c.name and _droplet(c) == i and _role(c) in ("worker", "beat")
         ]
         assert processes and {_role(c) for c in processes} >= {"worker"}
+        # Each also carries web's verdict in an input (a label, the script): after a failed
+        # probe the promotion itself succeeds (it stops the web), the verdict does not.
+        verdict = {probe.urn, promote.urn}
         for c in processes:
             assert promote.urn in c.dependencies, f"{c.name} rolls out once web serves on its droplet"
+            assert verdict <= set(c.property_dependencies["labels"]), c.name
         assert {promote.urn, *(c.urn for c in processes)} <= set(prune.dependencies)
+        assert verdict <= set(prune.property_dependencies["create"])
         if i + 1 in webs:
             later = webs[i + 1]
             assert {probe.urn, promote.urn, *(c.urn for c in processes)} <= set(later.dependencies)
+            assert verdict <= set(later.property_dependencies["labels"])
             assert prune.urn not in run.upstream(later.urn), "the cleanup holds no droplet back"
     assert not any(r.name.endswith("-web-promote") for r in map(run.by_urn, run.upstream(webs[0].urn)))
     (runner,) = [c for c in run.of_type(CONTAINER) if c.name.endswith("-jobs-runner")]
     assert _step(run, 0, "web-promote").urn in runner.dependencies
-    assert runner.inputs["uploads"] and webs[0].inputs["image"] in str(runner.inputs["uploads"])
+    assert _step(run, 0, "web-promote").urn in runner.property_dependencies["uploads"], "the script's image"
+    assert webs[0].inputs["image"] in str(runner.inputs["uploads"])
 
 
 def test_the_promotion_outlasts_nginxs_address_cache(run):

@@ -108,12 +108,14 @@ def test_a_web_failing_its_health_probe_stops_the_rollout_to_the_next_droplet(mo
     assert not {"app-1-web", "app-1-proxy"} & started
 
 
-def test_a_web_failing_its_probe_is_stopped_and_its_release_goes_no_further(monkeypatch):
+@pytest.mark.parametrize("overrides", [{}, {"app.processes": {}}], ids=["processes", "web-only"])
+def test_a_web_failing_its_probe_is_stopped_and_its_release_goes_no_further(monkeypatch, overrides):
     """The new web never joined the alias nginx proxies to; the promotion stops it, so the
     previous web serves alone, and only then does the update fail, on the probe's message.
     A step on a droplet takes seconds, here half of one: a program that read the probe's
     failure before the promotion was done would end before the stop is sent (without the
-    delay the mocks answer fast enough to hide that)."""
+    delay the mocks answer fast enough to hide that). Without background processes, nothing but
+    the probe's verdict holds the rest back."""
     container, remote = harness._FAKES[CONTAINER], harness._FAKES[COMMAND]
 
     def probe_fails(self, key, inputs):
@@ -128,7 +130,7 @@ def test_a_web_failing_its_probe_is_stopped_and_its_release_goes_no_further(monk
     monkeypatch.setitem(harness._FAKES, CONTAINER, probe_fails)
     monkeypatch.setitem(harness._FAKES, COMMAND, takes_time)
     with pytest.raises(pulumi.RunError) as info:
-        harness.run("prod")
+        harness.run("prod", overrides)
     assert str(info.value).startswith("the web health probe exited with code 1; nothing that depends on it was started")
     done = {r.name.removeprefix("webstack-prod-"): r for r in info.value.recorded}
     web, promote, live = done["app-0-web"], done["app-0-web-promote"], done["app-0-live"]
