@@ -93,7 +93,7 @@ class DockerHostArgs:
 class DockerHost(pulumi.ComponentResource):
     """`provider` (ssh://deploy@<ip>, the operator's SSH agent) and `network` for the containers.
 
-    `image()` and `container()` are the only way components put something on the droplet:
+    `image()` and `container()` are the only way components put an image or a container there:
     they apply the provider, the droplet pin, log rotation, the memory limit in its read-back
     form, and delete-before-replace (container names are fixed per host).
     """
@@ -127,7 +127,10 @@ class DockerHost(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=parent, provider=self.provider, **opts)
 
     def image(self, name: str, ref: str, parent: pulumi.Resource) -> docker.RemoteImage:
-        """Pull `ref` onto this droplet (kept when the resource goes, other containers may use it)."""
+        """Pull `ref` onto this droplet, kept when the resource goes: another resource may pull
+        the same reference, and the provider's delete (kreuzwerker removeImage) fails the update
+        while any container, even a stopped one, uses the image. The app's images of earlier
+        releases are removed by AppContainers' image cleanup instead."""
         return docker.RemoteImage(
             name, name=ref, keep_locally=True, triggers={DROPLET_LABEL: self.droplet_id}, opts=self._on_host(parent)
         )
