@@ -86,7 +86,7 @@ def stop_script(*, web: str, network: str, grace: int, alias: str = WEB_ALIAS) -
     whatever release started it (one from before the live network has the alias on the app
     network only), so a new nginx reaches the web that serves on. It never fails: the update
     fails on the probe's own message."""
-    stopped = f"webstack: {web} failed its health probe and is stopped (docker logs {web}); the previous web serves on"
+    stopped = f"webstack: {web} failed its health probe and is stopped; it never got a request (docker logs {web})"
     kept = f"webstack: could not stop {web}; it serves nothing (it never joined the alias {alias})"
     net, others = shlex.quote(network), f"grep -Ex {shlex.quote(WEB_NAME)} | grep -vxF {shlex.quote(web)}"
     return "\n".join(
