@@ -179,6 +179,7 @@ for i, host in enumerate(hosts):
             f"{name}-app-{i}",
             AppContainersArgs(
                 host=host,
+                address=servers.addresses[i],
                 image=app.image,
                 proxy_image=cfg.proxy.image,
                 env=app_env_lines,
@@ -200,7 +201,7 @@ for i, host in enumerate(hosts):
                 first=first is None,
                 release_gate=first.release_gate if first else None,
                 release_resource=first.migrate if first else None,
-                rollout_after=previous.probe if previous else None,
+                rollout_after=previous.rolled_out if previous else (),
                 rollout_gate=previous.healthy if previous else None,
                 volume=volume_mount,
             ),
@@ -216,12 +217,12 @@ if app.jobs:
                 JobSpec(name=job, schedule=spec.schedule, command=spec.command, memory_mb=spec.memory_mb)
                 for job, spec in sorted(app.jobs.items())
             ),
-            app_image_id=containers[0].image.image_id,
+            app_image_id=containers[0].released_image,
             env=app_env_lines,
             stack=cfg.stack,
             alert_url=cfg.slack_webhook_url,
             memory_mb=JOB_RUNNER_MEMORY_MB,
-            after=(containers[0].migrate,) if containers[0].migrate else (),
+            after=(containers[0].promote,),
             volume=volume_mount.bind("jobs") if volume_mount else None,
         ),
     )

@@ -1,6 +1,6 @@
 """AppContainers: the app on one droplet: nginx, the one HTTP process (web) with its health
-probe, the background processes, and on the first droplet the singletons and the release
-command.
+probe and its promotion, the background processes, and on the first droplet the singletons and
+the release command.
 """
 
 from __future__ import annotations
@@ -11,15 +11,27 @@ import shlex
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_command as command
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.config.base import IMAGE_RE
 from components.config.process import Process
-from components.dockerhost import DockerHost, VolumeMount, exit_gate
+from components.dockerhost import DEPLOY_USER, DROPLET_LABEL, DockerHost, VolumeMount, exit_gate, exited_ok
 
 CERT_PATH = "/etc/nginx/certs/origin.pem"
 KEY_PATH = "/etc/nginx/certs/origin.key"
+# The name nginx proxies to (components/config/nginx.py: upstream web:<port>), and it resolves it
+# on the live network only: a web joins that network under this alias once its probe passed.
 WEB_ALIAS = "web"
+# web's container names: "web-" and its release id (a RandomId of 4 bytes; tools/ops.py matches
+# them too).
+WEB_NAME = "web-[0-9a-f]{8}"
+LIVE_NETWORK_SUFFIX = "-live"
+# nginx keeps what `web` resolved to for 10 s (components/proxy.py: `resolver ... valid=10s`).
+# The promotion returns only after longer than that, so by the time anything stops the previous
+# web (the engine, at the end of the update) every nginx cache also holds the new one.
+DNS_SETTLE_SECONDS = 15
 # The probe runs curl from its own small image inside the web container's network namespace,
 # so nothing (no shell, no interpreter, no curl) is assumed inside the app image.
 PROBE_IMAGE = "curlimages/curl:8.11.1"
@@ -45,6 +57,89 @@ def probe_script(*, port: int, path: str, status: int, host: str, attempts: int 
     )
 
 
+def _members(network: str) -> str:
+    """Shell: the names of the containers on `network`, one a line."""
+    return "docker network inspect --format '{{range .Containers}}{{println .Name}}{{end}}' " + shlex.quote(network)
+
+
+def promote_script(*, web: str, network: str, alias: str = WEB_ALIAS, settle: int = DNS_SETTLE_SECONDS) -> str:
+    """Shell run on the droplet once `web` passed its probe: connect it to `network` (the only
+    one nginx is on) under `alias`, unless it already is, then wait `settle` seconds so every
+    nginx has looked `alias` up again."""
+    return "\n".join(
+        [
+            "set -eu",
+            f"if {_members(network)} | grep -qxF {shlex.quote(web)}; then",
+            f"  echo {shlex.quote(f'webstack: {web} already serves under the alias {alias}')}",
+            "else",
+            f"  docker network connect --alias {shlex.quote(alias)} {shlex.quote(network)} {shlex.quote(web)}",
+            f"  echo {shlex.quote(f'webstack: {web} passed its health probe and serves under the alias {alias}')}",
+            "fi",
+            f"sleep {settle}",
+        ]
+    )
+
+
+def stop_script(*, web: str, network: str, grace: int, alias: str = WEB_ALIAS) -> str:
+    """Shell run on the droplet when `web` failed its probe: stop it (SIGTERM, `grace` seconds);
+    the container stays, with its log. Every other running web is on `network` under `alias`,
+    whatever release started it (one from before the live network has the alias on the app
+    network only), so a new nginx reaches the web that serves on. It never fails: the update
+    fails on the probe's own message."""
+    stopped = f"webstack: {web} failed its health probe and is stopped; it never got a request (docker logs {web})"
+    kept = f"webstack: could not stop {web}; it serves nothing (it never joined the alias {alias})"
+    net, others = shlex.quote(network), f"grep -Ex {shlex.quote(WEB_NAME)} | grep -vxF {shlex.quote(web)}"
+    return "\n".join(
+        [
+            f"if docker stop -t {grace} {shlex.quote(web)} >/dev/null; then",
+            f"  echo {shlex.quote(stopped)}",
+            "else",
+            f"  echo {shlex.quote(kept)} >&2",
+            "fi",
+            f"for c in $(docker ps --filter status=running --format '{{{{.Names}}}}' | {others}); do",
+            f'  if ! {_members(network)} | grep -qxF "$c"; then',
+            f'    docker network connect --alias {shlex.quote(alias)} {net} "$c" &&',
+            f'      echo "webstack: $c serves under the alias {alias}"',
+            "  fi",
+            "done",
+            "exit 0",
+        ]
+    )
+
+
+def familiar_repository(image: str) -> str:
+    """The repository of `image` as docker names it in `docker image ls` and matches it in a
+    `reference` filter: Docker Hub's domain and `library/` dropped (distribution/reference
+    normalize.go familiarizeName, as vendored by moby)."""
+    repo = IMAGE_RE.match(image)["repo"]
+    first, slash, rest = repo.partition("/")
+    if slash and (first == "localhost" or "." in first or ":" in first):
+        if first not in ("docker.io", "index.docker.io"):
+            return repo
+        repo = rest
+    official, _, name = repo.partition("/")
+    return name if official == "library" and name and "/" not in name else repo
+
+
+def prune_script(*, repository: str) -> str:
+    """Shell run on the droplet once a release serves there: remove every image of the app's
+    `repository` no container uses (running or stopped), then the dangling ones. The release's
+    own image and the previous one stay: the previous web is removed only at the end of the
+    update, so rolling back one release pulls nothing. A failure here is reported, not fatal."""
+    images = f"docker image ls -q --no-trunc --filter {shlex.quote('reference=' + repository)} | sort -u"
+    return "\n".join(
+        [
+            "set -u",
+            "used=$(docker ps -aq | xargs -r docker inspect --format '{{.Image}}')",
+            f"for id in $({images}); do",
+            '  if printf \'%s\\n\' "$used" | grep -qxF "$id"; then continue; fi',
+            '  if docker image rm "$id" >/dev/null; then echo "webstack: removed $id (an earlier release)"; fi',
+            "done",
+            "docker image prune -f || echo 'webstack: could not prune the dangling images' >&2",
+        ]
+    )
+
+
 def _digest(lines: list[str]) -> str:
     """A digest of the env (which holds secrets): enough to notice a change, and the output
     stays a secret because its input is one."""
@@ -55,6 +150,9 @@ def _digest(lines: list[str]) -> str:
 class AppContainersArgs:
     host: DockerHost
     """Docker provider and network of this droplet; no default."""
+    address: pulumi.Input[str]
+    """The droplet's public IPv4 address, where the promotion and the image cleanup run over SSH
+    as the deploy user (the operator's agent); no default."""
     image: str
     """Pinned app image; no default (config `app.image`)."""
     proxy_image: str
@@ -97,39 +195,66 @@ class AppContainersArgs:
     """On other droplets: the first droplet's release to wait on; default None."""
     release_resource: pulumi.Resource | None = None
     """On other droplets: the first droplet's release command container; default None."""
-    rollout_after: pulumi.Resource | None = None
-    """The previous droplet's probe: this web is replaced only once that droplet's new web
-    answers, so a release rolls droplet by droplet; default None (first droplet)."""
+    rollout_after: tuple[pulumi.Resource, ...] = ()
+    """The previous droplet's rollout (`rolled_out`: its probe, promotion and processes): this web
+    is replaced only once that droplet's new release serves, so a release rolls droplet by
+    droplet; default none (first droplet)."""
     rollout_gate: pulumi.Input[str] | None = None
-    """That probe's result (empty text once it passed; fails the update otherwise); default None."""
+    """That droplet's `healthy` (empty text once its new web passed; fails the update
+    otherwise); default None."""
     volume: VolumeMount | None = None
     """The droplet's volume, bound into the containers of its users; default None."""
 
 
 class AppContainers(pulumi.ComponentResource):
-    """web is released side by side: each release gets a new container name (a RandomId kept
-    on everything that would replace it) under the shared network alias `web`, so the new one
-    starts beside the old one and must pass the probe before the next droplet's web is
-    touched; nginx resolves the alias per request, so both serve while both exist (a new web
-    that answers errors gets a share of requests until the probe fails the update and the
-    previous image is set back), and the old one is stopped (SIGTERM, `webStopSeconds` of
-    grace) at the end of the update. Other containers have fixed names and are deleted before they are replaced. Only
-    the proxy publishes host ports. The app's containers run under docker's init (tini): a
+    """web is released side by side and gets requests only once healthy. nginx (the proxy) is on
+    a network of its own, the live network, and proxies to the alias `web` there (resolved per
+    request, cached 10 s). Each release of web gets a new container name (a RandomId kept on
+    everything that would replace it, its probe included) and starts beside the web that serves,
+    on the droplet's app network and without the alias, so nginx cannot reach it. Its probe asks
+    it for the health path; then the promotion, a command on the droplet over SSH, either
+    connects it to the live network under `web` and waits out nginx's cache, or, when the probe
+    failed, stops it (its container and log stay) and makes sure the web that still serves is on
+    the live network. The update then goes on, or fails with the probe's message (`healthy`).
+    The previous web is stopped (SIGTERM, `webStopSeconds` of grace) by the engine at the end of
+    a successful update, after every droplet's new web serves.
+
+    Only after the promotion, on its droplet, are the background processes and singletons
+    replaced (fixed names: each is stopped with its grace first), and nginx when it changes; the
+    next droplet's web waits for all of it, so a release rolls droplet by droplet. Last, the
+    images of the app that no container uses are removed: those of the release and the previous
+    one stay (its web is removed only at the end of the update), so a rollback pulls nothing.
+
+    Only the proxy publishes host ports. The app's containers run under docker's init (tini): a
     process that is PID 1 (node, a shell script) gets SIGTERM forwarded and its zombies reaped,
     so the stop grace is used to finish work, not waited out.
     """
 
     migrate: docker.Container | None
     image: docker.RemoteImage
+    live_network: docker.Network
     probe: docker.Container
+    promote: command.remote.Command
     release_gate: pulumi.Output[str]
     healthy: pulumi.Output[str]
+    released_image: pulumi.Output[str]
+    rolled_out: tuple[pulumi.Resource, ...]
 
     def __init__(self, name: str, args: AppContainersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:containers:AppContainers", name, None, opts)
         host = args.host
         self.image = image = host.image(f"{name}-image", args.image, self)
         proxy_image = host.image(f"{name}-proxy-image", args.proxy_image, self)
+        # Named after the droplet's app network (so after the droplet, like it): nginx and the
+        # promoted webs, nothing else.
+        self.live_network = live = docker.Network(
+            f"{name}-live",
+            name=pulumi.Output.concat(host.network.name, LIVE_NETWORK_SUFFIX),
+            driver="bridge",
+            labels=[docker.NetworkLabelArgs(label=DROPLET_LABEL, value=host.droplet_id)],
+            opts=pulumi.ResourceOptions(parent=self, provider=host.provider),
+        )
+        on_droplet = command.remote.ConnectionArgs(host=args.address, user=DEPLOY_USER)
 
         def mounts(user: str) -> list[docker.ContainerVolumeArgs] | None:
             return (args.volume.volumes(user) or None) if args.volume else None
@@ -166,8 +291,7 @@ class AppContainers(pulumi.ComponentResource):
                 raise ValueError("a droplet that does not run the release needs the first droplet's release")
             self.release_gate = pulumi.Output.from_input(args.release_gate)
             release_after = [args.release_resource] if args.release_resource else []
-        release_label = [docker.ContainerLabelArgs(label="webstack.release", value=self.release_gate)]
-        # The previous droplet's probe result (empty text once it passed): a failed probe
+        # The previous droplet's result (empty text once its new web passed): a failed probe
         # there fails the update before this droplet's web is touched.
         web_label = [
             docker.ContainerLabelArgs(
@@ -175,17 +299,21 @@ class AppContainers(pulumi.ComponentResource):
             )
         ]
 
+        probe_command = probe_script(
+            port=args.port, path=args.health_path, status=args.health_status, host=args.health_host
+        )
         # Everything that replaces web, so a replacement always gets a new name: `init` too,
-        # which the provider only sends at create (not ForceNew upstream).
+        # which the provider only sends at create (not ForceNew upstream), and the probe: a web
+        # that failed its probe is stopped, and a new probe needs a running web to join.
         web_spec = {"command": args.web_command, "memory": args.web_memory_mb, "stop": args.web_stop_seconds,
-                    "port": args.port, "init": True}  # fmt: skip
+                    "port": args.port, "init": True, "probe": probe_command}  # fmt: skip
         if args.volume and args.volume.bind("web"):
             web_spec["volume"] = args.volume.bind("web")
         release_id = random.RandomId(
             f"{name}-web-release",
             byte_length=4,
             # A new name whenever anything that replaces web changes: the old container keeps
-            # serving under the alias until the new one is up.
+            # serving under the alias until the new one is promoted.
             keepers={
                 "release": self.release_gate,
                 "env": pulumi.Output.from_input(args.env).apply(_digest),
@@ -197,7 +325,10 @@ class AppContainers(pulumi.ComponentResource):
             f"{name}-web",
             parent=self,
             memory_mb=args.web_memory_mb,
-            depends_on=release_after + ([args.rollout_after] if args.rollout_after else []),
+            # The live network too, which the promotion connects it to: a destroy (or a replaced
+            # droplet) removes web before that network (docker refuses to remove a network with
+            # running containers on it).
+            depends_on=[*release_after, *args.rollout_after, live],
             delete_before_replace=False,
             name=pulumi.Output.concat("web-", release_id.hex),
             image=image.image_id,
@@ -205,9 +336,19 @@ class AppContainers(pulumi.ComponentResource):
             envs=args.env,
             labels=web_label,
             restart="unless-stopped",
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[WEB_ALIAS])],
+            # The app network only, no alias: nothing proxies to it before the promotion. The
+            # provider reads networks_advanced back only when it is empty (import), so the live
+            # network the promotion adds shows no diff (kreuzwerker resourceDockerContainerRead).
+            # Its default route stays on the app network: of two equal networks the daemon picks
+            # the name that sorts first (moby libnetwork/sandbox.go Endpoint.Less), and the live
+            # network's name is the app network's plus a suffix.
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name)],
             stop_timeout=args.web_stop_seconds,
             destroy_grace_seconds=args.web_stop_seconds,
+            # A web stopped for failing its probe stays stopped: with must_run a refresh reads
+            # it as must_run false and the update starts it (kreuzwerker
+            # resourceDockerContainerRead, resourceDockerContainerUpdate).
+            must_run=False,
             init=True,
             volumes=mounts("web"),
         )
@@ -218,9 +359,7 @@ class AppContainers(pulumi.ComponentResource):
             after=[web],
             image=probe_image.image_id,
             entrypoints=["sh", "-c"],
-            command=[
-                probe_script(port=args.port, path=args.health_path, status=args.health_status, host=args.health_host)
-            ],
+            command=[probe_command],
             # By id: the daemon stores `container:<name>` as `container:<id>` (moby
             # daemon/daemon_unix.go adaptSharedNamespaceContainer) and the provider reads that
             # back; a name would show a forced replacement on every later update.
@@ -231,32 +370,70 @@ class AppContainers(pulumi.ComponentResource):
             attach=True,
             logs=True,
         )
-        self.healthy = exit_gate(self.probe, "the web health probe")
+        # Whatever the probe's exit code: the new web joins the alias, or it is stopped.
+        promotion = pulumi.Output.all(self.probe.exit_code, web.name, live.name).apply(
+            lambda v: (
+                promote_script(web=v[1], network=v[2])
+                if exited_ok(v[0])
+                else stop_script(web=v[1], network=v[2], grace=args.web_stop_seconds)
+            )
+        )
+        self.promote = command.remote.Command(
+            f"{name}-web-promote",
+            connection=on_droplet,
+            create=promotion.apply(lambda script: f"sh -c {shlex.quote(script)}"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.probe]),
+        )
+        gate = exit_gate(self.probe, "the web health probe", rerun=release_id)
+        # The probe's verdict only once the promotion ran: a failure read any earlier could end
+        # the program before the promotion is sent, and leave the failed web running.
+        self.healthy = self.promote.stdout.apply(lambda _: gate)
+        # The app image, once web serves it here: what the job runner runs.
+        self.released_image = pulumi.Output.concat(self.healthy, image.image_id)
+        released = pulumi.Output.concat(self.release_gate, self.healthy)
+        release_label = [docker.ContainerLabelArgs(label="webstack.release", value=released)]
+        processes: list[pulumi.Resource] = []
         for proc_name, proc in args.processes:
             if proc.singleton and not args.first:
                 continue  # two schedulers would fire every job twice
             for k in range(proc.count):
                 role = proc_name if proc.count == 1 else f"{proc_name}-{k + 1}"
-                container(
-                    role,
-                    proc.memory_mb,
-                    after=release_after,
-                    image=image.image_id,
-                    command=list(proc.command),
-                    envs=args.env,
-                    labels=release_label,
-                    stop_timeout=proc.stop_seconds,
-                    destroy_grace_seconds=proc.stop_seconds,
-                    volumes=mounts(proc_name),
-                    init=True,
-                    replace_on_changes=["init"],
+                processes.append(
+                    container(
+                        role,
+                        proc.memory_mb,
+                        after=[*release_after, self.promote],
+                        image=image.image_id,
+                        command=list(proc.command),
+                        envs=args.env,
+                        labels=release_label,
+                        stop_timeout=proc.stop_seconds,
+                        destroy_grace_seconds=proc.stop_seconds,
+                        volumes=mounts(proc_name),
+                        init=True,
+                        replace_on_changes=["init"],
+                    )
                 )
+        self.rolled_out = (self.probe, self.promote, *processes)
+        # Once per new app image, after this droplet's rollout: earlier releases' images go.
+        command.remote.Command(
+            f"{name}-image-prune",
+            connection=on_droplet,
+            create=pulumi.Output.concat(
+                self.healthy, "sh -c ", shlex.quote(prune_script(repository=familiar_repository(args.image)))
+            ),
+            triggers=[image.image_id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.rolled_out)),
+        )
         container(
             "proxy",
             args.proxy_memory_mb,
-            after=[web],
+            # A new nginx (it reaches the live network only) starts once a web serves there: the
+            # promoted one, or after a failed probe the previous one.
+            after=[self.promote],
             image=proxy_image.image_id,
             ports=[docker.ContainerPortArgs(internal=p, external=p) for p in (80, 443)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=live.name)],
             uploads=[
                 docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
                 docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),

@@ -93,7 +93,7 @@ class DockerHostArgs:
 class DockerHost(pulumi.ComponentResource):
     """`provider` (ssh://deploy@<ip>, the operator's SSH agent) and `network` for the containers.
 
-    `image()` and `container()` are the only way components put something on the droplet:
+    `image()` and `container()` are the only way components put an image or a container there:
     they apply the provider, the droplet pin, log rotation, the memory limit in its read-back
     form, and delete-before-replace (container names are fixed per host).
     """
@@ -127,7 +127,10 @@ class DockerHost(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=parent, provider=self.provider, **opts)
 
     def image(self, name: str, ref: str, parent: pulumi.Resource) -> docker.RemoteImage:
-        """Pull `ref` onto this droplet (kept when the resource goes, other containers may use it)."""
+        """Pull `ref` onto this droplet, kept when the resource goes: another resource may pull
+        the same reference, and the provider's delete (kreuzwerker removeImage) fails the update
+        while any container, even a stopped one, uses the image. The app's images of earlier
+        releases are removed by AppContainers' image cleanup instead."""
         return docker.RemoteImage(
             name, name=ref, keep_locally=True, triggers={DROPLET_LABEL: self.droplet_id}, opts=self._on_host(parent)
         )
@@ -250,9 +253,16 @@ def output_tail(output: str, env: Sequence[str]) -> list[str]:
     return [line[:OUTPUT_LINE_MAX] for line in text.rstrip("\n").splitlines()[-OUTPUT_TAIL_LINES:]]
 
 
-def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
+def exited_ok(code: int | None) -> bool:
+    """Whether a one-shot's exit code (None when the provider read none) lets what waits on it go."""
+    return code in (0, None)
+
+
+def exit_gate(container: docker.Container, what: str, rerun: pulumi.Resource | None = None) -> pulumi.Output[str]:
     """Empty text once a one-shot container exited 0; fails the update otherwise, with the last
-    lines of its output (when it keeps them, `logs=True`), its env values redacted.
+    lines of its output (when it keeps them, `logs=True`), its env values redacted, and how to
+    run it again: `pulumi up --target-replace` of the one-shot, or `pulumi up --replace` of
+    `rerun` when replacing that resource is what runs it again (and replaces what it feeds).
 
     Whatever takes this output as an input (or as part of one) waits for the one-shot and is
     never created after a failure. In preview the exit code is unknown and nothing fails.
@@ -260,7 +270,7 @@ def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
 
     def check(args: list) -> str:
         code, output, env, container_name, urn = args
-        if code in (0, None):
+        if exited_ok(code):
             return ""
         lines = output_tail(output or "", env or [])
         shown = "".join(f"\n    {line}" for line in lines)
@@ -269,12 +279,12 @@ def exit_gate(container: docker.Container, what: str) -> pulumi.Output[str]:
             f"{what} exited with code {code}; nothing that depends on it was started. "
             + (f"Its last {last} of output (env values redacted):{shown}\n" if lines else "")
             + f"Read all of it with `docker logs {container_name}` on its droplet, fix, then "
-            f"`pulumi up --target-replace '{urn}'`."
+            + (f"`pulumi up --replace '{urn}'`." if rerun else f"`pulumi up --target-replace '{urn}'`.")
         )
 
     # Its value is always empty text: not secret, though it read the (secret) env and output.
     return pulumi.Output.unsecret(
         pulumi.Output.all(
-            container.exit_code, container.container_logs, container.envs, container.name, container.urn
+            container.exit_code, container.container_logs, container.envs, container.name, (rerun or container).urn
         ).apply(check)
     )

@@ -24,7 +24,8 @@ class JobRunnerArgs:
     jobs: tuple[cron.JobSpec, ...]
     """The jobs; no default (config `app.jobs`)."""
     app_image_id: pulumi.Input[str]
-    """Image id of the app image already pulled on that droplet; no default."""
+    """Image id of the app image already pulled on that droplet, known once web serves it there
+    (AppContainers.released_image); no default."""
     env: pulumi.Input[list[str]]
     """Secret KEY=value list the jobs get (the app's env); no default."""
     stack: str
@@ -34,7 +35,8 @@ class JobRunnerArgs:
     memory_mb: int
     """Memory limit of the runner itself (crond + the docker CLI); no default."""
     after: tuple[pulumi.Resource, ...] = ()
-    """What the runner waits on (the release: jobs run against the migrated schema); default none."""
+    """What the runner waits on: the first droplet's web promotion (after the release command, so
+    jobs run against the migrated schema, and after the new web passed its probe); default none."""
     volume: str | None = None
     """`host:path` bind of the droplet's volume into every job; default None."""
 

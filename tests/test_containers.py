@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
 
+from components import containers
+from tests import realprog
 from tests.conftest import recorded, recorded_with
 from tools import harness
 
 CONTAINER = "docker:index/container:Container"
+COMMAND = "command:remote:Command"
+NETWORK = "docker:index/network:Network"
 CUSTOM_HEALTH = {
     "app.healthPath": "/healthz",
     "app.healthStatus": 204,
@@ -33,6 +40,13 @@ def _containers(run, role=None):
 
 def _droplet(c):
     return int(re.search(r"-app-(\d+)-", c.name)[1])
+
+
+def _nginx_conf(run) -> str:
+    (conf,) = {
+        u["content"] for p in _containers(run, "proxy") for u in p.inputs["uploads"] if u["file"].endswith("nginx.conf")
+    }
+    return conf
 
 
 def test_singletons_and_the_release_run_on_the_first_droplet_only(run):
@@ -123,18 +137,39 @@ def test_every_container_restarts_rotates_logs_and_is_replaced_safely(run):
             assert c.delete_before_replace, f"{c.name}: a fixed name: the old container must go first"
 
 
-def test_web_is_released_side_by_side_under_a_shared_alias(run):
+def test_web_is_released_side_by_side_and_reaches_nginx_only_once_promoted(run):
+    conf = _nginx_conf(run)
+    (upstream,) = set(re.findall(r"set \$upstream http://([^:;]+):", conf))
     for web in _containers(run, "web"):
+        i = _droplet(web)
+        (live,) = [n for n in run.of_type(NETWORK) if n.name == f"webstack-{run.stack}-app-{i}-live"]
+        (proxy,) = [p for p in _containers(run, "proxy") if _droplet(p) == i]
+        # nginx is on the live network alone; a new web starts on the app network, without the
+        # name nginx proxies to, and the promotion adds it there once its probe passed.
+        assert [n["name"] for n in proxy.inputs["networksAdvanced"]] == [live.outputs["name"]]
         (net,) = web.inputs["networksAdvanced"]
-        assert net["aliases"] == ["web"], "nginx reaches web by the alias, whatever the release's name"
+        assert net["name"] != live.outputs["name"] and not net.get("aliases"), "no request before its probe passed"
+        # Joined to both, web keeps its default route on the network whose name sorts first.
+        assert net["name"] < live.outputs["name"]
+        assert live.urn in web.dependencies, "web goes before the network it was connected to"
+        promote = run.named(f"webstack-{run.stack}-app-{i}-web-promote")
+        assert promote.urn in proxy.dependencies, "a new nginx starts once a web serves on its network"
+        assert web.inputs["mustRun"] is False, "a web stopped for failing its probe stays stopped on refresh"
+        assert (
+            f"docker network connect --alias {upstream} {live.outputs['name']} {web.inputs['name']}"
+            in (promote.inputs["create"])
+        )
         grace = run.cfg.app.web_stop_seconds
         assert web.inputs["stopTimeout"] == grace and web.inputs["destroyGraceSeconds"] == grace
-        # A new name whenever the release, the env or web's own spec changes.
+        # A new name whenever the release, the env or web's own spec (its probe too) changes.
         release_id = run.named(f"{web.name}-release")
         assert release_id.urn in web.dependencies
         assert set(release_id.inputs["keepers"]) == {"release", "env", "spec"}
+        spec = json.loads(release_id.inputs["keepers"]["spec"])
         # init is sent only at create upstream: it is in the spec, so a change renames web.
-        assert json.loads(release_id.inputs["keepers"]["spec"])["init"] is True
+        assert spec["init"] is True
+        (probe,) = [p for p in _containers(run, "probe") if _droplet(p) == i]
+        assert spec["probe"] == probe.inputs["command"][0], "a new probe needs a new (running) web"
         assert "keepers.env" in release_id.secret_paths, "a digest of secrets stays a secret"
         assert web.inputs["name"] == "web-" + release_id.outputs["hex"]
 
@@ -168,6 +203,195 @@ def test_a_release_rolls_web_droplet_by_droplet():
     assert not any(p.urn in run.upstream(webs[0].urn) for p in probes.values())
 
 
+def _step(run, i: int, what: str):
+    return run.named(f"webstack-{run.stack}-app-{i}-{what}")
+
+
+def test_each_droplet_rolls_out_after_its_web_serves_and_the_next_one_after_it():
+    """On a droplet: web, its probe, the promotion, then the background processes and
+    singletons, then the image cleanup. The next droplet's web waits for all of it but the
+    cleanup; the job runner waits for the first droplet's promotion."""
+    run = recorded("prod")
+    webs = {_droplet(w): w for w in _containers(run, "web")}
+    assert len(webs) >= 2
+    for i, web in webs.items():
+        (probe,) = [p for p in _containers(run, "probe") if _droplet(p) == i]
+        promote, prune = _step(run, i, "web-promote"), _step(run, i, "image-prune")
+        assert probe.urn in promote.dependencies and web.urn in run.upstream(promote.urn)
+        processes = [
+            c for c in _containers(run) if "-app-" in c.name and _droplet(c) == i and _role(c) in ("worker", "beat")
+        ]
+        assert processes and {_role(c) for c in processes} >= {"worker"}
+        # Each also carries web's verdict in an input (a label, the script): after a failed
+        # probe the promotion itself succeeds (it stops the web), the verdict does not.
+        verdict = {probe.urn, promote.urn}
+        for c in processes:
+            assert promote.urn in c.dependencies, f"{c.name} rolls out once web serves on its droplet"
+            assert verdict <= set(c.property_dependencies["labels"]), c.name
+        assert {promote.urn, *(c.urn for c in processes)} <= set(prune.dependencies)
+        assert verdict <= set(prune.property_dependencies["create"])
+        if i + 1 in webs:
+            later = webs[i + 1]
+            assert {probe.urn, promote.urn, *(c.urn for c in processes)} <= set(later.dependencies)
+            assert verdict <= set(later.property_dependencies["labels"])
+            assert prune.urn not in run.upstream(later.urn), "the cleanup holds no droplet back"
+    assert not any(r.name.endswith("-web-promote") for r in map(run.by_urn, run.upstream(webs[0].urn)))
+    (runner,) = [c for c in run.of_type(CONTAINER) if c.name.endswith("-jobs-runner")]
+    assert _step(run, 0, "web-promote").urn in runner.dependencies
+    assert _step(run, 0, "web-promote").urn in runner.property_dependencies["uploads"], "the script's image"
+    assert webs[0].inputs["image"] in str(runner.inputs["uploads"])
+
+
+def test_the_promotion_outlasts_nginxs_address_cache(run):
+    """The previous web is stopped (at the end of the update) only once every nginx has looked
+    the alias up again: the promotion waits longer than nginx keeps an answer."""
+    valid = int(re.search(r"resolver \S+ valid=(\d+)s", _nginx_conf(run))[1])
+    assert valid < containers.DNS_SETTLE_SECONDS
+    for web in _containers(run, "web"):
+        create = _step(run, _droplet(web), "web-promote").inputs["create"]
+        assert create.startswith("sh -c ") and f"sleep {containers.DNS_SETTLE_SECONDS}" in shlex.split(create)[2]
+
+
+def test_old_release_images_are_pruned_once_per_new_image_after_the_rollout(run):
+    repository = containers.familiar_repository(run.cfg.app.image)
+    for web in _containers(run, "web"):
+        prune = _step(run, _droplet(web), "image-prune")
+        assert prune.inputs["triggers"] == [web.inputs["image"]], "it runs again with every new app image"
+        script = shlex.split(prune.inputs["create"])[2]
+        assert script == containers.prune_script(repository=repository)
+        assert prune.inputs["connection"]["user"] == "deploy" and "privateKey" not in prune.inputs["connection"]
+
+
+@pytest.mark.parametrize(
+    ("image", "repository"),
+    [
+        ("ghcr.io/example/shop:1.4.2", "ghcr.io/example/shop"),
+        ("registry.digitalocean.com/acme/app:2.3.0", "registry.digitalocean.com/acme/app"),
+        ("docker.io/mysticecom/web:1.0.0", "mysticecom/web"),
+        ("mysticecom/web:1.0.0", "mysticecom/web"),
+        ("index.docker.io/library/nginx:1.27.5", "nginx"),
+        ("nginx@sha256:" + "a" * 64, "nginx"),
+        ("docker.io/library/team/app:1", "library/team/app"),
+        ("localhost:5000/app:1", "localhost:5000/app"),
+        ("localhost/app:1", "localhost/app"),
+    ],
+)
+def test_the_pruned_repository_is_named_as_docker_lists_it(image, repository):
+    assert containers.familiar_repository(image) == repository
+
+
+# --------------------------------------------------------------------------- the scripts, run
+
+FAKE_DOCKER = r"""#!/bin/sh
+# Logs its arguments (one line per call), answers from files in $FAKE.
+echo "docker $*" >> "$FAKE/log"
+case "$1 $2" in
+  "network inspect") cat "$FAKE/members" ;;
+  "network connect") echo "$6" >> "$FAKE/members" ;;
+  "ps -aq") cat "$FAKE/containers" ;;
+  "ps --filter") cat "$FAKE/running" ;;
+  "inspect --format") shift 3; for c in "$@"; do grep "^$c " "$FAKE/images" | cut -d' ' -f2; done ;;
+  "image ls") cat "$FAKE/repository" ;;
+  "image rm") if grep -qx "$3" "$FAKE/refuse" 2>/dev/null; then echo "conflict: $3" >&2; exit 1; fi ;;
+  "stop -t") if [ -e "$FAKE/stop-fails" ]; then echo "No such container: $4" >&2; exit 1; fi ;;
+esac
+"""
+
+
+def _shells() -> list[str]:
+    return [realprog.require("busybox", "busybox") + " sh", "sh"]
+
+
+@pytest.fixture(params=_shells(), ids=["busybox", "sh"])
+def on_droplet(request, tmp_path: Path):
+    """Run a script as the droplet would (with `docker` and `sleep` faked), in each shell;
+    returns (result, the fake's log)."""
+    bin_dir, fake = tmp_path / "bin", tmp_path / "fake"
+    bin_dir.mkdir()
+    fake.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "sleep").write_text(f'#!/bin/sh\necho "sleep $*" >> {fake}/log\n')
+    for tool in ("docker", "sleep"):
+        (bin_dir / tool).chmod(0o755)
+
+    def run(script: str, **files: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        for name, text in files.items():
+            (fake / name).write_text(text)
+        (fake / "log").write_text("")
+        syntax = subprocess.run([*request.param.split(), "-n", "-c", script], capture_output=True, text=True)
+        assert syntax.returncode == 0, syntax.stderr
+        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE": str(fake)}
+        done = subprocess.run(
+            [*request.param.split(), "-c", script], capture_output=True, text=True, timeout=10, env=env
+        )
+        return done, (fake / "log").read_text().splitlines()
+
+    return run
+
+
+def test_a_passing_web_joins_the_alias_once_then_the_promotion_waits_for_nginx(on_droplet):
+    script = containers.promote_script(web="web-0a1b2c3d", network="webstack-42-live")
+    done, log = on_droplet(script, members="proxy\n")
+    assert done.returncode == 0, done.stderr
+    assert log == [
+        "docker network inspect --format {{range .Containers}}{{println .Name}}{{end}} webstack-42-live",
+        "docker network connect --alias web webstack-42-live web-0a1b2c3d",
+        f"sleep {containers.DNS_SETTLE_SECONDS}",
+    ]
+    assert "web-0a1b2c3d passed its health probe" in done.stdout
+    # Run again (an update of the step): already there, not connected twice.
+    done, log = on_droplet(script)
+    assert done.returncode == 0 and not any("connect" in line for line in log)
+    assert "already serves" in done.stdout
+
+
+def test_a_promotion_that_cannot_connect_fails(on_droplet):
+    script = containers.promote_script(web="web-0a1b2c3d", network="webstack-42-live")
+    done, _ = on_droplet(script.replace("docker network connect", "false"), members="")
+    assert done.returncode != 0
+
+
+def test_a_failing_web_is_stopped_with_its_grace_and_the_step_still_succeeds(on_droplet):
+    script = containers.stop_script(web="web-0a1b2c3d", network="webstack-42-live", grace=45)
+    # The previous web (started before the live network existed: not on it yet), the one
+    # before it (on it), and other containers.
+    running = "proxy\nweb-11111111\nweb-22222222\nweb-0a1b2c3d\nworker\nweb-1\n"
+    done, log = on_droplet(script, running=running, members="proxy\nweb-22222222\n")
+    assert done.returncode == 0, done.stderr
+    assert log[0] == "docker stop -t 45 web-0a1b2c3d"
+    assert [line for line in log if "connect" in line] == [
+        "docker network connect --alias web webstack-42-live web-11111111"
+    ], "whatever serves on is where a new nginx looks"
+    assert "web-0a1b2c3d failed its health probe and is stopped; it never got a request" in done.stdout
+    # The update fails on the probe's message, not on this step's: a stop that fails is reported,
+    # and the failed web still never joins the alias.
+    done, log = on_droplet(script, **{"stop-fails": ""}, members="proxy\nweb-11111111\nweb-22222222\n")
+    assert done.returncode == 0 and "could not stop web-0a1b2c3d" in done.stderr
+    assert not any("connect" in line for line in log)
+
+
+def test_the_cleanup_removes_only_images_of_the_app_no_container_uses(on_droplet):
+    current, previous, older, shared = ("sha256:" + c * 64 for c in "abcd")
+    done, log = on_droplet(
+        containers.prune_script(repository="ghcr.io/example/shop"),
+        # the new web, the previous web (removed only at the end of the update), a stopped migrate
+        containers="c1\nc2\nc3\n",
+        images=f"c1 {current}\nc2 {previous}\nc3 {current}\n",
+        # one image under two tags is listed twice; `shared` has a tag in another repository too
+        repository=f"{current}\n{previous}\n{older}\n{older}\n{shared}\n",
+        refuse=f"{shared}\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "docker image ls -q --no-trunc --filter reference=ghcr.io/example/shop" in log
+    assert [line for line in log if line.startswith("docker image rm")] == [
+        f"docker image rm {older}",
+        f"docker image rm {shared}",
+    ]
+    assert log[-1] == "docker image prune -f"
+    assert f"removed {older}" in done.stdout and f"removed {shared}" not in done.stdout
+    assert f"conflict: {shared}" in done.stderr, "a refused removal is reported, not fatal"
+
+
 def test_custom_health_probe_settings_reach_the_probe():
     run = recorded_with("prod", CUSTOM_HEALTH)
     for probe in _containers(run, "probe"):
@@ -177,7 +401,8 @@ def test_custom_health_probe_settings_reach_the_probe():
 
 def test_every_docker_provider_waits_on_its_droplets_readiness_and_key_sync(run):
     providers = run.of_type(PROVIDER)
-    assert len(providers) == len(run.of_type("command:remote:Command")) // 2 == run.cfg.app.replicas
+    ready_steps = [c for c in run.of_type("command:remote:Command") if c.name.endswith("-ready")]
+    assert len(providers) == len(ready_steps) == run.cfg.app.replicas
     for provider in providers:
         i = re.search(r"-host-(\d+)-", provider.name)[1]
         droplet = run.named(f"webstack-{run.stack}-node-{i}")

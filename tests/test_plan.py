@@ -66,6 +66,14 @@ def test_a_type_missing_from_a_table_fails_the_plan(monkeypatch, table, key, mes
         plan.build(recorded("staging"))
 
 
+def test_a_step_on_the_droplets_takes_its_own_time_not_the_readiness_steps():
+    """Remote commands range from cloud-init (minutes) to a network connect: by name."""
+    steps = {s["name"]: s["seconds"] for s in plan.simulate_deploy(recorded("prod"))["critical_path"]}
+    promote = next(name for name in steps if name.endswith("-web-promote"))
+    assert steps[promote] == plan.DURATIONS["by_name"]["-web-promote"]
+    assert plan.DURATIONS["seconds"]["command:remote:Command"] > 60 * 3, "cloud-init stays the type's row"
+
+
 def test_critical_path_is_a_real_chain_no_longer_than_the_serial_sum(built):
     run, p = built
     chain = p["deploy"]["critical_path"]

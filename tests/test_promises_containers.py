@@ -7,16 +7,20 @@ web on an unmigrated schema."""
 
 from __future__ import annotations
 
+import shlex
+import time
 from urllib.parse import urlsplit
 
 import pulumi
 import pytest
 
+from components.containers import stop_script
 from components.dockerhost import redact
 from tests.conftest import recorded, recorded_with
 from tools import harness
 
 CONTAINER = "docker:index/container:Container"
+COMMAND = "command:remote:Command"
 
 
 def _started_when_failing(monkeypatch, stack: str, name: str, code: int, message: str, output=None):
@@ -70,6 +74,7 @@ def test_a_failed_one_shot_shows_its_last_lines_with_its_secrets_blanked(monkeyp
     """`pulumi up` says why a release stopped: the one-shot's last 20 lines of output, with its
     env values (8 characters or more: passwords, keys, URLs) and the passwords in its URLs
     blanked, and where to read the rest. Its full output stays in the state, as a secret."""
+    urns = {r.name: r.urn for r in recorded(stack).resources}  # before the one-shot is made to fail
     _, error, failed = _started_when_failing(monkeypatch, stack, name, code, what)
     assert "containerLogs" in failed.additional_secret_outputs
     printed = _output(failed.inputs).splitlines()[-20:]
@@ -83,10 +88,12 @@ def test_a_failed_one_shot_shows_its_last_lines_with_its_secrets_blanked(monkeyp
     secrets = [v for v in values if len(v) >= 8] + [urlsplit(v).password for v in values if "://" in v]
     assert [s for s in secrets if s and s in error] == []
     assert ("[secret]" in error) == bool(secrets)
-    assert tail == (
-        f"Read all of it with `docker logs {name}` on its droplet, fix, then "
-        f"`pulumi up --target-replace '{failed.urn}'`."
-    )
+    # The probe runs again only with a new web (the failed one is stopped): a new release id.
+    if name == "probe":
+        rerun = f"--replace '{urns[failed.name.replace('-probe', '-web-release')]}'"
+    else:
+        rerun = f"--target-replace '{failed.urn}'"
+    assert tail == f"Read all of it with `docker logs {name}` on its droplet, fix, then `pulumi up {rerun}`."
 
 
 def test_a_failed_migration_starts_no_process_of_the_release(monkeypatch):
@@ -99,6 +106,39 @@ def test_a_web_failing_its_health_probe_stops_the_rollout_to_the_next_droplet(mo
     started, *_ = _started_when_failing(monkeypatch, "prod", "probe", 1, "the web health probe")
     assert {"app-0-web", "app-0-probe"} <= started
     assert not {"app-1-web", "app-1-proxy"} & started
+
+
+@pytest.mark.parametrize("overrides", [{}, {"app.processes": {}}], ids=["processes", "web-only"])
+def test_a_web_failing_its_probe_is_stopped_and_its_release_goes_no_further(monkeypatch, overrides):
+    """The new web never joined the alias nginx proxies to; the promotion stops it, so the
+    previous web serves alone, and only then does the update fail, on the probe's message.
+    A step on a droplet takes seconds, here half of one: a program that read the probe's
+    failure before the promotion was done would end before the stop is sent (without the
+    delay the mocks answer fast enough to hide that). Without background processes, nothing but
+    the probe's verdict holds the rest back."""
+    container, remote = harness._FAKES[CONTAINER], harness._FAKES[COMMAND]
+
+    def probe_fails(self, key, inputs):
+        rid, outputs = container(self, key, inputs)
+        return rid, ({**outputs, "exitCode": 1} if inputs.get("name") == "probe" else outputs)
+
+    def takes_time(self, key, inputs):
+        if key[-1].endswith("-web-promote"):
+            time.sleep(0.5)
+        return remote(self, key, inputs)
+
+    monkeypatch.setitem(harness._FAKES, CONTAINER, probe_fails)
+    monkeypatch.setitem(harness._FAKES, COMMAND, takes_time)
+    with pytest.raises(pulumi.RunError) as info:
+        harness.run("prod", overrides)
+    assert str(info.value).startswith("the web health probe exited with code 1; nothing that depends on it was started")
+    done = {r.name.removeprefix("webstack-prod-"): r for r in info.value.recorded}
+    web, promote, live = done["app-0-web"], done["app-0-web-promote"], done["app-0-live"]
+    stop = stop_script(web=web.inputs["name"], network=live.inputs["name"], grace=web.inputs["stopTimeout"])
+    assert promote.inputs["create"] == f"sh -c {shlex.quote(stop)}"
+    assert web.inputs["name"] not in promote.inputs["create"].split("connect")[-1], "it never joins the alias"
+    later = {"app-0-worker", "app-0-beat", "app-0-image-prune", "jobs-runner", "app-1-web"}
+    assert not later & set(done)
 
 
 def test_a_failed_admin_step_starts_nothing_that_uses_the_database(monkeypatch):

@@ -146,7 +146,7 @@ def _fake_bin(tmp_path: Path, mounted: bool, cloud_init: int = 0) -> dict[str, s
 
 @pytest.mark.parametrize("mounted", [True, False])
 def test_the_droplet_is_ready_only_once_its_volume_is_mounted(tmp_path, mounted):
-    ready = _run("staging").named("webstack-staging-node-0-ready")
+    (ready,) = [c for c in _run("staging").of_type("command:remote:Command") if c.name.endswith("-ready")]
     script = ready.inputs["create"]
     assert script == ready_script(MOUNT.format(stack="staging"))
     done = subprocess.run(["sh", "-c", script], env=_fake_bin(tmp_path, mounted), capture_output=True, text=True)

@@ -128,6 +128,7 @@ def simulate_deploy(run: Run) -> dict[str, Any]:
     followed back from the last resource to finish; its length is at most the serial sum.
     """
     seconds = DURATIONS["seconds"]
+    by_name = DURATIONS.get("by_name") or {}
     index = {r.urn: r for r in run.resources}
     finish: dict[str, float] = {}
     via: dict[str, str | None] = {}
@@ -135,11 +136,12 @@ def simulate_deploy(run: Run) -> dict[str, Any]:
     def duration(r: Resource) -> float:
         if not r.custom:
             return 0.0
+        for suffix, typical in by_name.items():
+            if r.name.endswith(suffix):
+                return float(typical)
         if r.type not in seconds:
             raise PlanError(f"no duration row for {r.type} (add it to tools/durations.yaml)")
-        # One resource of a type may take far less than the type's typical time.
-        by_name = DURATIONS.get("by_name_suffix") or {}
-        return float(next((t for sfx, t in by_name.items() if r.name.endswith(sfx)), seconds[r.type]))
+        return float(seconds[r.type])
 
     def visit(urn: str) -> float:
         if urn in finish:
