@@ -10,7 +10,7 @@ import pulumi_digitalocean as do
 import pulumi_docker as docker
 
 from components.dockerhost import DockerHost
-from components.spaces import scoped_key
+from components.spaces import bucket_options, scoped_key
 
 DUMP_PREFIX = "postgres"
 VOLUME_PREFIX = "volume"
@@ -89,7 +89,7 @@ class Backups(pulumi.ComponentResource):
             ],
             # Disposable stacks empty the bucket on destroy; a protected one never does.
             force_destroy=not args.protect,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=bucket_options(self, protect=args.protect),
         )
         key = scoped_key(f"{name}-key", f"{name}-dumps", self.bucket, self)
         env = pulumi.Output.all(

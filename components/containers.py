@@ -209,6 +209,8 @@ class AppContainers(pulumi.ComponentResource):
             stop_timeout=args.web_stop_seconds,
             destroy_grace_seconds=args.web_stop_seconds,
             init=True,
+            # Also in web_spec (a new name); said here too, where the contract check sees it.
+            replace_on_changes=["init"],
             volumes=mounts("web"),
         )
         probe_image = host.image(f"{name}-probe-image", PROBE_IMAGE, self)

@@ -16,6 +16,12 @@ METRICS = {
 UPTIME_REGIONS = ["us_east", "us_west", "eu_west", "se_asia"]
 
 
+def _alert_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    """An uptime alert's options: its check id is only the path of the provider's update
+    (resource_uptime_alert.go), so an alert follows a replaced check by being replaced."""
+    return pulumi.ResourceOptions(parent=parent, replace_on_changes=["checkId"])
+
+
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     app_tag: pulumi.Input[str]
@@ -89,7 +95,7 @@ class Monitoring(pulumi.ComponentResource):
                     name=f"{host} {role}",
                     check_id=check.id,
                     notifications=notify,
-                    opts=child,
+                    opts=_alert_options(self),
                     **spec,
                 )
         self.register_outputs({})
