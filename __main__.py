@@ -390,7 +390,7 @@ pulumi.export("backup_offsite_bucket", backups.offsite.name if backups else None
 pulumi.export("backup_offsite_endpoint", backups.offsite_endpoint if backups else None)
 pulumi.export("database_url", postgres.url)
 pulumi.export("database_direct_url", postgres.direct_url)
-# The restore runbook's libpq service file (README "Restoring a backup"): no password on a command line.
+# The restore runbook's libpq service file (README, "Restore a dump"): no password on a command line.
 pulumi.export(
     "database_restore_service",
     pulumi.Output.secret(

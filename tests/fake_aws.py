@@ -11,8 +11,11 @@ environment variable) makes that call fail, as a network or permission error wou
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
+
+from tests import realprog
 
 STUB = r"""#!{python}
 import json, os, sys
@@ -101,3 +104,16 @@ def objects(root: Path, endpoint_host: str, bucket: str) -> dict[str, str]:
 def calls(root: Path) -> list[dict]:
     log = root / "calls.jsonl"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def busybox_dir(directory: Path) -> Path:
+    """A directory of busybox applets (sh, cut, date, ...) to put first on PATH: the dump
+    image is Alpine's, whose shell and tools are busybox."""
+    busybox = realprog.require("busybox", "busybox")
+    directory.mkdir(parents=True, exist_ok=True)
+    listed = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in listed:
+        link = directory / applet
+        if not link.exists():
+            link.symlink_to(busybox)
+    return directory

@@ -10,7 +10,6 @@ script is run for real under busybox sh (the image is Alpine's) with a stand-in 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -210,20 +209,6 @@ export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_SECRET_ACCE
 """
 
 
-def busybox_path(directory: Path) -> Path:
-    """A directory of busybox applets (sh, cut, date, ...), as on the image's Alpine."""
-    busybox = shutil.which("busybox")
-    if not busybox:
-        pytest.skip("busybox not installed (.ci/run installs it)")
-    directory.mkdir(parents=True, exist_ok=True)
-    listed = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in listed:
-        link = directory / applet
-        if not link.exists():
-            link.symlink_to(busybox)
-    return directory
-
-
 @pytest.fixture
 def box(tmp_path: Path):
     """The dump container's world: the image directory with backup.sh, busybox, the fake aws."""
@@ -233,7 +218,7 @@ def box(tmp_path: Path):
     (image / "env.sh").write_text(FAKE_ENV)
     root = tmp_path / "spaces"
     fake_aws.install(tmp_path / "bin", root, KEYS)
-    bb = busybox_path(tmp_path / "busybox")
+    bb = fake_aws.busybox_dir(tmp_path / "busybox")
     script = tmp_path / "backup-run.sh"
     env = {
         "PATH": f"{tmp_path / 'bin'}:{bb}",
