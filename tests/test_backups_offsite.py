@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from components import backups
-from components.config import ConfigError
+from components.config import BackupsConfig, ConfigError
 from components.config.ops import OFFSITE_REGIONS, schedule_gap_minutes
 from tests import fake_aws
 from tests.conftest import STACKS, recorded, recorded_with
+from tests.test_volume import ON, SINGLE
 from tools import harness
 
 BUCKET = "digitalocean:index/spacesBucket:SpacesBucket"
@@ -28,7 +29,10 @@ CHECK = "digitalocean:index/uptimeCheck:UptimeCheck"
 UPTIME_ALERT = "digitalocean:index/uptimeAlert:UptimeAlert"
 CONTAINER = "docker:index/container:Container"
 BACKED_UP = [s for s in STACKS if recorded(s).cfg.backups.enabled]
-VOLUME = {"app.replicas": 1, "volume.enabled": True, "volume.sizeGb": 10, "backups.enabled": True}
+# The recordings other test files make too (a run is cached per session and overrides).
+VOLUME = {**SINGLE, "volume": ON}
+# Another off-site region, and monitoring off: one recording for both tests.
+ELSEWHERE_QUIET = {"backups.offsiteRegion": "ams3", "monitoring.enabled": False}
 
 
 def _named(run: harness.Run, type_: str, suffix: str) -> harness.Resource:
@@ -104,7 +108,7 @@ def test_the_dump_runs_the_webstack_script_on_the_schedule_with_its_files(stack)
 
 
 def test_the_offsite_region_is_configurable_and_never_the_stacks_own():
-    run = recorded_with("staging", {"backups.offsiteRegion": "ams3"})
+    run = recorded_with("staging", ELSEWHERE_QUIET)
     assert _named(run, BUCKET, "-backups-offsite").inputs["region"] == "ams3"
     with pytest.raises(ConfigError) as err:
         harness.run("staging", {"backups.offsiteRegion": "nyc3"})
@@ -128,7 +132,7 @@ def test_the_offsite_region_is_configurable_and_never_the_stacks_own():
 )
 def test_the_alert_waits_the_schedules_longest_gap_plus_a_day(schedule, gap, days):
     assert schedule_gap_minutes(schedule) == gap
-    assert recorded_with("staging", {"backups.schedule": schedule}).cfg.backups.stale_after_days == days
+    assert BackupsConfig(schedule=schedule).stale_after_days == days
 
 
 @pytest.mark.parametrize(
@@ -168,7 +172,7 @@ def test_the_heartbeat_is_watched_from_outside_the_droplet(stack):
 
 def test_no_heartbeat_check_without_monitoring_or_without_backups():
     assert not [c for c in recorded("dev").of_type(CHECK)]  # dev: neither
-    quiet = recorded_with("staging", {"monitoring.enabled": False})
+    quiet = recorded_with("staging", ELSEWHERE_QUIET)
     assert quiet.of_type(CHECK) == [] and _named(quiet, BUCKET, "-backups-offsite")
     undumped = recorded_with("staging", {"backups.enabled": False})
     assert not [c for c in undumped.of_type(CHECK) if c.name.endswith("-backups")]

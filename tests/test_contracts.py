@@ -682,6 +682,12 @@ MUTATIONS = {
     "media bucket renamed in place": Case(
         PROD_V, BUCKET, no_replace_on_changes, "resource_spaces_bucket.go:271", "-media-bucket", "name"
     ),
+    "offsite bucket renamed in place": Case(
+        "prod", BUCKET, no_replace_on_changes, "resource_spaces_bucket.go:271", "-backups-offsite", "name"
+    ),
+    "heartbeat alert moved to another check in place": Case(
+        "prod", UPTIME, no_replace_on_changes, "uptime_alert.go:160", "-backups-stale", "checkId"
+    ),
     "logs bucket renamed in place": Case(
         PROD_V, BUCKET, no_replace_on_changes, "resource_spaces_bucket.go:271", "-logs-bucket", "name"
     ),
