@@ -707,7 +707,15 @@ MUTATIONS = {
     "uptime alert moved to another check in place": Case(
         "prod", UPTIME, no_replace_on_changes, "uptime_alert.go:160", path="checkId"
     ),
-    "container tmpfs": Case("prod", CONTAINER, put("tmpfs", {"/tmp": "rw"}), "container_funcs.go:991", PROXY),
+    # tmpfs is not force-new and not in Update's list either: a container that sets it must replace on it.
+    "container tmpfs": Case(
+        "prod",
+        CONTAINER,
+        lambda r: put("tmpfs", {"/tmp": "rw"})(no_replace_on_changes(r)),
+        "container_funcs.go:991",
+        PROXY,
+        "tmpfs",
+    ),
 }
 
 
