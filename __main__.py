@@ -3,7 +3,7 @@
 import pulumi
 
 from components import cloudflare_ips
-from components.backups import Backups, BackupsArgs
+from components.backups import RESTORE_SERVICE, Backups, BackupsArgs, heartbeat_url, pg_service_file
 from components.cache import Valkey, ValkeyArgs
 from components.cloudinit import volume_data_dir, volume_scratch_dir
 from components.config import (
@@ -288,6 +288,9 @@ if cfg.monitoring.enabled:
             window=cfg.monitoring.window,
             latency_ms=cfg.monitoring.latency_ms,
             ssl_expiry_days=cfg.monitoring.ssl_expiry_days,
+            backup_heartbeat_url=heartbeat_url(cfg.offsite_bucket_name, cfg.offsite_region)
+            if cfg.backups.enabled
+            else None,
         ),
     )
 
@@ -313,6 +316,8 @@ if cfg.backups.enabled:
         BackupsArgs(
             bucket_name=cfg.bucket_name,
             region=cfg.region,
+            offsite_bucket_name=cfg.offsite_bucket_name,
+            offsite_region=cfg.offsite_region,
             docker_host=hosts[0],
             pg_host=postgres.host,
             pg_port=postgres.port,
@@ -322,6 +327,7 @@ if cfg.backups.enabled:
             pg_sslmode="require" if cfg.database.mode == "managed" else "disable",
             retention_days=cfg.backups.retention_days,
             schedule=cfg.backups.schedule,
+            heartbeat_days=cfg.backups.stale_after_days,
             image=cfg.backups.image,
             protect=cfg.protect,
             memory_mb=BACKUP_MEMORY_MB,
@@ -350,7 +356,7 @@ Project(
             front_door,
             *([postgres.cluster.cluster_urn] if postgres.cluster else []),
             *(c.cluster_urn for c in (valkey.clusters if valkey else [])),
-            *([backups.bucket.bucket_urn] if backups else []),
+            *([backups.bucket.bucket_urn, backups.offsite.bucket_urn] if backups else []),
             *([media.bucket.bucket_urn] if media else []),
             *([logs.bucket.bucket_urn] if logs else []),
         ),
@@ -383,7 +389,26 @@ pulumi.export("backup_bucket", backups.bucket.name if backups else None)
 pulumi.export("media_bucket", media.bucket.name if media else None)
 pulumi.export("logs_bucket", logs.bucket.name if logs else None)
 pulumi.export("backup_endpoint", backups.endpoint if backups else None)
+pulumi.export("backup_offsite_bucket", backups.offsite.name if backups else None)
+pulumi.export("backup_offsite_endpoint", backups.offsite_endpoint if backups else None)
 pulumi.export("database_url", postgres.url)
 pulumi.export("database_direct_url", postgres.direct_url)
+# The restore runbook's libpq service file (README, "Restore a dump"): no password on a command line.
+pulumi.export(
+    "database_restore_service",
+    pulumi.Output.secret(
+        pulumi.Output.all(postgres.host, postgres.port, postgres.password).apply(
+            lambda v: pg_service_file(
+                service=RESTORE_SERVICE,
+                host=v[0],
+                port=v[1],
+                dbname=postgres.database,
+                user=postgres.user,
+                password=v[2],
+                sslmode="require" if cfg.database.mode == "managed" else "disable",
+            )
+        )
+    ),
+)
 pulumi.export("broker_url", valkey.broker_url if valkey else None)
 pulumi.export("cache_url", valkey.cache_url if valkey else None)

@@ -22,6 +22,12 @@ AUTO_UPGRADES_PATH = "/etc/apt/apt.conf.d/20auto-upgrades"
 AUTO_REBOOT_PATH = "/etc/apt/apt.conf.d/52unattended-upgrades-webstack"
 FAIL2BAN_JAIL_PATH = "/etc/fail2ban/jail.d/webstack.local"
 SWAP_FILE = "/swapfile"
+# The daemon's default log options, the one source for them: the daemon merges each key a
+# container lacks into its log config (moby daemon/logs.go mergeAndVerifyLogConfig) and the
+# docker provider reads the merged map back into `log_opts`, a force-new input. So every
+# container sends these same keys (dockerhost.LOG_OPTS is this map): a key here that the
+# containers did not send would replace every container on every run.
+DOCKER_LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 
 _SWAP_THRESHOLD_MB = 2048
 _SMALL_HOST_SWAP_MB = 2048
@@ -183,10 +189,11 @@ def sshd_dropin(deploy_user: str = "deploy") -> str:
 
 def _docker_daemon(log_max_size: str, log_max_file: int) -> str:
     # Without log-opts json-file logs grow until the disk is full. live-restore keeps the
-    # containers serving while dockerd itself is upgraded by unattended-upgrades.
+    # containers serving while dockerd itself is upgraded by unattended-upgrades. The keys are
+    # DOCKER_LOG_OPTS's, whatever the values.
     daemon = {
         "log-driver": "json-file",
-        "log-opts": {"max-size": log_max_size, "max-file": str(log_max_file)},
+        "log-opts": {**DOCKER_LOG_OPTS, "max-size": log_max_size, "max-file": str(log_max_file)},
         "live-restore": True,
     }
     return json.dumps(daemon, indent=2) + "\n"
@@ -226,8 +233,8 @@ def render_cloud_init(
     ssh_public_keys: Sequence[str],
     memory_mb: int,
     deploy_user: str = "deploy",
-    log_max_size: str = "10m",
-    log_max_file: int = 3,
+    log_max_size: str = DOCKER_LOG_OPTS["max-size"],
+    log_max_file: int = int(DOCKER_LOG_OPTS["max-file"]),
     volume_name: str | None = None,
     volume_owner: str | None = None,
     reboot_time: str | None = None,

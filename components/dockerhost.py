@@ -13,9 +13,12 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.cloudinit import DOCKER_LOG_OPTS
+
 DEPLOY_USER = "deploy"
 NETWORK_PREFIX = "webstack-"
-LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+# Exactly the daemon's defaults (cloud-init's daemon.json): see cloudinit.DOCKER_LOG_OPTS.
+LOG_OPTS = DOCKER_LOG_OPTS
 # Every docker resource on a droplet carries the droplet's id in a property that forces its
 # replacement (container/network/volume labels, image triggers): the docker provider's `host`
 # does not, so without it a replaced droplet would come up empty while the update "succeeds".
@@ -216,6 +219,9 @@ def data_container(
         volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=data_path)],
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[role])],
         wait=True,
+        # The provider sends a healthcheck at create only (not force-new upstream, not in its
+        # update): a changed probe must replace the container or it never reaches the daemon.
+        replace_on_changes=["healthcheck"],
         **container_args,
     )
     return container, password.result

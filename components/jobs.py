@@ -83,7 +83,9 @@ class JobRunner(pulumi.ComponentResource):
             volumes=[docker.ContainerVolumeArgs(host_path=DOCKER_SOCKET, container_path=DOCKER_SOCKET)],
             uploads=uploads,
             stop_timeout=10,
-            # crond as PID 1 ignores SIGTERM; tini forwards it.
+            # crond as PID 1 ignores SIGTERM; tini forwards it. The provider sends `init` at
+            # create only: a change must replace the container.
             init=True,
+            replace_on_changes=["init"],
         )
         self.register_outputs({"jobs": [j.name for j in args.jobs]})

@@ -13,7 +13,7 @@ import pulumi_digitalocean as do
 import pulumi_docker as docker
 
 from components.dockerhost import DockerHost
-from components.spaces import scoped_key
+from components.spaces import bucket_options, scoped_key
 
 CONFIG_PATH = "/etc/vector/vector.json"
 DATA_DIR = "/var/lib/vector"
@@ -103,7 +103,7 @@ class LogShipping(pulumi.ComponentResource):
                 )
             ],
             force_destroy=not args.protect,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=bucket_options(self, protect=args.protect),
         )
         key = scoped_key(f"{name}-key", f"{name}-shippers", self.bucket, self)
         env = pulumi.Output.secret(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_digitalocean as do
 
-from components.spaces import scoped_key
+from components.spaces import bucket_options, scoped_key
 
 # What a browser may do with a presigned URL (direct uploads and downloads).
 CORS_METHODS = ("GET", "HEAD", "PUT", "POST")
@@ -42,7 +42,6 @@ class Media(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MediaArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:media:Media", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.endpoint = f"https://{args.region}.digitaloceanspaces.com"
         self.bucket = do.SpacesBucket(
             f"{name}-bucket",
@@ -53,7 +52,7 @@ class Media(pulumi.ComponentResource):
             # Users' uploads: prod's bucket is protected and never emptied; staging's and
             # dev's are disposable and go with `pulumi destroy`.
             force_destroy=not args.protect,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            opts=bucket_options(self, protect=args.protect, retain=args.protect),
         )
         self.origin_host = pulumi.Output.concat(self.bucket.name, f".{args.region}.digitaloceanspaces.com")
         do.SpacesBucketCorsConfiguration(
@@ -69,7 +68,9 @@ class Media(pulumi.ComponentResource):
                     max_age_seconds=args.cors_max_age_seconds,
                 )
             ],
-            opts=child,
+            # Its update puts the rules on the bucket named now and leaves them on the old one:
+            # a new bucket (a new name) gets a new configuration instead.
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["bucket"]),
         )
         key = scoped_key(f"{name}-key", f"{name}-app", self.bucket, self)
         self.access_key = pulumi.Output.secret(key.access_key)

@@ -16,6 +16,12 @@ METRICS = {
 UPTIME_REGIONS = ["us_east", "us_west", "eu_west", "se_asia"]
 
 
+def _alert_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    """An uptime alert's options: its check id is only the path of the provider's update
+    (resource_uptime_alert.go), so an alert follows a replaced check by being replaced."""
+    return pulumi.ResourceOptions(parent=parent, replace_on_changes=["checkId"])
+
+
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     app_tag: pulumi.Input[str]
@@ -42,11 +48,17 @@ class MonitoringArgs:
     """Uptime latency alert threshold; default 2000."""
     ssl_expiry_days: int = 14
     """Alert this many days before the edge certificate expires; default 14."""
+    backup_heartbeat_url: str | None = None
+    """Public URL of the backups' heartbeat object, alerted on when it is gone; default None (no backups)."""
 
 
 class Monitoring(pulumi.ComponentResource):
     """CPU, memory and disk alerts over the app tag (so new droplets are covered without a
-    change here), and per hostname an uptime check with down, latency and TLS-expiry alerts."""
+    change here), per hostname an uptime check with down, latency and TLS-expiry alerts, and
+    with backups an uptime check on their heartbeat: each complete backup run rewrites it, the
+    bucket's lifecycle deletes it once it is older than the schedule allows, and the check then
+    fails everywhere. DigitalOcean runs the checks, so the alert fires when the first droplet
+    (where the backups run) is gone too."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:monitoring:Monitoring", name, None, opts)
@@ -89,7 +101,26 @@ class Monitoring(pulumi.ComponentResource):
                     name=f"{host} {role}",
                     check_id=check.id,
                     notifications=notify,
-                    opts=child,
+                    opts=_alert_options(self),
                     **spec,
                 )
+        if args.backup_heartbeat_url:
+            check = do.UptimeCheck(
+                f"{name}-backups",
+                name=f"{name}-backups",
+                target=args.backup_heartbeat_url,
+                type="https",
+                regions=UPTIME_REGIONS,
+                enabled=True,
+                opts=child,
+            )
+            do.UptimeAlert(
+                f"{name}-backups-stale",
+                name=f"{name} backups stale",
+                check_id=check.id,
+                type="down_global",
+                period="5m",
+                notifications=notify,
+                opts=_alert_options(self),
+            )
         self.register_outputs({})

@@ -6,6 +6,10 @@ database and the LOGIN user ``app`` (neither superuser nor CREATEDB), as the API
 admin step of components/database.py, ``admin_script(admin_sql(...))``, runs under ``sh`` exactly
 as the pg-grant container runs it, with $ADMIN_URL pointing at the local server over TLS.
 
+A backup is restored end to end against the same server: dumped as the backup image dumps,
+by the run script the stack gives its dump container (under busybox, with a stand-in aws),
+copied off-site, and restored with the README's runbook line.
+
 The server runs as the ``postgres`` user when the tests run as root (PostgreSQL refuses root),
 on a free loopback port, from a throwaway data directory. Production runs PostgreSQL 17; the
 rule under test (only the database owner may create in schema public) holds from 15 on.
@@ -26,9 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from components import database
+from components import backups, database
 from components.database import ADMIN_CONNECT_TIMEOUT, DB_NAME, DB_USER, admin_script, admin_sql
-from tests import realprog
+from tests import fake_aws, realprog
 from tests.conftest import STACKS, recorded
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,16 +241,53 @@ def test_admin_step_retries_an_unreachable_server_then_names_the_cause(cluster: 
     assert f"(about {2 * (1 + ADMIN_CONNECT_TIMEOUT)} s)" in result.stderr, result.stderr
 
 
-def _readme_restore_command() -> str:
-    commands = re.findall(r"`(pg_restore [^`]+)`", (ROOT / "README.md").read_text())
+# The dump as the image makes it (eeshugerman/postgres-backup-s3 src/backup.sh:9-15 at
+# ecb08ff): `pg_dump --format=custom -h $POSTGRES_HOST -p $POSTGRES_PORT -U $POSTGRES_USER
+# -d $POSTGRES_DATABASE $PGDUMP_EXTRA_OPTS > db.dump`, the password from env.sh's PGPASSWORD,
+# uploaded as $S3_PREFIX/${POSTGRES_DATABASE}_<time>.dump with aws s3 cp; webstack sets no
+# PASSPHRASE, so no gpg. A stand-in with those steps, under the image's file names.
+IMAGE_BACKUP = """set -eu
+. ./env.sh
+pg_dump --format=custom -h $POSTGRES_HOST -p $POSTGRES_PORT -U $POSTGRES_USER -d $POSTGRES_DATABASE \\
+  $PGDUMP_EXTRA_OPTS > db.dump
+aws $aws_args s3 cp db.dump "s3://$S3_BUCKET/$S3_PREFIX/${POSTGRES_DATABASE}_2026-11-20T14:00:00.dump"
+rm db.dump
+"""
+IMAGE_ENV = """aws_args="--endpoint-url $S3_ENDPOINT"
+export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY PGPASSWORD=$POSTGRES_PASSWORD
+"""
+
+
+def _readme_restore_command() -> tuple[str, str]:
+    """The README's restore line, a postgres container on the first droplet running a shell
+    line with pg_restore: (the docker part, the shell line)."""
+    commands = re.findall(r"`(docker run [^`]*) sh -c '([^']*pg_restore [^']+)'`", (ROOT / "README.md").read_text())
     assert len(commands) == 1, commands
     return commands[0]
 
 
-def test_custom_dump_restores_with_the_readme_command(cluster: Cluster, tmp_path: Path) -> None:
-    """The backup job's `pg_dump --format=custom`, restored by the README's command line into
-    an empty database, then again over the restored one (--clean --if-exists)."""
-    admin_step = admin_script(admin_sql(DB_USER), attempts=1, delay=0)
+def _dump_container(stack: str) -> tuple[dict[str, str], str]:
+    """The recorded pg-backup container's env and the run script it is given."""
+    containers = recorded(stack).of_type("docker:index/container:Container")
+    (dump,) = [c for c in containers if c.inputs["name"] == "pg-backup"]
+    env = dict(line.split("=", 1) for line in dump.inputs["envs"])
+    (script,) = [u["content"] for u in dump.inputs["uploads"] if u["file"] == backups.RUN_SCRIPT]
+    return env, script
+
+
+def _table_counts(cluster: Cluster, db: str) -> dict[str, int]:
+    tables = cluster.ok(cluster.url(db), "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+    return {t: int(cluster.ok(cluster.url(db), f"SELECT count(*) FROM {t}")) for t in tables.split()}
+
+
+def test_a_dump_restores_from_the_offsite_copy_with_the_readme_command(cluster: Cluster, tmp_path: Path) -> None:
+    """End to end, as in prod: the app's data (with the stack's extensions, created by doadmin)
+    is dumped as the image dumps it, by the run script prod's pg-backup container is given,
+    with its env; the copy is taken from the off-site bucket and restored by the README's line
+    with the stack's service file into a fresh database, then again over the restored one
+    (--clean --if-exists). Every table has the same rows."""
+    stack = "prod"
+    admin_step = admin_script(_stack_sql(stack), attempts=1, delay=0)
     source, target = cluster.new_database("seeded"), cluster.new_database("restored")
     for db in (source, target):
         assert _run_admin(cluster, admin_step, db).returncode == 0
@@ -255,26 +296,66 @@ def test_custom_dump_restores_with_the_readme_command(cluster: Cluster, tmp_path
     cluster.ok(
         cluster.url(source),
         f"CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL); INSERT INTO orders VALUES {values}; "
-        "CREATE INDEX orders_item ON orders (item)",
+        "CREATE INDEX orders_item ON orders (item); "
+        "CREATE TABLE customers (email citext PRIMARY KEY); "
+        "INSERT INTO customers SELECT 'user' || i || '@Example.com' FROM generate_series(1, 20) i",
     )
-    dump = tmp_path / "app_20261120T140000.dump"
-    result = realprog.run(
-        [cluster.pg_dump, "--format=custom", f"--file={dump}", cluster.url(source)], env=_client_env()
-    )
-    assert result.returncode == 0, result.stderr
+    expected = _table_counts(cluster, source)
+    assert expected == {"customers": 20, "orders": 50}
 
-    readme = _readme_restore_command()
-    placeholder_url = '"$(pulumi stack output --show-secrets database_direct_url)"'
-    assert readme.count(placeholder_url) == 1 and readme.count("app_<timestamp>.dump") == 1, readme
-    line = readme.replace(placeholder_url, f"'{cluster.url(target)}'").replace("app_<timestamp>.dump", f"'{dump}'")
-    env = _client_env()
-    env["PATH"] = f"{Path(cluster.pg_dump).parent}{os.pathsep}{env['PATH']}"
+    # The backup run, with prod's dump container env (its buckets, endpoints and keys) aimed at
+    # this server; busybox and a stand-in aws whose buckets answer to the stack's keys only.
+    env, script = _dump_container(stack)
+    env |= {"POSTGRES_HOST": realprog.LOOPBACK, "POSTGRES_PORT": str(cluster.port), "POSTGRES_DATABASE": source}
+    env |= {"POSTGRES_PASSWORD": APP_PASSWORD, "PGDUMP_EXTRA_OPTS": "", "PGCONNECT_TIMEOUT": "5"}
+    image = tmp_path / "image"
+    image.mkdir()
+    (image / "backup.sh").write_text(IMAGE_BACKUP)
+    (image / "env.sh").write_text(IMAGE_ENV)
+    assert script.count("\ncd /\n") == 1
+    (tmp_path / "run.sh").write_text(script.replace("\ncd /\n", f"\ncd {image}\n"))
+    host = {"s3": env["S3_ENDPOINT"], "off": env["OFFSITE_ENDPOINT"]}
+    host = {name: url.removeprefix("https://") for name, url in host.items()}
+    spaces = tmp_path / "spaces"
+    fake_aws.install(
+        tmp_path / "bin",
+        spaces,
+        {f"{host['s3']}/{env['S3_BUCKET']}": env["S3_ACCESS_KEY_ID"],
+         f"{host['off']}/{env['OFFSITE_BUCKET']}": env["OFFSITE_ACCESS_KEY_ID"]},
+    )  # fmt: skip
+    bb = fake_aws.busybox_dir(tmp_path / "busybox")
+    env["PATH"] = f"{tmp_path / 'bin'}:{bb}:{Path(cluster.pg_dump).parent}"
+    done = realprog.run([str(bb / "sh"), str(tmp_path / "run.sh")], timeout=60, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    key = f"postgres/{source}_2026-11-20T14:00:00.dump"
+    assert key in fake_aws.objects(spaces, host["off"], env["OFFSITE_BUCKET"])
+
+    # The operator's side: the copy downloaded, the connection as the stack exports it.
+    work = tmp_path / "restore"
+    work.mkdir()
+    dump = work / "app_20261120T140000.dump"
+    shutil.copy(spaces / host["off"] / env["OFFSITE_BUCKET"] / key, dump)
+    (work / "restore.conf").write_text(
+        backups.pg_service_file(
+            service=backups.RESTORE_SERVICE, host=realprog.LOOPBACK, port=cluster.port, dbname=target,
+            user=DB_USER, password=APP_PASSWORD, sslmode="require",
+        )
+    )  # fmt: skip
+    docker, shell = _readme_restore_command()
+    assert "-e PGSERVICEFILE=restore.conf" in docker and '-v "$PWD:/restore" -w /restore' in docker
+    assert docker.endswith(" postgres:17"), "pg_restore as new as the image's pg_dump (17)"
+    assert f"-d service={backups.RESTORE_SERVICE}" in shell and "PGSERVICEFILE" not in shell
+    line = shell.replace("app_<time>.dump", dump.name)
+    client = _client_env(PGSERVICEFILE="restore.conf")
+    client["PATH"] = f"{Path(cluster.pg_dump).parent}{os.pathsep}{client['PATH']}"
     for attempt in ("into the empty database", "over the restored one"):
-        result = realprog.run(["sh", "-c", line], env=env)
+        result = realprog.run(["sh", "-c", line], env=client, cwd=work)
         assert result.returncode == 0, f"{attempt}: {line}\n{result.stderr}"
+        assert _table_counts(cluster, target) == expected, attempt
         restored = cluster.ok(cluster.url(target), "SELECT id, item FROM orders ORDER BY id")
         assert restored.splitlines() == [f"{i}|{item}" for i, item in rows], attempt
     assert cluster.ok(cluster.url(target), "SELECT indexname FROM pg_indexes WHERE indexname = 'orders_item'")
+    assert cluster.ok(cluster.url(target), "SELECT count(*) FROM customers WHERE email = 'USER7@example.COM'") == "1"
 
 
 # ---------------------------------------------------------------------------- the healthcheck

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
+from components import cloudinit
 from contracts import regen
 from tests.conftest import STACKS, recorded, recorded_with
 from tests.test_domain_records import PROD as DOMAIN_FEATURES
+from tests.test_logship import LOGS
 from tests.test_media import PUBLIC as PUBLIC_MEDIA
 from tests.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
 from tests.test_volume import ON as VOLUME_ON
@@ -89,6 +92,7 @@ PARTS = {
         DOMAIN_FEATURES,
         "test_domain_records.py: extra DnsRecords (MX priority, CAA data, TXT, AAAA), PagesProject, PagesDomain",
     ),
+    "logs": Part("prod", LOGS, "test_logship.py: the logs bucket, its key and a Vector shipper per droplet"),
     "token": Part(
         "dev", {**USER_SECRETS, **TOKEN_REGISTRY}, "test_secrets.py private images: provider registryAuth, a token"
     ),
@@ -297,7 +301,8 @@ def test_every_path_in_the_data_names_a_schema_property():
     ]
     for type_, spec in data.replacement.items():
         identity = spec["identity"]
-        for path in [*spec["force_new"], *identity.get("key", []), *identity.get("scope", []), *spec["holds"]]:
+        update = [*spec["update"]["applies"], *spec["update"]["harmless"]]
+        for path in [*spec["force_new"], *identity.get("key", []), *identity.get("scope", []), *spec["holds"], *update]:
             if not contracts.schema_has_path(type_, path):
                 wrong.append(f"replacement.yaml {type_} {path}")
     for type_, paths in data.unvalidated.items():
@@ -319,6 +324,8 @@ def test_force_new_agrees_with_the_schema_where_the_schema_says():
             continue  # framework and native providers decide at plan time; the transcription stands alone
         listed = {p for p, src in spec["force_new"].items() if not src.get("conditional")}
         assert listed <= flagged, f"{type_}: listed force-new but not willReplaceOnChanges: {listed - flagged}"
+        updated = {*spec["update"]["applies"], *spec["update"]["harmless"]}
+        assert not updated & listed, f"{type_}: force-new and updated in place: {updated & listed}"
         unlisted = (flagged & set_by_us.get(type_, set())) - listed
         assert not unlisted, f"{type_}: we set force-new inputs missing from replacement.yaml: {unlisted}"
 
@@ -407,6 +414,14 @@ def test_every_replacement_entry_cites_its_lines():
         for prop, held in spec["holds"].items():
             assert held["sources"] and all(map(_well_formed_source, held["sources"])), f"{type_} holds {prop}"
             assert any("file" in s for s in held["sources"]), f"{type_} holds {prop}: no file:line source"
+        update = spec["update"]
+        assert update["source"] and _well_formed_source(update["source"]), f"{type_}: update cites no Update"
+        for kind in ("applies", "harmless"):
+            for prop, source in update[kind].items():
+                assert _well_formed_source(source), f"{type_} update {kind} {prop}"
+        assert all(src.get("why") for src in update["harmless"].values()), f"{type_}: a harmless input says why"
+        if update["all"]:
+            assert not update["applies"] and not update["harmless"], f"{type_}: `all` lists nothing else"
 
 
 # --------------------------------------------------------------------------- the check bites
@@ -447,6 +462,11 @@ def no_dbr(r: harness.Resource) -> harness.Resource:
 
 
 no_dbr.path = "delete_before_replace"
+
+
+def no_replace_on_changes(r: harness.Resource) -> harness.Resource:
+    """The resource as registered without replace_on_changes (the program before it said so)."""
+    return dataclasses.replace(r, replace_on_changes=[])
 
 
 def adopt(import_id: str) -> Callable[[harness.Resource], harness.Resource]:
@@ -655,6 +675,47 @@ MUTATIONS = {
     "droplet with a volume without delete_before_replace": Case(VOLUME_V, DROPLET, no_dbr, "volume_base.yml:18"),
     "droplet volume id empty": Case(VOLUME_V, DROPLET, put("volumeIds[0]", ""), "resource_droplet.go:377"),
     "volume beyond 16 TiB": Case(PROTECTED_VOLUME_V, VOLUME, put("size", 16385), "volume_action_post_resize.yml:9"),
+    # ------------------------------------------------------------ silent updates (replacement.yaml `update`)
+    "backups bucket renamed in place": Case(
+        "prod", BUCKET, no_replace_on_changes, "resource_spaces_bucket.go:271", "-backups-bucket", "name"
+    ),
+    "media bucket renamed in place": Case(
+        PROD_V, BUCKET, no_replace_on_changes, "resource_spaces_bucket.go:271", "-media-bucket", "name"
+    ),
+    "offsite bucket renamed in place": Case(
+        "prod", BUCKET, no_replace_on_changes, "resource_spaces_bucket.go:271", "-backups-offsite", "name"
+    ),
+    "heartbeat alert moved to another check in place": Case(
+        "prod", UPTIME, no_replace_on_changes, "uptime_alert.go:160", "-backups-stale", "checkId"
+    ),
+    "logs bucket renamed in place": Case(
+        PROD_V, BUCKET, no_replace_on_changes, "resource_spaces_bucket.go:271", "-logs-bucket", "name"
+    ),
+    "cors moved to another bucket in place": Case(
+        PROD_V, CORS, no_replace_on_changes, "bucket_cors_configuration.go:133", path="bucket"
+    ),
+    "postgres container healthcheck changed in place": Case(
+        "dev", CONTAINER, no_replace_on_changes, "container_funcs.go:991", DB_CONTAINER, "healthcheck"
+    ),
+    "valkey container healthcheck changed in place": Case(
+        "dev", CONTAINER, no_replace_on_changes, "container_funcs.go:991", "valkey-container", "healthcheck"
+    ),
+    "web init changed in place": Case("prod", CONTAINER, no_replace_on_changes, "container_funcs.go:991", WEB, "init"),
+    "jobs runner init changed in place": Case(
+        "prod", CONTAINER, no_replace_on_changes, "container_funcs.go:991", "jobs-runner", "init"
+    ),
+    "uptime alert moved to another check in place": Case(
+        "prod", UPTIME, no_replace_on_changes, "uptime_alert.go:160", path="checkId"
+    ),
+    # tmpfs is not force-new and not in Update's list either: a container that sets it must replace on it.
+    "container tmpfs": Case(
+        "prod",
+        CONTAINER,
+        lambda r: put("tmpfs", {"/tmp": "rw"})(no_replace_on_changes(r)),
+        "container_funcs.go:991",
+        PROXY,
+        "tmpfs",
+    ),
 }
 
 
@@ -739,6 +800,45 @@ def test_a_derived_identity_needs_no_delete_before_replace():
     assert contracts.check_replacement(pool)
     derived = dataclasses.replace(pool, property_dependencies={**pool.property_dependencies, "name": ["urn:x"]})
     assert not contracts.check_replacement(derived)
+
+
+def test_a_silent_update_is_excused_only_by_replacing_or_ignoring_it():
+    """The rename of a bucket is reported until the program replaces (or ignores) it on that
+    change; a type whose Update sends every changed input has nothing to report."""
+    bucket = no_replace_on_changes(_first("prod", BUCKET, "-backups-bucket"))
+    assert [v.path for v in contracts.check_update(bucket)] == ["name"]
+    assert not contracts.check_update(dataclasses.replace(bucket, replace_on_changes=["name"]))
+    assert not contracts.check_update(dataclasses.replace(bucket, ignore_changes=["name"]))
+    # forceDestroy is read at delete only (documented harmless); acl is sent by Update.
+    assert {"forceDestroy", "acl"} <= set(bucket.inputs)
+    record = _first("prod", RECORD)
+    assert contracts.load().replacement[RECORD]["update"]["all"]
+    assert not contracts.check_update(dataclasses.replace(record, inputs={**record.inputs, "comment": "x"}))
+
+
+def _daemon_log_config(droplet: harness.Resource) -> tuple[str, dict[str, str]]:
+    """The log driver and options of the docker daemon a droplet's cloud-init writes."""
+    config = yaml.safe_load(droplet.inputs["userData"])
+    (daemon,) = [f for f in config["write_files"] if f["path"] == cloudinit.DOCKER_DAEMON_PATH]
+    settings = json.loads(daemon["content"])
+    return settings["log-driver"], settings["log-opts"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_containers_send_every_log_option_the_daemon_would_merge_in(stack):
+    """The daemon adds each of its default log options a container lacks (moby daemon/logs.go
+    mergeAndVerifyLogConfig) and the provider reads the merged map back into `log_opts`, which
+    forces a replacement: every container must already send what the daemon would add, or
+    every container is replaced on every run."""
+    run = recording(stack)
+    (daemon,) = {json.dumps(_daemon_log_config(d)) for d in run.of_type(DROPLET)}
+    driver, defaults = json.loads(daemon)
+    containers = run.of_type(CONTAINER)
+    assert containers and defaults
+    for c in containers:
+        sent = c.inputs["logOpts"]
+        assert c.inputs["logDriver"] == driver, c.name
+        assert {**defaults, **sent} == sent, f"{c.name}: the daemon adds {sorted(set(defaults) - set(sent))}"
 
 
 def test_the_cli_prints_violations_and_fails(monkeypatch, capsys):

@@ -26,7 +26,8 @@ def test_prod_alerts_cover_the_app_tag_and_every_hostname():
     for a in alerts.values():
         assert a["tags"] == [tag] and a["window"] == "5m" and a["compare"] == "GreaterThan"
         assert a["alerts"]["emails"] == list(run.cfg.alert_emails)
-    checks = run.of_type(CHECK)
+    # Per hostname; the backups' heartbeat has a check of its own (tests/test_backups_offsite.py).
+    checks = [c for c in run.of_type(CHECK) if not c.name.endswith("-backups")]
     assert sorted(c.inputs["target"] for c in checks) == sorted(
         f"https://{h}{run.cfg.app.health_path}" for h in run.cfg.app.hostnames
     )
@@ -71,10 +72,11 @@ def test_spaces_key_is_scoped_to_the_bucket_and_backup_credentials_are_secret(ru
     if not buckets:
         assert run.stack == "dev"
         return
-    (key,) = [k for k in run.of_type(KEY) if "-backups-" in k.name]
+    (key,) = [k for k in run.of_type(KEY) if k.name.endswith("-backups-key")]
+    (bucket,) = [b for b in buckets if b.name.endswith("-backups-bucket")]
     (grant,) = key.inputs["grants"]
-    assert grant == {"bucket": buckets[0].inputs["name"], "permission": "readwrite"}
-    assert buckets[0].urn in key.property_dependencies["grants"]
+    assert grant == {"bucket": bucket.inputs["name"], "permission": "readwrite"}
+    assert bucket.urn in key.property_dependencies["grants"]
     (dump,) = [c for c in run.of_type("docker:index/container:Container") if c.inputs["name"] == "pg-backup"]
     assert "envs" in dump.secret_paths
     names = {line.split("=", 1)[0] for line in dump.inputs["envs"]}
@@ -121,7 +123,7 @@ def test_prod_protects_every_data_resource():
         BUCKET,
     )
     data = [r for r in run.resources if r.type in data_types]
-    assert len(data) == 6  # pg, broker, cache, the app database, the backups and the logs bucket
+    assert len(data) == 7  # pg, broker, cache, the app database, the backups bucket, its off-site copy, logs
     assert all(r.protect for r in data)
     assert all(b.inputs["forceDestroy"] is False for b in run.of_type(BUCKET))
 

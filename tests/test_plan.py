@@ -140,6 +140,7 @@ def test_cost_of_a_small_configuration_equals_the_hand_computed_sum():
 def test_cost_of_prod_equals_the_hand_computed_sum():
     # 2 x s-2vcpu-4gb 24.00 + 2 x daily backups (30 %) 7.20 + load balancer 12.00
     # + Postgres db-s-2vcpu-4gb primary 60.00 + standby 60.00 + Valkey broker 15.00 + cache 30.00
-    # + Spaces 5.00 + 3 uptime checks x 1.00
-    expected = 2 * 24 + 2 * 7.2 + 12 + 60 + 60 + 15 + 30 + 5 + 3
+    # + Spaces 5.00 (one subscription for every bucket) + 4 uptime checks x 1.00 (3 hostnames,
+    # the backups' heartbeat)
+    expected = 2 * 24 + 2 * 7.2 + 12 + 60 + 60 + 15 + 30 + 5 + 4
     assert plan.build(recorded("prod"))["cost"]["monthly_total"] == pytest.approx(expected)

@@ -12,8 +12,8 @@ Keeping the URN is not enough: a resource whose force-new inputs (contracts/repl
 change is replaced too. tests/urns/<stack>.json holds, for every resource that carries data,
 an address or a service (everything but the containers, images, networks and readiness steps
 that each release replaces by design), the values of those inputs as the last release sent
-them; an input the resource ignores changes of (`ignore_changes`) cannot replace it and is
-left out. Same rewrite.
+them, and of those the program replaces it on (`replace_on_changes`); an input the resource
+ignores changes of (`ignore_changes`) cannot replace it and is left out. Same rewrite.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def _identities(stack: str) -> dict[str, dict]:
     for r in recorded(stack).resources:
         if not r.custom or r.type.startswith(REPLACEABLE):
             continue
-        keys = [k for k in FORCE_NEW.get(r.type, []) if k in r.inputs and k not in r.ignore_changes]
+        # What the program replaces the resource on (replace_on_changes) is force-new too.
+        forcing = sorted({*FORCE_NEW.get(r.type, []), *r.replace_on_changes})
+        keys = [k for k in forcing if k in r.inputs and k not in r.ignore_changes]
         secret = {p.split("[")[0].split(".")[0] for p in r.secret_paths}
         out[r.urn] = {k: "[secret]" if k in secret else r.inputs[k] for k in keys}
     return out

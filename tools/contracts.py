@@ -1,7 +1,7 @@
 """Check recorded resources against what the real providers enforce, offline.
 
 A mocked run accepts any input; the providers do not. This module checks every custom
-resource of a `tools.harness` run against four kinds of upstream truth, each kept as data
+resource of a `tools.harness` run against these kinds of upstream truth, each kept as data
 under contracts/ with the upstream file and line it was transcribed from:
 
 1. schema: property names, types and required properties from the providers' published
@@ -21,7 +21,11 @@ under contracts/ with the upstream file and line it was transcribed from:
 6. exclusive pairs: resources the API refuses side by side (rules.yaml `exclusive`), the one
    check that looks at two resources at once (a bucket policy and a key limited to that
    bucket). Its types need no schema or replacement entry: the program may register none of
-   them, and the rule then guards against one being added.
+   them, and the rule then guards against one being added;
+7. silent updates: the inputs each provider's Update applies (replacement.yaml `update`); an
+   input set that is neither force-new nor applied plans an update that does nothing, so the
+   program must replace the resource on its change (replace_on_changes) or say why it is
+   harmless.
 
 Provider resources are checked on their decoded config: the engine sends non-string
 settings (`registryAuth`) as JSON strings.
@@ -123,6 +127,7 @@ def load() -> Contracts:
             held["sources"] = [_expand(s, upstreams) for s in _as_list(held.pop("source"))]
             holds[prop] = held
         spec["holds"] = holds
+        spec["update"] = _update_spec(spec.get("update") or {}, base, base_file, upstreams)
         replacement[type_] = spec
     schemas = {p.stem: json.loads(p.read_text()) for p in sorted((CONTRACTS / "schemas").glob("*.json"))}
     unvalidated = {t: tuple(paths or ()) for t, paths in (rules_doc.get("unvalidated") or {}).items()}
@@ -139,6 +144,26 @@ def load() -> Contracts:
         entry["sources"] = [_expand(s, upstreams) for s in _as_list(entry.pop("source"))]
         exclusive.append(entry)
     return Contracts(upstreams, schemas, tuple(rules), unvalidated, replacement, imports, tuple(exclusive))
+
+
+def _update_spec(raw: dict[str, Any], base: dict[str, Any], base_file: str | None, upstreams) -> dict[str, Any]:
+    """A type's `update` entry with its sources expanded: `all` (Update sends every changed
+    input), or `applies` (the inputs it sends) and `harmless` (the inputs it need not send, each
+    with `why`); the type's `at` and `file` (or the entry's own) fill each source."""
+    raw = dict(raw)
+    file = raw.pop("file", None) or base_file
+    default = {**({"at": raw.pop("at")} if "at" in raw else base), **({"file": file} if file else {})}
+
+    def expand(src: dict[str, Any]) -> dict[str, Any]:
+        return _expand({**default, **src}, upstreams)
+
+    return {
+        "all": bool(raw.get("all")),
+        "source": expand(raw["source"]) if raw.get("source") else None,
+        "applies": {prop: expand(src) for prop, src in (raw.get("applies") or {}).items()},
+        "harmless": {prop: expand(src) for prop, src in (raw.get("harmless") or {}).items()},
+        "note": raw.get("note", ""),
+    }
 
 
 def _as_list(value: Any) -> list:
@@ -159,6 +184,12 @@ def all_sources() -> Iterator[tuple[str, dict[str, Any]]]:
         for prop, held in spec["holds"].items():
             for source in held["sources"]:
                 yield f"replacement.yaml {type_.split(':')[-1]} holds {prop}", source
+        update = spec["update"]
+        if update["source"]:
+            yield f"replacement.yaml {type_.split(':')[-1]} update", update["source"]
+        for kind in ("applies", "harmless"):
+            for prop, source in update[kind].items():
+                yield f"replacement.yaml {type_.split(':')[-1]} update {kind} {prop}", source
     for type_, spec in data.imports.items():
         for source in spec["sources"]:
             yield f"rules.yaml imports {type_.split(':')[-1]}", source
@@ -574,6 +605,40 @@ def _held_collision(r: harness.Resource, spec: dict[str, Any]) -> list[Violation
     return out
 
 
+# --------------------------------------------------------------------------- 7. silent updates
+
+
+def check_update(r: harness.Resource) -> list[Violation]:
+    """Inputs `r` sets that neither force a replacement nor reach the provider's Update: a
+    change to one plans an update that succeeds and changes nothing (the state then records
+    what the real object does not have), unless the program replaces the resource on that
+    change (replace_on_changes), ignores it (ignore_changes), or the input is documented as
+    harmless (read at create or delete only, with the reason in replacement.yaml)."""
+    spec = load().replacement.get(r.type)
+    if spec is None:
+        return []  # check_replacement reports the missing entry
+    update = spec["update"]
+    if update["all"]:
+        return []
+    exempt = {*spec["force_new"], *update["applies"], *update["harmless"], *r.replace_on_changes}
+    exempt |= {re.split(r"[.\[]", path)[0] for path in r.ignore_changes}
+    applied = ", ".join(sorted(update["applies"])) or "nothing"
+    source = describe(update["source"]) if update["source"] else "contracts/replacement.yaml"
+    return [
+        _violation(
+            r,
+            key,
+            value,
+            f"update: {key} is neither force-new nor applied by the provider's Update (it applies {applied}): "
+            f"a change plans an update that succeeds and changes nothing; set replace_on_changes=[{key!r}] "
+            "(or ignore_changes, if a change must never matter)",
+            source,
+        )
+        for key, value in sorted(inputs_of(r).items())
+        if value is not None and key not in exempt
+    ]
+
+
 # --------------------------------------------------------------------------- 5. import ids
 
 IMPORT_PATH = "import"  # the Violation path of an import id (a resource option, not an input)
@@ -643,7 +708,7 @@ def _violation(r: harness.Resource, path: str, value: Any, rule: str, source: st
 
 
 def check_resource(r: harness.Resource) -> list[Violation]:
-    return [*check_schema(r), *check_rules(r), *check_replacement(r), *check_import(r)]
+    return [*check_schema(r), *check_rules(r), *check_replacement(r), *check_update(r), *check_import(r)]
 
 
 def check(run: harness.Run) -> list[Violation]:

@@ -385,6 +385,7 @@ class Resource:
     additional_secret_outputs: list[str]
     import_id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    replace_on_changes: list[str] = field(default_factory=list)
 
     @property
     def provider_urn(self) -> str:
@@ -463,6 +464,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 import_id=request.importId,
                 outputs=state,
+                replace_on_changes=list(request.replaceOnChanges),
             )
         )
         return pulumi_mocks.resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)

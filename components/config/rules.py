@@ -150,6 +150,9 @@ def _bucket_problems(cfg: StackConfig, stack: str) -> list[str]:
     """Each Spaces bucket the stack makes (<domain>-<stack>-<use>) needs Spaces in the region
     and a valid bucket name."""
     bad = []
+    if cfg.backups.enabled and cfg.offsite_region == cfg.region:
+        bad.append(problem("backups.offsiteRegion", cfg.offsite_region, "a Spaces region other than `region`"))
+    # The off-site bucket (<domain>-<stack>-offsite) is as long as the backups one: one check for both.
     for key, use in (("backups", "backups"), ("media", "media"), ("logs", "logs")):
         if not getattr(cfg, key).enabled:
             continue

@@ -19,7 +19,7 @@ from components.config.base import Allowed, SecretText, Section, choice, is_doma
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.dns import default_project_name
 from components.config.edge import EdgeConfig, FrontendConfig
-from components.config.ops import BackupsConfig, LogsConfig, MonitoringConfig
+from components.config.ops import OFFSITE_REGIONS, BackupsConfig, LogsConfig, MonitoringConfig
 from components.config.process import EnvName
 from components.config.proxy import ProxyConfig
 from components.config.rules import problems
@@ -212,6 +212,16 @@ class StackConfig(Section):
     def bucket_name(self) -> str:
         """The backup bucket: unique per domain and stack, within Spaces' naming rules."""
         return f"{self.domain.replace('.', '-')}-{self.stack}-backups"
+
+    @property
+    def offsite_bucket_name(self) -> str:
+        """The off-site copy of the backups, in `offsite_region`: unique per domain and stack."""
+        return f"{self.domain.replace('.', '-')}-{self.stack}-offsite"
+
+    @property
+    def offsite_region(self) -> str:
+        """backups.offsiteRegion, or the default paired with `region` (config/ops.py)."""
+        return self.backups.offsite_region or OFFSITE_REGIONS.get(self.region, "")
 
     @property
     def logs_bucket_name(self) -> str:
