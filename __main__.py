@@ -201,6 +201,8 @@ for i, host in enumerate(hosts):
                 rollout_after=previous.probe if previous else None,
                 rollout_gate=previous.healthy if previous else None,
                 volume=volume_mount,
+                app_caps=app.capabilities,
+                read_only_root=app.read_only_root,
             ),
         )
     )
@@ -220,7 +222,9 @@ if app.jobs:
             alert_url=cfg.slack_webhook_url,
             memory_mb=JOB_RUNNER_MEMORY_MB,
             after=(containers[0].migrate,) if containers[0].migrate else (),
-            volume=volume_mount.bind("jobs") if volume_mount else None,
+            volume=volume_mount.volumes("jobs") if volume_mount else (),
+            app_caps=app.capabilities,
+            read_only_root=app.read_only_root,
         ),
     )
 

@@ -17,6 +17,11 @@ VOLUME_PREFIX = "volume"
 # Archives a directory to S3 on a cron schedule (a tar.gz written whole to its /tmp, then
 # uploaded: cmd/backup/script.go), pinned.
 VOLUME_BACKUP_IMAGE = "offen/docker-volume-backup:v2.43.3"
+# Both run as root (the dump image writes its dump into / : backup.sh `> db.dump` with no
+# WORKDIR), with no capability beyond reading what they archive: the archiver reads files of
+# any owner on the volume (DAC_READ_SEARCH), the dump only talks to the network.
+DUMP_CAPS: tuple[str, ...] = ()
+VOLUME_BACKUP_CAPS = ("DAC_READ_SEARCH",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +117,10 @@ class Backups(pulumi.ComponentResource):
                 f"PGSSLMODE={args.pg_sslmode}",
             ]
         )
-        self._scheduler(args.docker_host, f"{name}-dump", f"{name}-image", args.image, "pg-backup", args.memory_mb, env)
+        self._scheduler(
+            args.docker_host, f"{name}-dump", f"{name}-image", args.image, "pg-backup", args.memory_mb, env,
+            caps=DUMP_CAPS,
+        )  # fmt: skip
         if args.volume_path:
             if not args.volume_scratch:
                 raise ValueError("volume_path needs volume_scratch: the archive must not land on the root disk")
@@ -154,5 +162,5 @@ class Backups(pulumi.ComponentResource):
         scratch = docker.ContainerVolumeArgs(host_path=args.volume_scratch, container_path="/tmp")
         self._scheduler(
             args.docker_host, f"{name}-volume", f"{name}-volume-image", VOLUME_BACKUP_IMAGE, "volume-backup",
-            args.volume_memory_mb, env, volumes=[source, scratch],
+            args.volume_memory_mb, env, volumes=[source, scratch], caps=VOLUME_BACKUP_CAPS,
         )  # fmt: skip

@@ -130,6 +130,8 @@ class Valkey(pulumi.ComponentResource):
                 timeout="5s",
                 retries=5,
             ),
+            # It writes only its data directory (the volume); a scratch /tmp for the shell.
+            tmpfs={"/tmp": "rw,nosuid,nodev,noexec"},
         )
         self.host = container.name  # consumers wait for the container
         base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password, self.host, CONTAINER_PORT)

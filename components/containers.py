@@ -14,6 +14,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.config.app import APP_CAPABILITIES
 from components.config.process import Process
 from components.dockerhost import DockerHost, VolumeMount, exit_gate
 
@@ -23,6 +24,13 @@ WEB_ALIAS = "web"
 # The probe runs curl from its own small image inside the web container's network namespace,
 # so nothing (no shell, no interpreter, no curl) is assumed inside the app image.
 PROBE_IMAGE = "curlimages/curl:8.11.1"
+# The image's own non-root user; curl needs no capability and writes nothing.
+PROBE_USER = "curl_user"
+# nginx's master binds 80/443 as root and starts its workers as the nginx user, owning the
+# temporary directories it creates for them: nothing else.
+PROXY_CAPS = ("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID")
+# A read-only app root still gets a writable /tmp (most runtimes put temporary files there).
+APP_TMPFS = {"/tmp": "rw,nosuid,nodev"}
 PROBE_ATTEMPTS = 60
 PROBE_INTERVAL_SECONDS = 2
 
@@ -104,6 +112,10 @@ class AppContainersArgs:
     """That probe's result (empty text once it passed; fails the update otherwise); default None."""
     volume: VolumeMount | None = None
     """The droplet's volume, bound into the containers of its users; default None."""
+    app_caps: tuple[str, ...] = APP_CAPABILITIES
+    """Capabilities web, the processes and the release keep; default APP_CAPABILITIES (config `app.capabilities`)."""
+    read_only_root: bool = False
+    """Their root filesystem read-only with a tmpfs /tmp; default False (config `app.readOnlyRoot`)."""
 
 
 class AppContainers(pulumi.ComponentResource):
@@ -134,6 +146,10 @@ class AppContainers(pulumi.ComponentResource):
         def mounts(user: str) -> list[docker.ContainerVolumeArgs] | None:
             return (args.volume.volumes(user) or None) if args.volume else None
 
+        # What every container of the app image gets.
+        app = {"caps": args.app_caps, "read_only": args.read_only_root}
+        app["tmpfs"] = APP_TMPFS if args.read_only_root else None
+
         def container(role: str, memory_mb: int, after: list[pulumi.Resource] | None = None, **kwargs):
             kwargs.setdefault("restart", "unless-stopped")
             kwargs.setdefault("name", role)
@@ -157,6 +173,7 @@ class AppContainers(pulumi.ComponentResource):
                     logs=True,
                     init=True,
                     replace_on_changes=["init"],
+                    **app,
                 )
                 # The release is named by its image id, once the release command has exited 0.
                 self.release_gate = pulumi.Output.concat(exit_gate(migrate, "the release command"), image.image_id)
@@ -178,7 +195,8 @@ class AppContainers(pulumi.ComponentResource):
         # Everything that replaces web, so a replacement always gets a new name: `init` too,
         # which the provider only sends at create (not ForceNew upstream).
         web_spec = {"command": args.web_command, "memory": args.web_memory_mb, "stop": args.web_stop_seconds,
-                    "port": args.port, "init": True}  # fmt: skip
+                    "port": args.port, "init": True, "caps": sorted(args.app_caps),
+                    "read_only": args.read_only_root}  # fmt: skip
         if args.volume and args.volume.bind("web"):
             web_spec["volume"] = args.volume.bind("web")
         release_id = random.RandomId(
@@ -210,6 +228,7 @@ class AppContainers(pulumi.ComponentResource):
             destroy_grace_seconds=args.web_stop_seconds,
             init=True,
             volumes=mounts("web"),
+            **app,
         )
         probe_image = host.image(f"{name}-probe-image", PROBE_IMAGE, self)
         self.probe = container(
@@ -226,6 +245,9 @@ class AppContainers(pulumi.ComponentResource):
             # back; a name would show a forced replacement on every later update.
             network_mode=pulumi.Output.concat("container:", web.id),
             networks_advanced=None,
+            user=PROBE_USER,
+            caps=(),
+            read_only=True,
             restart="no",
             must_run=False,
             attach=True,
@@ -250,6 +272,7 @@ class AppContainers(pulumi.ComponentResource):
                     volumes=mounts(proc_name),
                     init=True,
                     replace_on_changes=["init"],
+                    **app,
                 )
         container(
             "proxy",
@@ -257,6 +280,7 @@ class AppContainers(pulumi.ComponentResource):
             after=[web],
             image=proxy_image.image_id,
             ports=[docker.ContainerPortArgs(internal=p, external=p) for p in (80, 443)],
+            caps=PROXY_CAPS,
             uploads=[
                 docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
                 docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),

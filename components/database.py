@@ -19,6 +19,13 @@ CONTAINER_PORT = 5432
 ADMIN_ATTEMPTS = 30
 ADMIN_RETRY_SECONDS = 10
 ADMIN_CONNECT_TIMEOUT = 10
+# The admin step's credentials reach it as a file it reads and deletes before it connects: an
+# env var would stay in the exited container's config, where `docker inspect` shows it to
+# anyone in the docker group. It runs as the image's postgres user, whose home it is (the
+# directory is its own, mode 1777: docker-library/postgres 17/alpine3.22/Dockerfile:16), so
+# it may delete the file the daemon extracted as root.
+ADMIN_USER = "postgres"
+ADMIN_FILE = "/var/lib/postgresql/.webstack-admin"
 
 
 def admin_sql(user: str, extensions: tuple[str, ...] = ()) -> str:
@@ -29,23 +36,44 @@ def admin_sql(user: str, extensions: tuple[str, ...] = ()) -> str:
     return f"{creates}GRANT ALL ON SCHEMA public TO {user};"
 
 
-def admin_script(sql: str, attempts: int = ADMIN_ATTEMPTS, delay: int = ADMIN_RETRY_SECONDS) -> str:
-    """Shell run in the client container: `sql` through psql as $ADMIN_URL.
+def admin_env(*, host: str, port: int | str, user: str, password: str, database: str, sslmode: str | None) -> str:
+    """The admin connection as libpq's variables, one shell assignment a line (the file the
+    admin step reads): psql takes them from its environment, so no command line (which `ps`
+    on the droplet shows) carries the password."""
+    values = {"PGHOST": host, "PGPORT": str(port), "PGUSER": user, "PGPASSWORD": password, "PGDATABASE": database}
+    if sslmode:
+        values["PGSSLMODE"] = sslmode
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+
+
+def admin_script(
+    sql: str, attempts: int = ADMIN_ATTEMPTS, delay: int = ADMIN_RETRY_SECONDS, credentials: str = ADMIN_FILE
+) -> str:
+    """Shell run in the client container: `sql` through psql with the connection in the
+    file `credentials` (admin_env), which it reads into its environment and deletes before it
+    connects; if it cannot delete it, it stops without connecting.
 
     psql exits 2 when it cannot reach the server (a firewall rule not applied yet): that is
     retried, each attempt bounded by PGCONNECT_TIMEOUT; any other failure (an SQL error) stops
     at once with psql's own message. Out of attempts, it fails naming the likely cause.
     """
+    file = shlex.quote(credentials)
     return (
+        f"set -a; . {file} || exit 1; set +a; "
+        f"rm -f {file} || {{ echo 'webstack: could not delete the admin credentials file' >&2; exit 1; }}; "
         f"export PGCONNECT_TIMEOUT={ADMIN_CONNECT_TIMEOUT}; "
         f"for i in $(seq {attempts}); do "
-        f'psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -c {shlex.quote(sql)}; rc=$?; '
+        f"psql -X -v ON_ERROR_STOP=1 -c {shlex.quote(sql)}; rc=$?; "
         '[ "$rc" -eq 0 ] && exit 0; [ "$rc" -ne 2 ] && exit "$rc"; '
         f"sleep {delay}; done; "
         f"echo 'webstack: could not reach the database as doadmin in {attempts} attempts "
         f"(about {attempts * (delay + ADMIN_CONNECT_TIMEOUT)} s): check that the database firewall admits this droplet "
         "(its tag) and that the cluster is online' >&2; exit 1"
     )
+
+
+def _admin_env(conn: dict) -> str:
+    return admin_env(**conn)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,15 +190,10 @@ class Postgres(pulumi.ComponentResource):
         # gets one can connect.
         reachable = firewall.id.apply(lambda _: "")
         if args.docker_host is not None:
-            admin_url = pulumi.Output.format(
-                "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode=require",
-                self.cluster.user,
-                self.cluster.password,
-                self.cluster.private_host,
-                self.cluster.port,
-                db.name,
-            )
-            reachable = pulumi.Output.concat(reachable, self._admin(name, args, admin_url, [user, firewall]))
+            admin = pulumi.Output.all(
+                self.cluster.private_host, self.cluster.port, self.cluster.user, self.cluster.password, db.name
+            ).apply(lambda v: dict(host=v[0], port=v[1], user=v[2], password=v[3], database=v[4], sslmode="require"))
+            reachable = pulumi.Output.concat(reachable, self._admin(name, args, admin, [user, firewall]))
         self.host = pulumi.Output.concat(self.cluster.private_host, reachable)
         self.port = self.cluster.port
         self.url = pulumi.Output.secret(pulumi.Output.concat(pool.private_uri, reachable))
@@ -187,11 +210,16 @@ class Postgres(pulumi.ComponentResource):
         )
 
     def _admin(
-        self, name: str, args: PostgresArgs, admin_url: pulumi.Output[str], after: list[pulumi.Resource]
+        self, name: str, args: PostgresArgs, conn: pulumi.Output[dict], after: list[pulumi.Resource]
     ) -> pulumi.Output[str]:
         """The admin step (admin_sql: extensions, then schema public for the app user) as a
-        one-shot psql on the first droplet, as the database owner; empty text once it exited 0.
-        It is replaced, so it runs again, whenever its command or the admin URL changes."""
+        one-shot psql on the first droplet, as the database owner (`conn`: admin_env's
+        arguments); empty text once it exited 0. It is replaced, so it runs again, whenever
+        its command or the connection changes (uploads force a replacement).
+
+        The owner's password reaches it only in an uploaded file that the script deletes before
+        it connects: the exited container keeps no copy (its config holds no secret), and a
+        failure's output is redacted of it all the same."""
         host = args.docker_host
         assert host is not None
         client = host.image(f"{name}-client", args.container_image, self)
@@ -204,13 +232,16 @@ class Postgres(pulumi.ComponentResource):
             image=client.image_id,
             entrypoints=["sh", "-c"],
             command=[admin_script(admin_sql(DB_USER, args.extensions))],
-            envs=pulumi.Output.secret(admin_url.apply(lambda url: [f"ADMIN_URL={url}"])),
+            uploads=[docker.ContainerUploadArgs(file=ADMIN_FILE, content=pulumi.Output.secret(conn.apply(_admin_env)))],
+            user=ADMIN_USER,
+            caps=(),
             restart="no",
             must_run=False,
             attach=True,
             logs=True,
         )
-        return exit_gate(grant, "the database admin step (extensions, schema grant)")
+        secrets = pulumi.Output.secret(conn.apply(lambda c: [f"PGPASSWORD={c['password']}"]))
+        return exit_gate(grant, "the database admin step (extensions, schema grant)", secrets)
 
     def _container(self, name: str, args: PostgresArgs) -> None:
         host = args.docker_host
@@ -229,13 +260,19 @@ class Postgres(pulumi.ComponentResource):
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD-SHELL", f"pg_isready -U {DB_USER} -d {DB_NAME}"], interval="10s", timeout="5s", retries=5
             ),
+            # The server's socket and lock file (the entrypoint makes the directory the
+            # postgres user's), and anything a session spills to temporary files.
+            tmpfs={"/var/run/postgresql": "rw,nosuid,nodev,noexec,mode=3777", "/tmp": "rw,nosuid,nodev,noexec"},
         )
         # Reachable only on the host's docker network, which never leaves the droplet: no TLS.
         # The container's user owns the database, so the same admin step runs as it.
         url = pulumi.Output.format(
             "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password, self.container.name, CONTAINER_PORT, DB_NAME
         )
-        ready = self._admin(name, args, url, [self.container])
+        conn = pulumi.Output.all(self.container.name, password).apply(
+            lambda v: dict(host=v[0], port=CONTAINER_PORT, user=DB_USER, password=v[1], database=DB_NAME, sslmode=None)
+        )
+        ready = self._admin(name, args, conn, [self.container])
         # The container's name (and the admin step) make every consumer wait until it is usable.
         self.host = pulumi.Output.concat(self.container.name, ready)
         self.port = pulumi.Output.from_input(CONTAINER_PORT)

@@ -4,7 +4,8 @@ DigitalOcean's setup is mirrored: a bootstrap superuser creates ``doadmin`` (LOG
 CREATEROLE, not a superuser: DigitalOcean keeps superuser to itself); doadmin creates the
 database and the LOGIN user ``app`` (neither superuser nor CREATEDB), as the API does. Then the
 admin step of components/database.py, ``admin_script(admin_sql(...))``, runs under ``sh`` exactly
-as the pg-grant container runs it, with $ADMIN_URL pointing at the local server over TLS.
+as the pg-grant container runs it, its credentials file (``admin_env``) pointing at the local
+server over TLS.
 
 The server runs as the ``postgres`` user when the tests run as root (PostgreSQL refuses root),
 on a free loopback port, from a throwaway data directory. Production runs PostgreSQL 17; the
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from components import database
-from components.database import ADMIN_CONNECT_TIMEOUT, DB_NAME, DB_USER, admin_script, admin_sql
+from components.database import ADMIN_CONNECT_TIMEOUT, ADMIN_FILE, DB_NAME, DB_USER, admin_env, admin_script, admin_sql
 from tests import realprog
 from tests.conftest import STACKS, recorded
 
@@ -134,11 +135,25 @@ def _grant_command(stack: str) -> str:
     return command
 
 
-def _run_admin(pg: Cluster, command: str, db: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """`command` under sh as the container runs it: ADMIN_URL in the environment, psql on PATH."""
-    env = _client_env(ADMIN_URL=pg.admin_url(db))
+def _run_admin(
+    pg: Cluster, command: str, db: str, timeout: float = 30, port: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`command` under sh as the container runs it: psql on PATH, and its credentials file,
+    admin_env's text for doadmin on `db`, where the upload puts it (a fresh file per run, in
+    the cluster's directory); afterwards the file must be gone."""
+    credentials = pg.directory / f"admin-{next(_names)}"
+    credentials.write_text(
+        admin_env(
+            host=realprog.LOOPBACK, port=port or pg.port, user=ADMIN, password=ADMIN_PASSWORD, database=db,
+            sslmode="require",
+        )
+    )  # fmt: skip
+    env = _client_env()
     env["PATH"] = f"{Path(pg.psql).parent}{os.pathsep}{env['PATH']}"
-    return realprog.run(["sh", "-c", command], timeout=timeout, env=env)
+    assert command.count(ADMIN_FILE) == 2, "read, then deleted"
+    result = realprog.run(["sh", "-c", command.replace(ADMIN_FILE, str(credentials))], timeout=timeout, env=env)
+    assert not credentials.exists(), "the script deletes its credentials"
+    return result
 
 
 def _can_create(pg: Cluster, db: str) -> subprocess.CompletedProcess[str]:
@@ -224,10 +239,8 @@ def test_admin_step_stops_at_once_on_an_sql_error(cluster: Cluster) -> None:
 def test_admin_step_retries_an_unreachable_server_then_names_the_cause(cluster: Cluster) -> None:
     closed = realprog.free_port()  # nothing listens there: like a firewall not applied yet
     command = admin_script(admin_sql(DB_USER), attempts=2, delay=1)
-    env = _client_env(ADMIN_URL=cluster.admin_url(DB_NAME).replace(f":{cluster.port}/", f":{closed}/"))
-    env["PATH"] = f"{Path(cluster.psql).parent}{os.pathsep}{env['PATH']}"
     started = time.monotonic()
-    result = realprog.run(["sh", "-c", command], env=env)
+    result = _run_admin(cluster, command, DB_NAME, port=closed)
     assert result.returncode == 1
     assert result.stderr.count("Connection refused") == 2, result.stderr
     assert "could not reach the database as doadmin in 2 attempts" in result.stderr
@@ -302,3 +315,20 @@ def test_healthcheck_passes_while_the_server_accepts_connections(cluster: Cluste
 
 def test_healthcheck_fails_when_nothing_answers() -> None:
     assert _healthcheck(realprog.free_port()).returncode != 0
+
+
+def test_admin_step_never_connects_when_it_cannot_delete_its_credentials(tmp_path: Path) -> None:
+    """If the file cannot be deleted, the password would stay in the exited container's layer:
+    the step stops before psql runs (a fake `rm` fails, a fake `psql` would leave a mark)."""
+    credentials, mark = tmp_path / "admin", tmp_path / "psql-ran"
+    credentials.write_text(admin_env(host="h", port=5432, user="u", password="p w'd", database="d", sslmode=None))
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "rm").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "psql").write_text(f"#!/bin/sh\ntouch {mark}\n")
+    for tool in ("rm", "psql"):
+        (fake / tool).chmod(0o755)
+    command = admin_script(admin_sql(DB_USER), attempts=1, delay=0).replace(ADMIN_FILE, str(credentials))
+    result = realprog.run(["sh", "-c", command], env=_client_env(PATH=f"{fake}{os.pathsep}{os.environ['PATH']}"))
+    assert result.returncode == 1 and "could not delete the admin credentials file" in result.stderr
+    assert not mark.exists()

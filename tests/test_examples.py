@@ -650,7 +650,7 @@ def test_its_extensions_are_created_by_the_admin_step_before_migrations(slug):
     assert sorted(created) == sorted(need.extensions)
     if created:
         assert script.index("CREATE EXTENSION") < script.index("GRANT ALL")
-    assert "envs" in grant.secret_paths, "the admin URL is a secret"
+    assert not grant.inputs.get("envs") and "uploads[0].content" in grant.secret_paths, "credentials: a secret file"
     for c in _with_app_env(run):
         assert grant.urn in run.upstream(c.urn), c.name
 
