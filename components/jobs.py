@@ -94,12 +94,12 @@ class JobRunner(pulumi.ComponentResource):
         }
         started = [job.container for job in args.jobs]
         runner_volumes: list[docker.ContainerVolumeArgs] = []
+        alert_image = host.image(f"{name}-alert-image", ALERT_IMAGE, self)
         if args.alert_url is not None:
             started.append(cron.ALERT_CONTAINER)
             # The failure's message goes from the runner to the alert container here.
             messages = host.volume(f"{name}-alert-messages", self, protect=False)
             runner_volumes.append(docker.ContainerVolumeArgs(volume_name=messages.name, container_path=cron.ALERT_DIR))
-            alert_image = host.image(f"{name}-alert-image", ALERT_IMAGE, self)
             host.container(
                 f"{name}-alert",
                 parent=self,

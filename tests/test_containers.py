@@ -109,7 +109,8 @@ def test_only_the_proxy_publishes_ports(run):
 
 def test_every_container_restarts_rotates_logs_and_is_replaced_safely(run):
     for c in run.of_type(CONTAINER):
-        one_shot = c.inputs["name"] in ("migrate", "pg-grant", "probe")
+        # One-shots, and the job containers the runner starts (created, never started here).
+        one_shot = c.inputs["name"] in ("migrate", "pg-grant", "probe") or c.inputs.get("start") is False
         expected = "no" if one_shot else "unless-stopped"
         assert c.inputs["restart"] == expected, c.name
         assert c.inputs["logDriver"] == "json-file"

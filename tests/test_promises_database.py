@@ -3,6 +3,7 @@ pool for its requests and directly for migrations, and the backup dump too."""
 
 from __future__ import annotations
 
+import shlex
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -38,11 +39,17 @@ def test_the_admin_step_connects_as_the_owner_requiring_tls():
     run = recorded("staging")
     (cluster,) = [c for c in run.of_type(CLUSTER) if c.inputs["engine"] == "pg"]
     (grant,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-db-grant")]
-    assert "envs" in grant.secret_paths
-    admin = urlsplit(dict(line.split("=", 1) for line in grant.inputs["envs"])["ADMIN_URL"])
-    assert parse_qs(admin.query) == {"sslmode": ["require"]}
-    assert (admin.username, admin.password) == (cluster.outputs["user"], cluster.outputs["password"])
-    assert (admin.hostname, admin.port, admin.path) == (cluster.outputs["privateHost"], cluster.outputs["port"], "/app")
+    (upload,) = grant.inputs["uploads"]
+    assert "uploads[0].content" in grant.secret_paths
+    admin = dict(shlex.split(line)[0].split("=", 1) for line in upload["content"].splitlines())
+    assert admin == {
+        "PGHOST": cluster.outputs["privateHost"],
+        "PGPORT": str(cluster.outputs["port"]),
+        "PGUSER": cluster.outputs["user"],
+        "PGPASSWORD": cluster.outputs["password"],
+        "PGDATABASE": "app",
+        "PGSSLMODE": "require",
+    }
 
 
 @pytest.mark.parametrize(("stack", "sslmode"), [("dev", "disable"), ("staging", "require"), ("prod", "require")])
