@@ -15,7 +15,7 @@ from components.spaces import scoped_key
 DUMP_PREFIX = "postgres"
 VOLUME_PREFIX = "volume"
 # Archives a directory to S3 on a cron schedule (a tar.gz written whole to its /tmp, then
-# uploaded: cmd/backup/script.go), pinned.
+# uploaded: cmd/backup/script.go), pinned by tag only: no public source gives its digest to check.
 VOLUME_BACKUP_IMAGE = "offen/docker-volume-backup:v2.43.3"
 # Both run as root (the dump image writes its dump into / : backup.sh `> db.dump` with no
 # WORKDIR), with no capability beyond reading what they archive: the archiver reads files of

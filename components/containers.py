@@ -23,7 +23,7 @@ KEY_PATH = "/etc/nginx/certs/origin.key"
 WEB_ALIAS = "web"
 # The probe runs curl from its own small image inside the web container's network namespace,
 # so nothing (no shell, no interpreter, no curl) is assumed inside the app image.
-PROBE_IMAGE = "curlimages/curl:8.11.1"
+PROBE_IMAGE = "curlimages/curl:8.11.1@sha256:c1fe1679c34d9784c1b0d1e5f62ac0a79fca01fb6377cdd33e90473c6f9f9a69"
 # The image's own non-root user; curl needs no capability and writes nothing.
 PROBE_USER = "curl_user"
 # nginx's master binds 80/443 as root and starts its workers as the nginx user, owning the
@@ -66,7 +66,7 @@ class AppContainersArgs:
     image: str
     """Pinned app image; no default (config `app.image`)."""
     proxy_image: str
-    """Pinned nginx image; no default (config `proxy.image`, default nginx:1.27.5-alpine)."""
+    """Pinned nginx image; no default (config `proxy.image`)."""
     env: pulumi.Input[list[str]]
     """Secret KEY=value list for web and the processes (pooled DATABASE_URL); no default."""
     release_env: pulumi.Input[list[str]]

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
+from components.config.data import POSTGRES_IMAGE
 from components.dockerhost import DockerHost, data_container, exit_gate
 
 DB_NAME = "app"
@@ -106,8 +107,8 @@ class PostgresArgs:
     """Extra tags on the cluster; default none."""
     docker_host: DockerHost | None = None
     """Container mode only: the host that runs the container; default None."""
-    container_image: str = "postgres:17.6-alpine"
-    """Container mode only: pinned image; default postgres:17.6-alpine."""
+    container_image: str = POSTGRES_IMAGE
+    """Container mode only: pinned image; default postgres:17.6-alpine (by digest)."""
     memory_mb: int = 256
     """Container mode only: memory limit; default 256."""
     extensions: tuple[str, ...] = ()

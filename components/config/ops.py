@@ -45,6 +45,7 @@ class BackupsConfig(Section):
         "a cron schedule such as @daily or 0 3 * * *",
     ) = "@daily"
     """When the dump runs."""
+    # Tag only: no public source gives this tag's digest to check (add @sha256:... once known).
     image: Image = "eeshugerman/postgres-backup-s3:17"
     """Pinned dump image."""
 
@@ -55,5 +56,6 @@ class LogsConfig(Section):
     a private Spaces bucket of their own, so a replaced droplet loses none."""
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     """Days a log object is kept (the bucket's lifecycle expiry)."""
+    # Tag only: no public source gives this tag's digest to check (add @sha256:... once known).
     image: Image = "timberio/vector:0.43.1-alpine"
     """Pinned Vector image."""
