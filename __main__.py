@@ -109,6 +109,7 @@ postgres = Postgres(
         docker_host=hosts[0],
         container_image=cfg.database.container_image,
         extensions=cfg.database.extensions,
+        runtime_role=cfg.database.runtime_role,
     ),
 )
 valkey = None

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.config.sizing import SOCKET_PROXY_MEMORY_MB
 from components.dockerapi import DOCKER_SOCKET, SOCKET_PROXY_IMAGE, proxy_command
 
 DEPLOY_USER = "deploy"
@@ -45,7 +46,6 @@ ENTRYPOINT_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
 # A socket proxy (a Go binary serving a handful of requests) and its user: root, the socket's
 # owner, so it may open the socket without any capability; the socket's group (docker) has a
 # number that differs per droplet, and the image has no /etc/group to name it by.
-SOCKET_PROXY_MEMORY_MB = 24
 SOCKET_PROXY_USER = "0:0"
 
 

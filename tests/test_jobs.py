@@ -168,7 +168,7 @@ def test_the_largest_job_counts_in_the_first_droplets_memory():
     message = str(
         _reject("staging", {"app.jobs": {"big": {"schedule": "0 * * * *", "command": ["x"], "memoryMb": 900}}})
     )
-    assert "jobs runner 64 + largest job 900" in message
+    assert "jobs runner 48 + jobs API proxy 16 + largest job 900" in message
 
 
 # --------------------------------------------------------------------------- the script, run

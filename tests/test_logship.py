@@ -110,4 +110,4 @@ def test_the_shipper_counts_in_each_droplets_memory():
     from tests.test_config import _reject
 
     message = str(_reject("prod", {"logs": {"enabled": True}}))
-    assert "log shipper 128" in message
+    assert "log shipper 112 + logs API proxy 16" in message

@@ -49,6 +49,10 @@ class DatabaseConfig(Section):
     """Container mode only: pinned Postgres image."""
     extensions: tuple[choice(*EXTENSIONS), ...] = ()
     """Extensions created by doadmin before migrations (the app user cannot on Postgres 15+)."""
+    runtime_role: bool = False
+    """Managed only: web, processes and jobs log in as `app_runtime`, which may read and write rows
+    but not change the schema; the release command (and dumps) stay `app`, the tables' owner.
+    Only for an app that never creates or alters tables outside its release command."""
 
     @property
     def maintenance_day(self) -> str:
@@ -60,6 +64,16 @@ class DatabaseConfig(Section):
 
     @model_validator(mode="after")
     def _standby(self) -> DatabaseConfig:
+        if self.runtime_role and self.mode != "managed":
+            raise_if(
+                [
+                    problem(
+                        "database.runtimeRole",
+                        True,
+                        "false in container mode (the container's app user is its superuser anyway)",
+                    )
+                ]
+            )
         if self.mode == "managed" and self.nodes > 1 and not catalog.DATABASE_SIZES[self.size].standby_allowed:
             raise_if(
                 [
