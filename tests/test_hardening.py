@@ -8,6 +8,8 @@ container-mode data services (one droplet: a volume and data containers need tha
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from components import cron, dockerapi
@@ -141,3 +143,67 @@ def test_config_accepts_images_with_or_without_a_digest():
         raw, _ = harness.cli_values(harness.stack_config("staging", {"proxy.image": ref, "app.image": ref}))
         cfg = parse(raw, "staging")
         assert cfg.proxy.image == cfg.app.image == ref
+
+
+# ------------------------------------------------------------------ nginx with only its capabilities
+
+
+def _nginx_holding(caps: tuple[str, ...], cert) -> tuple[int | None, str]:
+    """The rendered conf (dev's) in a real nginx started as root holding only `caps`, as the
+    container does (setpriv sets the bounding set, so root's capabilities after exec are those,
+    and no-new-privileges); the status a plain-HTTP request gets (None if nothing listens) and
+    the error log."""
+    import http.client
+    import shutil
+    import subprocess
+    import time
+
+    from components.proxy import render_nginx_conf
+    from tests import realprog
+    from tests.test_behaviour_nginx import _adapt, _stack_spec
+
+    nginx, setpriv = shutil.which("nginx") or "/usr/sbin/nginx", shutil.which("setpriv")
+    if os.geteuid() != 0 or not setpriv or not os.path.exists(nginx):
+        pytest.skip("needs root, setpriv and nginx")
+    spec = _stack_spec("dev")
+    with realprog.shared_tempdir() as workdir:
+        ports = (realprog.free_port(), realprog.free_port(), realprog.free_port())
+        conf, _ = _adapt(render_nginx_conf(spec), spec, workdir, ports, cert)
+        (workdir / "nginx.conf").write_text(conf)
+        bounding = ",".join(["-all", *(f"+{c.lower()}" for c in caps)])
+        command = [
+            setpriv, f"--bounding-set={bounding}", "--inh-caps=-all", "--no-new-privs",
+            nginx, "-c", str(workdir / "nginx.conf"), "-p", f"{workdir}/", "-e", str(workdir / "error.log"),
+            "-g", f"daemon off; pid {workdir / 'nginx.pid'};",
+        ]  # fmt: skip
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        status = None
+        try:
+            deadline = time.monotonic() + 5
+            while status is None and proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    conn = http.client.HTTPConnection(realprog.LOOPBACK, ports[0], timeout=2)
+                    conn.request("GET", "/somewhere", headers={"Host": "dev.example.com"})
+                    status = conn.getresponse().status
+                except OSError:
+                    time.sleep(0.05)
+        finally:
+            realprog.stop(proc)
+        log = (workdir / "error.log").read_text() if (workdir / "error.log").exists() else ""
+    return status, log
+
+
+def test_nginx_serves_holding_only_the_proxys_capabilities(full, origin_cert):
+    (proxy,) = [c for c in full.of_type(CONTAINER) if c.inputs["name"] == "proxy"]
+    caps = tuple(c.removeprefix("CAP_") for c in proxy.inputs["capabilities"]["adds"])
+    status, log = _nginx_holding(caps, origin_cert)
+    assert status == 301, log
+    assert "Operation not permitted" not in log, log
+
+
+@pytest.mark.parametrize("missing", ["CHOWN", "SETUID", "SETGID"])
+def test_nginx_needs_each_of_them(full, origin_cert, missing):
+    """A set one smaller fails: CHOWN for its temp directories, SETUID/SETGID for its workers
+    (NET_BIND_SERVICE is for ports below 1024, which the test cannot bind on loopback here)."""
+    status, log = _nginx_holding(tuple(c for c in CAPS["proxy"] if c != missing), origin_cert)
+    assert status != 301 and "Operation not permitted" in log, (status, log)
