@@ -179,10 +179,12 @@ def _nginx_holding(caps: tuple[str, ...], cert) -> tuple[int | None, str]:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         status = None
         try:
-            deadline = time.monotonic() + 5
+            deadline, log = time.monotonic() + 5, workdir / "error.log"
             while status is None and proc.poll() is None and time.monotonic() < deadline:
+                if log.exists() and "Operation not permitted" in log.read_text():
+                    break  # a worker (or the master) could not do what it needed
                 try:
-                    conn = http.client.HTTPConnection(realprog.LOOPBACK, ports[0], timeout=2)
+                    conn = http.client.HTTPConnection(realprog.LOOPBACK, ports[0], timeout=0.5)
                     conn.request("GET", "/somewhere", headers={"Host": "dev.example.com"})
                     status = conn.getresponse().status
                 except OSError:

@@ -123,7 +123,8 @@ def test_the_alert_url_lives_only_in_the_alert_containers_secret_env(preview):
 
 
 def test_without_an_alert_url_no_alert_container():
-    run = recorded_with("prod", {"app.jobs": JOBS})
+    run = recorded("prod")  # its stack file has a job and, in these recordings, no webhook
+    assert run.cfg.app.jobs and run.cfg.slack_webhook_url is None
     assert not [c for c in run.of_type(CONTAINER) if c.inputs["name"] == cron.ALERT_CONTAINER]
     assert "jobs-alert" not in " ".join(_container(run, "jobs-docker").inputs["command"])
 
