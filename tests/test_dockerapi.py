@@ -150,3 +150,42 @@ def test_the_proxy_command_has_one_flag_per_pattern_and_its_one_client():
     allows = [a for a in command if a.startswith("-allow") and not a.startswith("-allowfrom")]
     assert sorted(allows) == sorted(f"-allow{m}={p}" for m, ps in RUNNER.items() for p in ps)
     assert not any(a.startswith("-allowbindmountfrom") or a.startswith("-allowhealthcheck") for a in command)
+
+
+@needs_cli
+def test_the_deployed_script_runs_jobs_and_the_alert_through_the_deployed_proxy_rules(tmp_path):
+    """End to end on the recording: the runner's uploaded script, under a real shell with the real
+    docker CLI, against the allow-list parsed back from the proxy container's own arguments."""
+    from components import cron
+    from tests.test_jobs import _container, _run, _runner, _upload
+
+    run = _run("prod")
+    flags = [a for a in _container(run, "jobs-docker").inputs["command"] if a.startswith("-allow")]
+    allow: dict[str, list[str]] = {}
+    for flag in flags:
+        key, _, pattern = flag.partition("=")
+        if key != "-allowfrom":
+            allow.setdefault(key.removeprefix("-allow"), []).append(pattern)
+    script = _upload(_runner(run), cron.SCRIPT)["content"].replace(cron.ALERT_DIR, str(tmp_path))
+    (tmp_path / "job").write_text(script)
+    containers = {
+        "job-cleanup": {"id": "1" * 64, "running": False, "exit": 0, "output": "cleaned\n"},
+        "job-reminders": {"id": "2" * 64, "running": False, "exit": 4, "output": "failed\n"},
+        cron.ALERT_CONTAINER: {"id": "3" * 64, "running": False, "exit": 0, "output": ""},
+    }
+    shell = shutil.which("busybox") or shutil.which("sh")
+    with ProxiedDaemon(allow, containers) as daemon:
+        env = {"PATH": os.environ["PATH"], "DOCKER_HOST": daemon.url, "DOCKER_CONFIG": str(tmp_path / "cfg")}
+        results = {
+            name: subprocess.run(
+                [shell, *(["sh"] if shell.endswith("busybox") else []), str(tmp_path / "job"), name],
+                capture_output=True, text=True, timeout=30, env=env,
+            )
+            for name in ("cleanup", "reminders")
+        }  # fmt: skip
+    assert results["cleanup"].returncode == 0 and "cleaned" in results["cleanup"].stdout
+    assert results["reminders"].returncode == 4 and "failed" in results["reminders"].stdout
+    assert daemon.refused() == [], [(r.method, r.path, r.status) for r in daemon.refused()]
+    started = [r.path.split("/")[3] for r in daemon.requests if r.path.endswith("/start")]
+    assert started == ["1" * 64, "2" * 64, "3" * 64], "each job, then the alert once"
+    assert (tmp_path / "message.json").read_text() == '{"text": "webstack job prod/reminders failed with exit 4"}'
