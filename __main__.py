@@ -111,6 +111,7 @@ postgres = Postgres(
         docker_host=hosts[0],
         container_image=cfg.database.container_image,
         extensions=cfg.database.extensions,
+        runtime_role=cfg.database.runtime_role,
     ),
 )
 valkey = None
@@ -204,6 +205,8 @@ for i, host in enumerate(hosts):
                 rollout_after=previous.rolled_out if previous else (),
                 rollout_gate=previous.healthy if previous else None,
                 volume=volume_mount,
+                app_caps=app.capabilities,
+                read_only_root=app.read_only_root,
             ),
         )
     )
@@ -223,7 +226,9 @@ if app.jobs:
             alert_url=cfg.slack_webhook_url,
             memory_mb=JOB_RUNNER_MEMORY_MB,
             after=(containers[0].promote,),
-            volume=volume_mount.bind("jobs") if volume_mount else None,
+            volume=volume_mount.volumes("jobs") if volume_mount else (),
+            app_caps=app.capabilities,
+            read_only_root=app.read_only_root,
         ),
     )
 

@@ -31,7 +31,7 @@ HEARTBEAT_PREFIX = "heartbeat"
 # bucket's lifecycle expires it, and the uptime check on its URL then fails.
 HEARTBEAT_KEY = f"{HEARTBEAT_PREFIX}/backups"
 # Archives a directory to S3 on a cron schedule (a tar.gz written whole to its /tmp, then
-# uploaded: cmd/backup/script.go), pinned.
+# uploaded: cmd/backup/script.go), pinned by tag only: no public source gives its digest to check.
 VOLUME_BACKUP_IMAGE = "offen/docker-volume-backup:v2.43.3"
 # The service the restore runbook connects to (`pg_restore -d service=webstack`).
 RESTORE_SERVICE = "webstack"
@@ -108,6 +108,11 @@ def pg_service_file(*, service: str, host: str, port: int, dbname: str, user: st
         if not value or value != value.strip() or "\n" in value or "\r" in value:
             raise ValueError(f"{key}: a service file cannot hold {value!r} (empty, blank-edged or multi-line)")
     return f"[{service}]\n" + "".join(f"{key}={value}\n" for key, value in values.items())
+# Both run as root (the dump image writes its dump into / : backup.sh `> db.dump` with no
+# WORKDIR), with no capability beyond reading what they archive: the archiver reads files of
+# any owner on the volume (DAC_READ_SEARCH), the dump only talks to the network.
+DUMP_CAPS: tuple[str, ...] = ()
+VOLUME_BACKUP_CAPS = ("DAC_READ_SEARCH",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,6 +260,7 @@ class Backups(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=RUN_SCRIPT, content=render_run_script(prefixes), executable=True),
                 docker.ContainerUploadArgs(file=AWS_CONFIG, content=AWS_CONFIG_TEXT),
             ],
+            caps=DUMP_CAPS,
         )  # fmt: skip
         if args.volume_path:
             if not args.volume_scratch:
@@ -306,5 +312,5 @@ class Backups(pulumi.ComponentResource):
         scratch = docker.ContainerVolumeArgs(host_path=args.volume_scratch, container_path="/tmp")
         self._scheduler(
             args.docker_host, f"{name}-volume", f"{name}-volume-image", VOLUME_BACKUP_IMAGE, "volume-backup",
-            args.volume_memory_mb, env, volumes=[source, scratch],
+            args.volume_memory_mb, env, volumes=[source, scratch], caps=VOLUME_BACKUP_CAPS,
         )  # fmt: skip

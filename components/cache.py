@@ -8,6 +8,7 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
+from components.config.data import VALKEY_IMAGE
 from components.dockerhost import DockerHost, data_container
 
 BROKER_POLICY = "noeviction"
@@ -39,8 +40,8 @@ class ValkeyArgs:
     """Extra tags on the clusters; default none."""
     docker_host: DockerHost | None = None
     """Container mode only: the host that runs the container; default None."""
-    container_image: str = "valkey/valkey:8.1-alpine"
-    """Container mode only: pinned image; default valkey/valkey:8.1-alpine."""
+    container_image: str = VALKEY_IMAGE
+    """Container mode only: pinned image; default valkey/valkey:8.1.9-alpine (by digest)."""
     memory_mb: int = 256
     """Container mode only: memory limit; default 256."""
 
@@ -130,6 +131,8 @@ class Valkey(pulumi.ComponentResource):
                 timeout="5s",
                 retries=5,
             ),
+            # It writes only its data directory (the volume); a scratch /tmp for the shell.
+            tmpfs={"/tmp": "rw,nosuid,nodev,noexec"},
         )
         self.host = container.name  # consumers wait for the container
         base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password, self.host, CONTAINER_PORT)

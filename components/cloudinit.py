@@ -190,11 +190,16 @@ def sshd_dropin(deploy_user: str = "deploy") -> str:
 def _docker_daemon(log_max_size: str, log_max_file: int) -> str:
     # Without log-opts json-file logs grow until the disk is full. live-restore keeps the
     # containers serving while dockerd itself is upgraded by unattended-upgrades. The keys are
-    # DOCKER_LOG_OPTS's, whatever the values.
+    # DOCKER_LOG_OPTS's, whatever the values. Every container the program creates sets
+    # no-new-privileges itself; the daemon's default covers one started by hand as well (it is
+    # not written into HostConfig, so nothing reads back differently). icc only governs the
+    # default bridge, where the program puts nothing.
     daemon = {
         "log-driver": "json-file",
         "log-opts": {**DOCKER_LOG_OPTS, "max-size": log_max_size, "max-file": str(log_max_file)},
         "live-restore": True,
+        "no-new-privileges": True,
+        "icc": False,
     }
     return json.dumps(daemon, indent=2) + "\n"
 

@@ -15,6 +15,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.config.app import APP_CAPABILITIES
 from components.config.base import IMAGE_RE
 from components.config.process import Process
 from components.dockerhost import DEPLOY_USER, DROPLET_LABEL, DockerHost, VolumeMount, exit_gate, exited_ok
@@ -34,7 +35,14 @@ LIVE_NETWORK_SUFFIX = "-live"
 DNS_SETTLE_SECONDS = 15
 # The probe runs curl from its own small image inside the web container's network namespace,
 # so nothing (no shell, no interpreter, no curl) is assumed inside the app image.
-PROBE_IMAGE = "curlimages/curl:8.11.1"
+PROBE_IMAGE = "curlimages/curl:8.11.1@sha256:c1fe1679c34d9784c1b0d1e5f62ac0a79fca01fb6377cdd33e90473c6f9f9a69"
+# The image's own non-root user; curl needs no capability and writes nothing.
+PROBE_USER = "curl_user"
+# nginx's master binds 80/443 as root and starts its workers as the nginx user, owning the
+# temporary directories it creates for them: nothing else.
+PROXY_CAPS = ("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID")
+# A read-only app root still gets a writable /tmp (most runtimes put temporary files there).
+APP_TMPFS = {"/tmp": "rw,nosuid,nodev"}
 PROBE_ATTEMPTS = 60
 PROBE_INTERVAL_SECONDS = 2
 
@@ -156,7 +164,7 @@ class AppContainersArgs:
     image: str
     """Pinned app image; no default (config `app.image`)."""
     proxy_image: str
-    """Pinned nginx image; no default (config `proxy.image`, default nginx:1.27.5-alpine)."""
+    """Pinned nginx image; no default (config `proxy.image`)."""
     env: pulumi.Input[list[str]]
     """Secret KEY=value list for web and the processes (pooled DATABASE_URL); no default."""
     release_env: pulumi.Input[list[str]]
@@ -204,6 +212,10 @@ class AppContainersArgs:
     otherwise); default None."""
     volume: VolumeMount | None = None
     """The droplet's volume, bound into the containers of its users; default None."""
+    app_caps: tuple[str, ...] = APP_CAPABILITIES
+    """Capabilities web, the processes and the release keep; default APP_CAPABILITIES (config `app.capabilities`)."""
+    read_only_root: bool = False
+    """Their root filesystem read-only with a tmpfs /tmp; default False (config `app.readOnlyRoot`)."""
 
 
 class AppContainers(pulumi.ComponentResource):
@@ -259,6 +271,10 @@ class AppContainers(pulumi.ComponentResource):
         def mounts(user: str) -> list[docker.ContainerVolumeArgs] | None:
             return (args.volume.volumes(user) or None) if args.volume else None
 
+        # What every container of the app image gets.
+        app = {"caps": args.app_caps, "read_only": args.read_only_root}
+        app["tmpfs"] = APP_TMPFS if args.read_only_root else None
+
         def container(role: str, memory_mb: int, after: list[pulumi.Resource] | None = None, **kwargs):
             kwargs.setdefault("restart", "unless-stopped")
             kwargs.setdefault("name", role)
@@ -282,6 +298,7 @@ class AppContainers(pulumi.ComponentResource):
                     logs=True,
                     init=True,
                     replace_on_changes=["init"],
+                    **app,
                 )
                 # The release is named by its image id, once the release command has exited 0.
                 self.release_gate = pulumi.Output.concat(exit_gate(migrate, "the release command"), image.image_id)
@@ -306,7 +323,8 @@ class AppContainers(pulumi.ComponentResource):
         # which the provider only sends at create (not ForceNew upstream), and the probe: a web
         # that failed its probe is stopped, and a new probe needs a running web to join.
         web_spec = {"command": args.web_command, "memory": args.web_memory_mb, "stop": args.web_stop_seconds,
-                    "port": args.port, "init": True, "probe": probe_command}  # fmt: skip
+                    "port": args.port, "init": True, "probe": probe_command, "caps": sorted(args.app_caps),
+                    "read_only": args.read_only_root}  # fmt: skip
         if args.volume and args.volume.bind("web"):
             web_spec["volume"] = args.volume.bind("web")
         release_id = random.RandomId(
@@ -353,6 +371,7 @@ class AppContainers(pulumi.ComponentResource):
             # Also in web_spec (a new name); said here too, where the contract check sees it.
             replace_on_changes=["init"],
             volumes=mounts("web"),
+            **app,
         )
         probe_image = host.image(f"{name}-probe-image", PROBE_IMAGE, self)
         self.probe = container(
@@ -367,6 +386,9 @@ class AppContainers(pulumi.ComponentResource):
             # back; a name would show a forced replacement on every later update.
             network_mode=pulumi.Output.concat("container:", web.id),
             networks_advanced=None,
+            user=PROBE_USER,
+            caps=(),
+            read_only=True,
             restart="no",
             must_run=False,
             attach=True,
@@ -414,6 +436,7 @@ class AppContainers(pulumi.ComponentResource):
                         volumes=mounts(proc_name),
                         init=True,
                         replace_on_changes=["init"],
+                        **app,
                     )
                 )
         self.rolled_out = (self.probe, self.promote, *processes)
@@ -436,6 +459,7 @@ class AppContainers(pulumi.ComponentResource):
             image=proxy_image.image_id,
             ports=[docker.ContainerPortArgs(internal=p, external=p) for p in (80, 443)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=live.name)],
+            caps=PROXY_CAPS,
             uploads=[
                 docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
                 docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),

@@ -9,43 +9,125 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
+from components.config.data import POSTGRES_IMAGE
 from components.dockerhost import DockerHost, data_container, exit_gate
 
 DB_NAME = "app"
 DB_USER = "app"
+# With `database.runtimeRole`: the login of web, the processes and the jobs (through the pool),
+# which may only read and write rows; DB_USER stays the migration role, owning the schema.
+RUNTIME_USER = "app_runtime"
 CONTAINER_PORT = 5432
 # A DB firewall rule takes a while to apply after the API accepts it: the admin step retries
 # for up to ADMIN_ATTEMPTS x ADMIN_RETRY_SECONDS before it gives up.
 ADMIN_ATTEMPTS = 30
 ADMIN_RETRY_SECONDS = 10
 ADMIN_CONNECT_TIMEOUT = 10
+# The admin step's credentials reach it as a file it reads and deletes before it connects: an
+# env var would stay in the exited container's config, where `docker inspect` shows it to
+# anyone in the docker group. It runs as the image's postgres user, whose home it is (the
+# directory is its own, mode 1777: docker-library/postgres 17/alpine3.22/Dockerfile:16), so
+# it may delete the file the daemon extracted as root.
+ADMIN_USER = "postgres"
+ADMIN_FILE = "/var/lib/postgresql/.webstack-admin"
 
 
-def admin_sql(user: str, extensions: tuple[str, ...] = ()) -> str:
+def admin_sql(user: str, extensions: tuple[str, ...] = (), runtime: str | None = None) -> str:
     """What doadmin runs before every release's migrations: from Postgres 15 only the database
     owner (doadmin, who created it through the API) may create in schema public, and only it
-    may create extensions, so both happen here. Idempotent."""
+    may create extensions, so both happen here; with a `runtime` role, that role may use the
+    schema (and no more). Idempotent."""
     creates = "".join(f'CREATE EXTENSION IF NOT EXISTS "{e}"; ' for e in extensions)
-    return f"{creates}GRANT ALL ON SCHEMA public TO {user};"
+    usage = f" GRANT USAGE ON SCHEMA public TO {runtime};" if runtime else ""
+    return f"{creates}GRANT ALL ON SCHEMA public TO {user};{usage}"
 
 
-def admin_script(sql: str, attempts: int = ADMIN_ATTEMPTS, delay: int = ADMIN_RETRY_SECONDS) -> str:
-    """Shell run in the client container: `sql` through psql as $ADMIN_URL.
+def runtime_sql(runtime: str, owner: str = DB_USER) -> str:
+    """What the owner of the tables (the migration role) runs so that `runtime` may read and
+    write the rows of every table and sequence it has and every one it creates later (default
+    privileges are per creating role: only tables `owner` creates get them), and nothing else:
+    no DDL, no TRUNCATE, no REFERENCES or TRIGGER. Idempotent."""
+    rows, sequences = "SELECT, INSERT, UPDATE, DELETE", "USAGE, SELECT, UPDATE"
+    default = f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT"
+    return (
+        f"GRANT {rows} ON ALL TABLES IN SCHEMA public TO {runtime}; "
+        f"GRANT {sequences} ON ALL SEQUENCES IN SCHEMA public TO {runtime}; "
+        f"{default} {rows} ON TABLES TO {runtime}; "
+        f"{default} {sequences} ON SEQUENCES TO {runtime};"
+    )
+
+
+def admin_env(
+    *,
+    host: str,
+    port: int | str,
+    user: str,
+    password: str,
+    database: str,
+    sslmode: str | None,
+    owner: str | None = None,
+    owner_password: str | None = None,
+) -> str:
+    """The admin connection as libpq's variables, one shell assignment a line (the file the
+    admin step reads): psql takes them from its environment, so no command line (which `ps`
+    on the droplet shows) carries the password. With `owner`, that user's login too (for
+    runtime_sql, which only the tables' owner may run)."""
+    values = {"PGHOST": host, "PGPORT": str(port), "PGUSER": user, "PGPASSWORD": password, "PGDATABASE": database}
+    if sslmode:
+        values["PGSSLMODE"] = sslmode
+    if owner and owner_password:
+        values |= {"OWNER_PGUSER": owner, "OWNER_PGPASSWORD": owner_password}
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+
+
+def admin_script(
+    sql: str,
+    attempts: int = ADMIN_ATTEMPTS,
+    delay: int = ADMIN_RETRY_SECONDS,
+    credentials: str = ADMIN_FILE,
+    owner_sql: str | None = None,
+) -> str:
+    """Shell run in the client container: `sql` through psql with the connection in the
+    file `credentials` (admin_env), which it reads into its environment and deletes before it
+    connects; if it cannot delete it, it stops without connecting. Then `owner_sql`, if any,
+    as the owner login of the same file.
 
     psql exits 2 when it cannot reach the server (a firewall rule not applied yet): that is
     retried, each attempt bounded by PGCONNECT_TIMEOUT; any other failure (an SQL error) stops
     at once with psql's own message. Out of attempts, it fails naming the likely cause.
     """
+    file = shlex.quote(credentials)
+    owner = (
+        'PGUSER="$OWNER_PGUSER" PGPASSWORD="$OWNER_PGPASSWORD" '
+        f"psql -X -v ON_ERROR_STOP=1 -c {shlex.quote(owner_sql)} || exit $?; "
+        if owner_sql
+        else ""
+    )
     return (
-        f"export PGCONNECT_TIMEOUT={ADMIN_CONNECT_TIMEOUT}; "
+        f"set -a; . {file} || exit 1; set +a; "
+        f"rm -f {file} || {{ echo 'webstack: could not delete the admin credentials file' >&2; exit 1; }}; "
+        f"export PGCONNECT_TIMEOUT={ADMIN_CONNECT_TIMEOUT}; ok=; "
         f"for i in $(seq {attempts}); do "
-        f'psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -c {shlex.quote(sql)}; rc=$?; '
-        '[ "$rc" -eq 0 ] && exit 0; [ "$rc" -ne 2 ] && exit "$rc"; '
+        f"psql -X -v ON_ERROR_STOP=1 -c {shlex.quote(sql)}; rc=$?; "
+        '[ "$rc" -eq 0 ] && { ok=1; break; }; [ "$rc" -ne 2 ] && exit "$rc"; '
         f"sleep {delay}; done; "
+        '[ -n "$ok" ] || { '
         f"echo 'webstack: could not reach the database as doadmin in {attempts} attempts "
         f"(about {attempts * (delay + ADMIN_CONNECT_TIMEOUT)} s): check that the database firewall admits this droplet "
-        "(its tag) and that the cluster is online' >&2; exit 1"
+        "(its tag) and that the cluster is online' >&2; exit 1; }; "
+        f"{owner}exit 0"
     )
+
+
+def admin_command(extensions: tuple[str, ...] = (), runtime_role: bool = False) -> str:
+    """The admin step's command: admin_sql as doadmin and, with a runtime role, runtime_sql as
+    the tables' owner."""
+    runtime = RUNTIME_USER if runtime_role else None
+    return admin_script(admin_sql(DB_USER, extensions, runtime), owner_sql=runtime_sql(runtime) if runtime else None)
+
+
+def _admin_env(conn: dict) -> str:
+    return admin_env(**conn)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,12 +160,15 @@ class PostgresArgs:
     """Extra tags on the cluster; default none."""
     docker_host: DockerHost | None = None
     """Container mode only: the host that runs the container; default None."""
-    container_image: str = "postgres:17.6-alpine"
-    """Container mode only: pinned image; default postgres:17.6-alpine."""
+    container_image: str = POSTGRES_IMAGE
+    """Container mode only: pinned image; default postgres:17.6-alpine (by digest)."""
     memory_mb: int = 256
     """Container mode only: memory limit; default 256."""
     extensions: tuple[str, ...] = ()
     """Extensions the admin step creates before migrations; default none (config `database.extensions`)."""
+    runtime_role: bool = False
+    """Managed only: the app's processes log in as RUNTIME_USER (rows only) through the pool, the
+    release as DB_USER (the schema's owner); default False (config `database.runtimeRole`)."""
 
 
 class Postgres(pulumi.ComponentResource):
@@ -137,6 +222,9 @@ class Postgres(pulumi.ComponentResource):
         )
         db = do.DatabaseDb(f"{name}-db", cluster_id=self.cluster.id, name=DB_NAME, opts=data)
         user = do.DatabaseUser(f"{name}-user", cluster_id=self.cluster.id, name=DB_USER, opts=child)
+        runtime = None
+        if args.runtime_role:
+            runtime = do.DatabaseUser(f"{name}-runtime-user", cluster_id=self.cluster.id, name=RUNTIME_USER, opts=child)
         # Every pool field forces replacement and the name is fixed (it is the database name in
         # the pooled URL): delete first, so a new size never collides with the old pool's name
         # or shares the cluster's connection budget with it.
@@ -147,7 +235,8 @@ class Postgres(pulumi.ComponentResource):
             mode=args.pool_mode,
             size=args.pool_size,
             db_name=db.name,
-            user=user.name,
+            # The pool logs in as its user: the runtime role when there is one.
+            user=(runtime or user).name,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         # Each write replaces every rule, so a changed rule set must not coexist with the old one.
@@ -162,15 +251,21 @@ class Postgres(pulumi.ComponentResource):
         # gets one can connect.
         reachable = firewall.id.apply(lambda _: "")
         if args.docker_host is not None:
-            admin_url = pulumi.Output.format(
-                "postgresql://{0}:{1}@{2}:{3}/{4}?sslmode=require",
-                self.cluster.user,
-                self.cluster.password,
+            admin = pulumi.Output.all(
                 self.cluster.private_host,
                 self.cluster.port,
+                self.cluster.user,
+                self.cluster.password,
                 db.name,
-            )
-            reachable = pulumi.Output.concat(reachable, self._admin(name, args, admin_url, [user, firewall]))
+                user.password,
+            ).apply(
+                lambda v: dict(
+                    host=v[0], port=v[1], user=v[2], password=v[3], database=v[4], sslmode="require",
+                    **({"owner": DB_USER, "owner_password": v[5]} if args.runtime_role else {}),
+                )
+            )  # fmt: skip
+            after = [user, firewall, *([runtime] if runtime else [])]
+            reachable = pulumi.Output.concat(reachable, self._admin(name, args, admin, after))
         self.host = pulumi.Output.concat(self.cluster.private_host, reachable)
         self.port = self.cluster.port
         self.url = pulumi.Output.secret(pulumi.Output.concat(pool.private_uri, reachable))
@@ -187,11 +282,16 @@ class Postgres(pulumi.ComponentResource):
         )
 
     def _admin(
-        self, name: str, args: PostgresArgs, admin_url: pulumi.Output[str], after: list[pulumi.Resource]
+        self, name: str, args: PostgresArgs, conn: pulumi.Output[dict], after: list[pulumi.Resource]
     ) -> pulumi.Output[str]:
         """The admin step (admin_sql: extensions, then schema public for the app user) as a
-        one-shot psql on the first droplet, as the database owner; empty text once it exited 0.
-        It is replaced, so it runs again, whenever its command or the admin URL changes."""
+        one-shot psql on the first droplet, as the database owner (`conn`: admin_env's
+        arguments); empty text once it exited 0. It is replaced, so it runs again, whenever
+        its command or the connection changes (uploads force a replacement).
+
+        The owner's password reaches it only in an uploaded file that the script deletes before
+        it connects: the exited container keeps no copy (its config holds no secret), and a
+        failure's output is redacted of it all the same."""
         host = args.docker_host
         assert host is not None
         client = host.image(f"{name}-client", args.container_image, self)
@@ -203,14 +303,19 @@ class Postgres(pulumi.ComponentResource):
             name="pg-grant",
             image=client.image_id,
             entrypoints=["sh", "-c"],
-            command=[admin_script(admin_sql(DB_USER, args.extensions))],
-            envs=pulumi.Output.secret(admin_url.apply(lambda url: [f"ADMIN_URL={url}"])),
+            command=[admin_command(args.extensions, args.runtime_role)],
+            uploads=[docker.ContainerUploadArgs(file=ADMIN_FILE, content=pulumi.Output.secret(conn.apply(_admin_env)))],
+            user=ADMIN_USER,
+            caps=(),
             restart="no",
             must_run=False,
             attach=True,
             logs=True,
         )
-        return exit_gate(grant, "the database admin step (extensions, schema grant)")
+        secrets = pulumi.Output.secret(
+            conn.apply(lambda c: [f"PGPASSWORD={c['password']}", f"OWNER_PGPASSWORD={c.get('owner_password', '')}"])
+        )
+        return exit_gate(grant, "the database admin step (extensions, schema grant)", secrets=secrets)
 
     def _container(self, name: str, args: PostgresArgs) -> None:
         host = args.docker_host
@@ -229,13 +334,19 @@ class Postgres(pulumi.ComponentResource):
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD-SHELL", f"pg_isready -U {DB_USER} -d {DB_NAME}"], interval="10s", timeout="5s", retries=5
             ),
+            # The server's socket and lock file (the entrypoint makes the directory the
+            # postgres user's), and anything a session spills to temporary files.
+            tmpfs={"/var/run/postgresql": "rw,nosuid,nodev,noexec,mode=3777", "/tmp": "rw,nosuid,nodev,noexec"},
         )
         # Reachable only on the host's docker network, which never leaves the droplet: no TLS.
         # The container's user owns the database, so the same admin step runs as it.
         url = pulumi.Output.format(
             "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password, self.container.name, CONTAINER_PORT, DB_NAME
         )
-        ready = self._admin(name, args, url, [self.container])
+        conn = pulumi.Output.all(self.container.name, password).apply(
+            lambda v: dict(host=v[0], port=CONTAINER_PORT, user=DB_USER, password=v[1], database=DB_NAME, sslmode=None)
+        )
+        ready = self._admin(name, args, conn, [self.container])
         # The container's name (and the admin step) make every consumer wait until it is usable.
         self.host = pulumi.Output.concat(self.container.name, ready)
         self.port = pulumi.Output.from_input(CONTAINER_PORT)

@@ -5,7 +5,7 @@ one way to put an image or a container on that droplet.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -14,6 +14,8 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.cloudinit import DOCKER_LOG_OPTS
+from components.config.sizing import SOCKET_PROXY_MEMORY_MB
+from components.dockerapi import DOCKER_SOCKET, SOCKET_PROXY_IMAGE, proxy_command
 
 DEPLOY_USER = "deploy"
 NETWORK_PREFIX = "webstack-"
@@ -32,6 +34,27 @@ SWAP_FACTOR = 2
 OUTPUT_TAIL_LINES = 20
 OUTPUT_LINE_MAX = 500
 REDACT_MIN_LENGTH = 8
+# Every container starts from no capability at all and gets back only what its image needs
+# (`caps`), and no process in it can gain privileges (setuid binaries, file capabilities).
+# The daemon keeps HostConfig.CapAdd/CapDrop as its Go client sent them, which normalises
+# each name to CAP_<NAME> (moby client/container_create.go:72, normalizeCap), and the
+# provider reads them back from there: the canonical form is what is sent, or every
+# container would be replaced on every update.
+DROP_ALL = "ALL"
+NO_NEW_PRIVILEGES = "no-new-privileges"
+# What an entrypoint that prepares a data directory and then drops to its service user needs
+# (postgres and valkey images: chown/find, then su-exec/gosu): nothing else.
+ENTRYPOINT_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
+# A socket proxy (a Go binary serving a handful of requests) and its user: root, the socket's
+# owner, so it may open the socket without any capability; the socket's group (docker) has a
+# number that differs per droplet, and the image has no /etc/group to name it by.
+SOCKET_PROXY_USER = "0:0"
+
+
+def capabilities(adds: Sequence[str] = ()) -> docker.ContainerCapabilitiesArgs:
+    """Drop every capability, then add `adds` back (names without the CAP_ prefix), sorted,
+    in the form the provider reads back."""
+    return docker.ContainerCapabilitiesArgs(drops=[DROP_ALL], adds=sorted(f"CAP_{c}" for c in set(adds)) or None)
 
 
 def known_hosts_file(droplet_id: str) -> str:
@@ -98,7 +121,8 @@ class DockerHost(pulumi.ComponentResource):
 
     `image()` and `container()` are the only way components put an image or a container there:
     they apply the provider, the droplet pin, log rotation, the memory limit in its read-back
-    form, and delete-before-replace (container names are fixed per host).
+    form, the hardening every container gets (no capabilities but those named, no new
+    privileges) and delete-before-replace (container names are fixed per host).
     """
 
     provider: docker.Provider
@@ -147,12 +171,57 @@ class DockerHost(pulumi.ComponentResource):
             opts=self._on_host(parent, protect=protect, retain_on_delete=protect),
         )
 
+    def internal_network(self, name: str, role: str, parent: pulumi.Resource) -> docker.Network:
+        """A network of this droplet with no way out (`internal`): a socket proxy and its one
+        client meet there, and nothing else can reach the proxy. Named after its role and the
+        droplet, like the droplet's network."""
+        return docker.Network(
+            name,
+            name=pulumi.Output.concat(NETWORK_PREFIX, role, "-", self.droplet_id),
+            driver="bridge",
+            internal=True,
+            labels=[docker.NetworkLabelArgs(label=DROPLET_LABEL, value=self.droplet_id)],
+            opts=self._on_host(parent),
+        )
+
+    def socket_proxy(
+        self,
+        resource_name: str,
+        *,
+        parent: pulumi.Resource,
+        name: str,
+        network: docker.Network,
+        client: str,
+        allow: Mapping[str, Sequence[str]],
+    ) -> docker.Container:
+        """The only container that mounts the daemon's socket: a proxy reachable on `network`
+        as `name`, answering only the container `client` and only the requests `allow` admits
+        (components/dockerapi.py)."""
+        image = self.image(f"{resource_name}-image", SOCKET_PROXY_IMAGE, parent)
+        return self.container(
+            resource_name,
+            parent=parent,
+            memory_mb=SOCKET_PROXY_MEMORY_MB,
+            name=name,
+            image=image.image_id,
+            command=proxy_command(allow, client),
+            user=SOCKET_PROXY_USER,
+            caps=(),
+            read_only=True,
+            restart="unless-stopped",
+            volumes=[docker.ContainerVolumeArgs(host_path=DOCKER_SOCKET, container_path=DOCKER_SOCKET, read_only=True)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+        )
+
     def container(
         self,
         resource_name: str,
         *,
         parent: pulumi.Resource,
         memory_mb: int,
+        caps: Sequence[str],
+        read_only: bool = False,
+        tmpfs: Mapping[str, str] | None = None,
         labels: Sequence[docker.ContainerLabelArgs] = (),
         depends_on: Sequence[pulumi.Resource] = (),
         delete_before_replace: bool = True,
@@ -161,10 +230,19 @@ class DockerHost(pulumi.ComponentResource):
     ) -> docker.Container:
         """A container on this droplet; `kwargs` are docker.Container arguments (`name` among them).
 
+        It has the capabilities `caps` (names without CAP_; every other one is dropped) and
+        no-new-privileges. `read_only` mounts its root read-only, with `tmpfs` (path: mount
+        options) where it writes; a container with `uploads` cannot have a read-only root
+        (the daemon refuses to extract into it, moby daemon/archive_unix.go checkWritablePath).
         Delete-before-replace unless the caller derives a new name per replacement. A one-shot
         that keeps its output (`logs=True`) keeps it as a secret: the provider stores it in the
         state, and a release command prints whatever the app prints."""
+        if read_only and kwargs.get("uploads"):
+            raise ValueError(f"{resource_name}: uploads need a writable root (the daemon extracts them into it)")
         kwargs.setdefault("networks_advanced", [docker.ContainerNetworksAdvancedArgs(name=self.network.name)])
+        # tmpfs is neither force-new nor applied by the provider's update (only restart, memory
+        # and cpu are: resource_docker_container_funcs.go:1016): a change must replace.
+        replace = [*replace_on_changes, *(["tmpfs"] if tmpfs else [])]
         return docker.Container(
             resource_name,
             labels=[docker.ContainerLabelArgs(label=DROPLET_LABEL, value=self.droplet_id), *labels],
@@ -172,11 +250,15 @@ class DockerHost(pulumi.ComponentResource):
             memory_swap=memory_mb * SWAP_FACTOR,
             log_driver="json-file",
             log_opts=LOG_OPTS,
+            capabilities=capabilities(caps),
+            security_opts=[NO_NEW_PRIVILEGES],
+            read_only=read_only or None,
+            tmpfs=dict(tmpfs) if tmpfs else None,
             opts=self._on_host(
                 parent,
                 delete_before_replace=delete_before_replace,
                 depends_on=list(depends_on),
-                replace_on_changes=list(replace_on_changes) or None,
+                replace_on_changes=replace or None,
                 additional_secret_outputs=["containerLogs"] if kwargs.get("logs") else None,
             ),
             **kwargs,
@@ -194,14 +276,17 @@ def data_container(
     memory_mb: int,
     protect: bool,
     env: Callable[[str], list[str]],
+    tmpfs: Mapping[str, str],
     **container_args,
 ) -> tuple[docker.Container, pulumi.Output[str]]:
     """A data service (dev's Postgres or Valkey) as a container on `host`, children of `owner`.
 
     A generated password reaches it only through its secret environment (`env(password)`),
     its data lives in a named volume (protected with the stack), and it is reachable only
-    on the host's docker network under the alias `role`. Returns the container and the
-    password.
+    on the host's docker network under the alias `role`. Its root is read-only (it writes
+    the volume and `tmpfs`), and it keeps only what its entrypoint needs to prepare the data
+    directory and drop to the service's user (ENTRYPOINT_CAPS). Returns the container and
+    the password.
     """
     password = random.RandomPassword(
         f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=owner)
@@ -222,6 +307,9 @@ def data_container(
         # The provider sends a healthcheck at create only (not force-new upstream, not in its
         # update): a changed probe must replace the container or it never reaches the daemon.
         replace_on_changes=["healthcheck"],
+        caps=ENTRYPOINT_CAPS,
+        read_only=True,
+        tmpfs=tmpfs,
         **container_args,
     )
     return container, password.result
@@ -264,10 +352,16 @@ def exited_ok(code: int | None) -> bool:
     return code in (0, None)
 
 
-def exit_gate(container: docker.Container, what: str, rerun: pulumi.Resource | None = None) -> pulumi.Output[str]:
+def exit_gate(
+    container: docker.Container,
+    what: str,
+    rerun: pulumi.Resource | None = None,
+    secrets: pulumi.Input[list[str]] | None = None,
+) -> pulumi.Output[str]:
     """Empty text once a one-shot container exited 0; fails the update otherwise, with the last
-    lines of its output (when it keeps them, `logs=True`), its env values redacted, and how to
-    run it again: `pulumi up --target-replace` of the one-shot, or `pulumi up --replace` of
+    lines of its output (when it keeps them, `logs=True`), its env values redacted, and so are
+    `secrets` (KEY=VALUE items, like env) it was given another way (an uploaded file); and how
+    to run it again: `pulumi up --target-replace` of the one-shot, or `pulumi up --replace` of
     `rerun` when replacing that resource is what runs it again (and replaces what it feeds).
 
     Whatever takes this output as an input (or as part of one) waits for the one-shot and is
@@ -275,10 +369,10 @@ def exit_gate(container: docker.Container, what: str, rerun: pulumi.Resource | N
     """
 
     def check(args: list) -> str:
-        code, output, env, container_name, urn = args
+        code, output, env, container_name, urn, extra = args
         if exited_ok(code):
             return ""
-        lines = output_tail(output or "", env or [])
+        lines = output_tail(output or "", [*(env or []), *(extra or [])])
         shown = "".join(f"\n    {line}" for line in lines)
         last = "line" if len(lines) == 1 else f"{len(lines)} lines"
         raise pulumi.RunError(
@@ -291,6 +385,11 @@ def exit_gate(container: docker.Container, what: str, rerun: pulumi.Resource | N
     # Its value is always empty text: not secret, though it read the (secret) env and output.
     return pulumi.Output.unsecret(
         pulumi.Output.all(
-            container.exit_code, container.container_logs, container.envs, container.name, (rerun or container).urn
+            container.exit_code,
+            container.container_logs,
+            container.envs,
+            container.name,
+            (rerun or container).urn,
+            secrets or [],
         ).apply(check)
     )

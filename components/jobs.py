@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
 
 from components import cron
+from components.config.app import APP_CAPABILITIES
+from components.containers import APP_TMPFS, PROBE_IMAGE, PROBE_USER
+from components.dockerapi import PROXY_PORT, job_runner_allowlist
 from components.dockerhost import DockerHost
 
-# busybox crond and the docker CLI in one small pinned image; jobs themselves run from the
-# app image, started through the host's docker socket.
-RUNNER_IMAGE = "docker:27.5.1-cli"
-ALERT_IMAGE = "curlimages/curl:8.11.1"
-DOCKER_SOCKET = "/var/run/docker.sock"
+# busybox crond and the docker CLI in one small pinned image (tag and multi-arch index digest).
+RUNNER_IMAGE = "docker:27.5.1-cli@sha256:851f91d241214e7c6db86513b270d58776379aacc5eb9c4a87e5b47115e3065c"
+# The failure alert is curl from the probe's image, as its non-root user.
+ALERT_IMAGE = PROBE_IMAGE
+ALERT_MEMORY_MB = 32
+RUNNER_NAME = "jobs"
+PROXY_NAME = "jobs-docker"
+# busybox crond sets each job's user and groups (libbb change_identity: initgroups, setgid,
+# setuid) even when that is root already: setgroups needs SETGID.
+RUNNER_CAPS = ("SETGID", "SETUID")
+# A job that is replaced (a new release) while it runs gets this long to finish.
+JOB_STOP_SECONDS = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,53 +46,111 @@ class JobRunnerArgs:
     memory_mb: int
     """Memory limit of the runner itself (crond + the docker CLI); no default."""
     after: tuple[pulumi.Resource, ...] = ()
-    """What the runner waits on: the first droplet's web promotion (after the release command, so
+    """What the jobs wait on: the first droplet's web promotion (after the release command, so
     jobs run against the migrated schema, and after the new web passed its probe); default none."""
-    volume: str | None = None
-    """`host:path` bind of the droplet's volume into every job; default None."""
+    volume: Sequence[docker.ContainerVolumeArgs] = ()
+    """The droplet's volume, bound into every job; default none."""
+    app_caps: tuple[str, ...] = APP_CAPABILITIES
+    """Capabilities the job containers keep; default APP_CAPABILITIES (config `app.capabilities`)."""
+    read_only_root: bool = False
+    """The job containers' root read-only with a tmpfs /tmp; default False (config `app.readOnlyRoot`)."""
 
 
 class JobRunner(pulumi.ComponentResource):
-    """A `jobs` container (crond) whose crontab calls `webstack-job NAME`; it is replaced, with
-    its files, whenever the jobs, the image or the env change."""
+    """A container per job (`job-<name>`, created, never started by the program), a `jobs`
+    container (crond) whose crontab starts them through `jobs-docker`, the socket proxy that
+    admits only that, and, with an alert URL, the `jobs-alert` container. The runner and the
+    proxy share a network of their own that leads nowhere else."""
 
-    container: docker.Container
+    runner: docker.Container
+    containers: dict[str, docker.Container]
 
     def __init__(self, name: str, args: JobRunnerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:jobs:JobRunner", name, None, opts)
         host = args.host
-        runner_image = host.image(f"{name}-image", RUNNER_IMAGE, self)
-        # Pulled here so a failure alert never waits on a pull (or fails on one).
-        host.image(f"{name}-alert-image", ALERT_IMAGE, self)
-        script = pulumi.Output.all(args.app_image_id, host.network.name).apply(
-            lambda v: cron.render_job_script(
-                args.jobs, image=v[0], network=v[1], stack=args.stack, alert_image=ALERT_IMAGE, volume=args.volume
+        app = {"caps": args.app_caps, "read_only": args.read_only_root}
+        app["tmpfs"] = APP_TMPFS if args.read_only_root else None
+        self.containers = {
+            job.name: host.container(
+                f"{name}-{job.name}",
+                parent=self,
+                memory_mb=job.memory_mb,
+                depends_on=args.after,
+                name=job.container,
+                image=args.app_image_id,
+                command=list(job.command),
+                envs=args.env,
+                labels=[docker.ContainerLabelArgs(label="webstack.job", value=job.name)],
+                volumes=list(args.volume) or None,
+                # Created only: the runner starts it on its schedule, and nothing restarts it.
+                start=False,
+                must_run=False,
+                restart="no",
+                init=True,
+                replace_on_changes=["init"],
+                stop_timeout=JOB_STOP_SECONDS,
+                destroy_grace_seconds=JOB_STOP_SECONDS,
+                **app,
             )
-        )
-        uploads = [
-            docker.ContainerUploadArgs(file=cron.CRONTAB, content=cron.render_crontab(args.jobs)),
-            docker.ContainerUploadArgs(file=cron.SCRIPT, content=script, executable=True),
-            docker.ContainerUploadArgs(
-                file=cron.ENV_FILE,
-                content=pulumi.Output.secret(pulumi.Output.from_input(args.env).apply(lambda e: "\n".join(e) + "\n")),
-            ),
-        ]
+            for job in sorted(args.jobs, key=lambda j: j.name)
+        }
+        started = [job.container for job in args.jobs]
+        runner_volumes: list[docker.ContainerVolumeArgs] = []
+        alert_image = host.image(f"{name}-alert-image", ALERT_IMAGE, self)
         if args.alert_url is not None:
-            uploads.append(
-                docker.ContainerUploadArgs(file=cron.ALERT_URL_FILE, content=pulumi.Output.secret(args.alert_url))
+            started.append(cron.ALERT_CONTAINER)
+            # The failure's message goes from the runner to the alert container here.
+            messages = host.volume(f"{name}-alert-messages", self, protect=False)
+            runner_volumes.append(docker.ContainerVolumeArgs(volume_name=messages.name, container_path=cron.ALERT_DIR))
+            host.container(
+                f"{name}-alert",
+                parent=self,
+                memory_mb=ALERT_MEMORY_MB,
+                name=cron.ALERT_CONTAINER,
+                image=alert_image.image_id,
+                entrypoints=["sh", "-c"],
+                command=[cron.ALERT_COMMAND],
+                envs=pulumi.Output.secret(pulumi.Output.from_input(args.alert_url).apply(lambda u: [f"WEBHOOK={u}"])),
+                volumes=[
+                    docker.ContainerVolumeArgs(volume_name=messages.name, container_path=cron.ALERT_DIR, read_only=True)
+                ],
+                user=PROBE_USER,
+                caps=(),
+                read_only=True,
+                start=False,
+                must_run=False,
+                restart="no",
             )
-        self.container = host.container(
+        network = host.internal_network(f"{name}-api-net", "jobs-api", self)
+        proxy = host.socket_proxy(
+            f"{name}-docker",
+            parent=self,
+            name=PROXY_NAME,
+            network=network,
+            client=RUNNER_NAME,
+            allow=job_runner_allowlist(started),
+        )
+        runner_image = host.image(f"{name}-image", RUNNER_IMAGE, self)
+        script = cron.render_job_script(args.jobs, stack=args.stack, alert=args.alert_url is not None)
+        self.runner = host.container(
             f"{name}-runner",
             parent=self,
             memory_mb=args.memory_mb,
-            depends_on=args.after,
-            name="jobs",
+            depends_on=[proxy, *self.containers.values()],
+            name=RUNNER_NAME,
             image=runner_image.image_id,
             entrypoints=["crond"],
             command=["-f", "-d", "8", "-c", "/etc/crontabs"],
+            envs=[f"DOCKER_HOST=tcp://{PROXY_NAME}:{PROXY_PORT}"],
             restart="unless-stopped",
-            volumes=[docker.ContainerVolumeArgs(host_path=DOCKER_SOCKET, container_path=DOCKER_SOCKET)],
-            uploads=uploads,
+            uploads=[
+                docker.ContainerUploadArgs(file=cron.CRONTAB, content=cron.render_crontab(args.jobs)),
+                docker.ContainerUploadArgs(file=cron.SCRIPT, content=script, executable=True),
+            ],
+            volumes=runner_volumes or None,
+            # The proxy's network only: the runner talks to nothing else.
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            caps=RUNNER_CAPS,
             stop_timeout=10,
             # crond as PID 1 ignores SIGTERM; tini forwards it. The provider sends `init` at
             # create only: a change must replace the container.

@@ -12,13 +12,16 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
+from components.dockerapi import PROXY_PORT, log_reader_allowlist
 from components.dockerhost import DockerHost
 from components.spaces import bucket_options, scoped_key
 
 CONFIG_PATH = "/etc/vector/vector.json"
 DATA_DIR = "/var/lib/vector"
-DOCKER_SOCKET = "/var/run/docker.sock"
 CONTAINER_NAME = "logship"
+# Vector reads the daemon through a proxy that admits only reads (components/dockerapi.py);
+# it runs as root (its buffer volume is root's), with no capability.
+PROXY_NAME = "logship-docker"
 # A batch goes out at least this often: what a droplet that vanishes can lose.
 BATCH_SECONDS = 60
 # Vector's smallest disk buffer: lines survive a restart of the shipper while Spaces is away.
@@ -27,14 +30,15 @@ BUFFER_BYTES = 268435488
 
 def render_vector_config(*, bucket: str, region: str, droplet_id: str) -> str:
     """Vector's config (JSON, which Vector reads like its YAML/TOML): the docker_logs source
-    (every container but the shipper itself) into the aws_s3 sink on Spaces. Credentials come
-    from the container's environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), never this file."""
+    (every container but the shipper itself, read through the read-only API proxy) into the
+    aws_s3 sink on Spaces. Credentials come from the container's environment
+    (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), never this file."""
     config = {
         "data_dir": DATA_DIR,
         "sources": {
             "containers": {
                 "type": "docker_logs",
-                "docker_host": f"unix://{DOCKER_SOCKET}",
+                "docker_host": f"http://{PROXY_NAME}:{PROXY_PORT}",
                 "exclude_containers": [CONTAINER_NAME],
             }
         },
@@ -117,6 +121,15 @@ class LogShipping(pulumi.ComponentResource):
             config = pulumi.Output.all(self.bucket.name, host.droplet_id).apply(
                 lambda v: render_vector_config(bucket=v[0], region=args.region, droplet_id=str(v[1]))
             )
+            network = host.internal_network(f"{name}-{i}-api-net", "logs-api", self)
+            proxy = host.socket_proxy(
+                f"{name}-{i}-docker",
+                parent=self,
+                name=PROXY_NAME,
+                network=network,
+                client=CONTAINER_NAME,
+                allow=log_reader_allowlist(),
+            )
             host.container(
                 f"{name}-{i}-shipper",
                 parent=self,
@@ -127,10 +140,14 @@ class LogShipping(pulumi.ComponentResource):
                 envs=env,
                 restart="unless-stopped",
                 uploads=[docker.ContainerUploadArgs(file=CONFIG_PATH, content=config)],
-                volumes=[
-                    docker.ContainerVolumeArgs(host_path=DOCKER_SOCKET, container_path=DOCKER_SOCKET, read_only=True),
-                    docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR),
+                volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR)],
+                # Spaces through the droplet's network, the daemon through the proxy's.
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(name=host.network.name),
+                    docker.ContainerNetworksAdvancedArgs(name=network.name),
                 ],
+                depends_on=[proxy],
+                caps=(),
                 # Flush the batch in flight before the container goes: the provider stops it
                 # with destroy_grace_seconds (default 0: SIGKILL at once) when it deletes it.
                 stop_timeout=BATCH_SECONDS,

@@ -4,7 +4,8 @@ DigitalOcean's setup is mirrored: a bootstrap superuser creates ``doadmin`` (LOG
 CREATEROLE, not a superuser: DigitalOcean keeps superuser to itself); doadmin creates the
 database and the LOGIN user ``app`` (neither superuser nor CREATEDB), as the API does. Then the
 admin step of components/database.py, ``admin_script(admin_sql(...))``, runs under ``sh`` exactly
-as the pg-grant container runs it, with $ADMIN_URL pointing at the local server over TLS.
+as the pg-grant container runs it, its credentials file (``admin_env``) pointing at the local
+server over TLS.
 
 A backup is restored end to end against the same server: dumped as the backup image dumps,
 by the run script the stack gives its dump container (under busybox, with a stand-in aws),
@@ -31,13 +32,24 @@ from pathlib import Path
 import pytest
 
 from components import backups, database
-from components.database import ADMIN_CONNECT_TIMEOUT, DB_NAME, DB_USER, admin_script, admin_sql
+from components.database import (
+    ADMIN_CONNECT_TIMEOUT,
+    ADMIN_FILE,
+    DB_NAME,
+    DB_USER,
+    RUNTIME_USER,
+    admin_command,
+    admin_env,
+    admin_script,
+    admin_sql,
+)
 from tests import fake_aws, realprog
 from tests.conftest import STACKS, recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN, ADMIN_PASSWORD = "doadmin", "doadmin pw 'x'"
 APP_PASSWORD = "app-pw"
+RUNTIME_PASSWORD = "runtime-pw"
 MANAGED = [s for s in STACKS if realprog.stack_cfg(s).database.mode == "managed"]
 _names = itertools.count()
 
@@ -118,6 +130,8 @@ def cluster() -> Iterator[Cluster]:
             # As on DigitalOcean: doadmin creates (owns) the database; the app user is a plain login.
             pg.ok(pg.admin_url("postgres"), f"CREATE DATABASE {DB_NAME}")
             pg.ok(pg.admin_url("postgres"), f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{APP_PASSWORD}'")
+            # database.runtimeRole's user, also made through the API.
+            pg.ok(pg.admin_url("postgres"), f"CREATE ROLE {RUNTIME_USER} LOGIN PASSWORD '{RUNTIME_PASSWORD}'")
             yield pg
 
 
@@ -138,11 +152,25 @@ def _grant_command(stack: str) -> str:
     return command
 
 
-def _run_admin(pg: Cluster, command: str, db: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """`command` under sh as the container runs it: ADMIN_URL in the environment, psql on PATH."""
-    env = _client_env(ADMIN_URL=pg.admin_url(db))
+def _run_admin(
+    pg: Cluster, command: str, db: str, timeout: float = 30, port: int | None = None, owner: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`command` under sh as the container runs it: psql on PATH, and its credentials file,
+    admin_env's text for doadmin on `db`, where the upload puts it (a fresh file per run, in
+    the cluster's directory); afterwards the file must be gone."""
+    credentials = pg.directory / f"admin-{next(_names)}"
+    credentials.write_text(
+        admin_env(
+            host=realprog.LOOPBACK, port=port or pg.port, user=ADMIN, password=ADMIN_PASSWORD, database=db,
+            sslmode="require", **({"owner": DB_USER, "owner_password": APP_PASSWORD} if owner else {}),
+        )
+    )  # fmt: skip
+    env = _client_env()
     env["PATH"] = f"{Path(pg.psql).parent}{os.pathsep}{env['PATH']}"
-    return realprog.run(["sh", "-c", command], timeout=timeout, env=env)
+    assert command.count(ADMIN_FILE) == 2, "read, then deleted"
+    result = realprog.run(["sh", "-c", command.replace(ADMIN_FILE, str(credentials))], timeout=timeout, env=env)
+    assert not credentials.exists(), "the script deletes its credentials"
+    return result
 
 
 def _can_create(pg: Cluster, db: str) -> subprocess.CompletedProcess[str]:
@@ -228,10 +256,8 @@ def test_admin_step_stops_at_once_on_an_sql_error(cluster: Cluster) -> None:
 def test_admin_step_retries_an_unreachable_server_then_names_the_cause(cluster: Cluster) -> None:
     closed = realprog.free_port()  # nothing listens there: like a firewall not applied yet
     command = admin_script(admin_sql(DB_USER), attempts=2, delay=1)
-    env = _client_env(ADMIN_URL=cluster.admin_url(DB_NAME).replace(f":{cluster.port}/", f":{closed}/"))
-    env["PATH"] = f"{Path(cluster.psql).parent}{os.pathsep}{env['PATH']}"
     started = time.monotonic()
-    result = realprog.run(["sh", "-c", command], env=env)
+    result = _run_admin(cluster, command, DB_NAME, port=closed)
     assert result.returncode == 1
     assert result.stderr.count("Connection refused") == 2, result.stderr
     assert "could not reach the database as doadmin in 2 attempts" in result.stderr
@@ -383,3 +409,64 @@ def test_healthcheck_passes_while_the_server_accepts_connections(cluster: Cluste
 
 def test_healthcheck_fails_when_nothing_answers() -> None:
     assert _healthcheck(realprog.free_port()).returncode != 0
+
+
+def test_admin_step_never_connects_when_it_cannot_delete_its_credentials(tmp_path: Path) -> None:
+    """If the file cannot be deleted, the password would stay in the exited container's layer:
+    the step stops before psql runs (a fake `rm` fails, a fake `psql` would leave a mark)."""
+    credentials, mark = tmp_path / "admin", tmp_path / "psql-ran"
+    credentials.write_text(admin_env(host="h", port=5432, user="u", password="p w'd", database="d", sslmode=None))
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "rm").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "psql").write_text(f"#!/bin/sh\ntouch {mark}\n")
+    for tool in ("rm", "psql"):
+        (fake / tool).chmod(0o755)
+    command = admin_script(admin_sql(DB_USER), attempts=1, delay=0).replace(ADMIN_FILE, str(credentials))
+    result = realprog.run(["sh", "-c", command], env=_client_env(PATH=f"{fake}{os.pathsep}{os.environ['PATH']}"))
+    assert result.returncode == 1 and "could not delete the admin credentials file" in result.stderr
+    assert not mark.exists()
+
+
+# ---------------------------------------------------------------------- database.runtimeRole
+
+
+def test_the_runtime_role_writes_rows_of_old_and_new_tables_and_cannot_change_the_schema(cluster: Cluster) -> None:
+    """An existing stack turning it on: `app` already owns a table; the admin step (as doadmin,
+    then as app) runs; the next migration (as app) adds a table; app_runtime may then read and
+    write both (serial ids included) and do nothing else."""
+    db = cluster.new_database("runtime")
+    assert _run_admin(cluster, admin_script(admin_sql(DB_USER), attempts=1, delay=0), db).returncode == 0
+    app = cluster.url(db)
+    cluster.ok(app, "CREATE TABLE old_orders (id serial PRIMARY KEY, item text)")
+    step = _run_admin(cluster, admin_command(runtime_role=True), db, owner=True)
+    assert step.returncode == 0, step.stdout + step.stderr
+    cluster.ok(app, "CREATE TABLE new_orders (id bigserial PRIMARY KEY, item text)")  # a later migration
+    runtime = cluster.url(db, RUNTIME_USER, RUNTIME_PASSWORD)
+    for table in ("old_orders", "new_orders"):
+        cluster.ok(runtime, f"INSERT INTO {table} (item) VALUES ('a'), ('b')")
+        cluster.ok(runtime, f"UPDATE {table} SET item = 'c' WHERE item = 'a'")
+        cluster.ok(runtime, f"DELETE FROM {table} WHERE item = 'b'")
+        assert cluster.ok(runtime, f"SELECT id, item FROM {table}") == "1|c"
+        for ddl in (
+            f"DROP TABLE {table}",
+            f"ALTER TABLE {table} ADD COLUMN x int",
+            f"TRUNCATE {table}",
+            f"CREATE INDEX {table}_item ON {table} (item)",
+        ):
+            denied = cluster.sql(runtime, ddl)
+            assert denied.returncode != 0, ddl
+            assert "must be owner" in denied.stderr or "permission denied" in denied.stderr, denied.stderr
+    created = cluster.sql(runtime, "CREATE TABLE mine (i int)")
+    assert created.returncode != 0 and "permission denied for schema public" in created.stderr
+    # A replaced admin step runs it all again.
+    again = _run_admin(cluster, admin_command(runtime_role=True), db, owner=True)
+    assert again.returncode == 0, again.stderr
+
+
+def test_without_the_runtime_role_the_admin_step_grants_it_nothing(cluster: Cluster) -> None:
+    db = cluster.new_database("noruntime")
+    assert _run_admin(cluster, admin_command(), db).returncode == 0
+    cluster.ok(cluster.url(db), "CREATE TABLE t (i int)")
+    denied = cluster.sql(cluster.url(db, RUNTIME_USER, RUNTIME_PASSWORD), "SELECT * FROM t")
+    assert denied.returncode != 0 and "permission denied" in denied.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components import containers
+from components import containers, database
 from tests import realprog
 from tests.conftest import recorded, recorded_with
 from tools import harness
@@ -121,7 +121,8 @@ def test_only_the_proxy_publishes_ports(run):
 
 def test_every_container_restarts_rotates_logs_and_is_replaced_safely(run):
     for c in run.of_type(CONTAINER):
-        one_shot = c.inputs["name"] in ("migrate", "pg-grant", "probe")
+        # One-shots, and the job containers the runner starts (created, never started here).
+        one_shot = c.inputs["name"] in ("migrate", "pg-grant", "probe") or c.inputs.get("start") is False
         expected = "no" if one_shot else "unless-stopped"
         assert c.inputs["restart"] == expected, c.name
         assert c.inputs["logDriver"] == "json-file"
@@ -452,7 +453,6 @@ def test_the_admin_step_grants_and_creates_extensions_before_migrating(run):
     (grant,) = _containers(run, "pg-grant")
     sql = "GRANT ALL ON SCHEMA public TO app"
     assert sql in grant.inputs["command"][0]
-    assert "envs" in grant.secret_paths, "the admin URL is a secret"
     assert grant.inputs["mustRun"] is False and grant.inputs["attach"] is True
     if run.cfg.database.mode == "managed":
         firewall = next(
@@ -461,6 +461,43 @@ def test_the_admin_step_grants_and_creates_extensions_before_migrating(run):
         assert firewall.urn in run.upstream(grant.urn), "it connects through the DB firewall"
     for c in _containers(run, "migrate") + _containers(run, "web") + _containers(run, "pg-backup"):
         assert grant.urn in run.upstream(c.urn), c.name
+
+
+def _admin_password(run) -> str:
+    """The password the admin step logs in with: doadmin's (managed) or the container's owner's."""
+    if run.cfg.database.mode == "managed":
+        (cluster,) = [c for c in run.of_type("digitalocean:index/databaseCluster:DatabaseCluster") if "-db-" in c.name]
+        return cluster.outputs["password"]
+    (password,) = [p for p in run.of_type("random:index/randomPassword:RandomPassword") if "-db-" in p.name]
+    return password.outputs["result"]
+
+
+def test_the_admin_password_persists_in_no_input_of_the_exited_admin_container(run):
+    """The exited pg-grant stays on droplet 0: its config (env, command, labels) must hold no
+    credential. The password travels only in the uploaded file, which its script reads and
+    deletes before it connects (tests/test_behaviour_postgres.py runs it), and as a secret."""
+    (grant,) = _containers(run, "pg-grant")
+    password = _admin_password(run)
+    assert harness.SECRET_MARK in password, "a recorded secret, or this proves nothing"
+    assert not grant.inputs.get("envs")
+    holders = {path for path, text in _strings(grant.inputs, "") if password in text}
+    assert holders == {"uploads[0].content"}, holders
+    (upload,) = grant.inputs["uploads"]
+    assert upload["file"] == database.ADMIN_FILE and "uploads[0].content" in grant.secret_paths
+    assert f"PGPASSWORD={shlex.quote(password)}" in upload["content"]
+    assert grant.inputs["command"] == [database.admin_script(database.admin_sql("app", run.cfg.database.extensions))]
+    assert grant.inputs["user"] == database.ADMIN_USER and grant.inputs["capabilities"] == {"drops": ["ALL"]}
+
+
+def _strings(value, path):
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{path}[{i}]")
 
 
 @pytest.mark.parametrize("stack", ["staging", "dev"])

@@ -1,10 +1,10 @@
-"""Scheduled jobs (issue 14): one runner on the first droplet, jobs from the app image with the
-app's env as a secret, exit codes logged, failures alerted; the script runs under a real shell."""
+"""Scheduled jobs: one runner on the first droplet, each job a container of the app image with the
+app's env as a secret, started through a socket proxy; exit codes logged, failures alerted; the
+script runs under a real shell."""
 
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,49 +41,92 @@ def _runner(run):
     return found[0]
 
 
+def _container(run, name):
+    (found,) = [c for c in run.of_type(CONTAINER) if c.inputs["name"] == name]
+    return found
+
+
 def _upload(container, path):
     return next(u for u in container.inputs["uploads"] if u["file"] == path)
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev"])
-def test_one_runner_on_the_first_droplet_after_the_release(stack):
+def test_one_runner_on_the_first_droplet_its_jobs_after_the_release(stack):
     run = _run(stack)
     runner = _runner(run)
     host0 = run.named(f"webstack-{stack}-host-0-docker")
     assert runner.provider_urn == host0.urn
     migrate = run.named(f"webstack-{stack}-app-0-migrate")
-    assert migrate.urn in run.upstream(runner.urn), "jobs run against the migrated schema"
+    for job in JOBS:
+        container = _container(run, f"job-{job}")
+        assert container.provider_urn == host0.urn
+        assert migrate.urn in run.upstream(container.urn), "jobs run against the migrated schema"
     assert runner.inputs["restart"] == "unless-stopped" and runner.delete_before_replace
     assert runner.inputs["init"] is True, "crond as PID 1 ignores SIGTERM"
 
 
-def test_jobs_run_from_the_app_image_on_the_droplet_network_with_the_app_env():
+def test_each_job_is_a_container_of_the_app_image_created_but_never_started_by_the_program():
     run = _run("prod")
-    runner = _runner(run)
-    script = _upload(runner, cron.SCRIPT)
-    assert script["executable"] is True
     app_image = run.named("webstack-prod-app-0-image")
     network = run.named("webstack-prod-host-0-net")
-    assert f" {app_image.outputs['imageId']} " in script["content"]
-    assert f"--network {network.inputs['name']}" in script["content"]
-    assert "python manage.py cleanup --older-than=7d" in script["content"]
-    assert shlex.quote("it's due") in script["content"]
-    crontab = _upload(runner, cron.CRONTAB)["content"]
+    (web,) = [c for c in run.of_type(CONTAINER) if c.name == "webstack-prod-app-0-web"]
+    cleanup, reminders = _container(run, "job-cleanup"), _container(run, "job-reminders")
+    for job, spec in (("cleanup", cleanup), ("reminders", reminders)):
+        inputs = spec.inputs
+        assert inputs["image"] == app_image.outputs["imageId"]
+        assert inputs["command"] == JOBS[job]["command"], "arguments travel as a list, intact"
+        assert inputs["memory"] == JOBS[job]["memoryMb"]
+        assert inputs["start"] is False and inputs["mustRun"] is False and inputs["restart"] == "no"
+        assert inputs["networksAdvanced"] == [{"name": network.inputs["name"]}]
+        assert inputs["envs"] == web.inputs["envs"], "the app's env"
+        assert "envs" in spec.secret_paths
+        assert inputs["init"] is True
+        assert inputs["capabilities"] == web.inputs["capabilities"], "hardened like the app's containers"
+    crontab = _upload(_runner(run), cron.CRONTAB)["content"]
     assert "30 3 * * * /usr/local/bin/webstack-job cleanup" in crontab
     assert "*/15 8-18 * * 1-5 /usr/local/bin/webstack-job reminders" in crontab
-    # The env file is the app's env (the web container's), as a secret.
-    (web,) = [c for c in run.of_type(CONTAINER) if c.name == "webstack-prod-app-0-web"]
-    assert _upload(runner, cron.ENV_FILE)["content"] == "\n".join(web.inputs["envs"]) + "\n"
+
+
+def test_the_runner_holds_no_socket_no_secret_and_reaches_only_its_proxy():
+    run = _run("prod")
+    runner, proxy = _runner(run), _container(run, "jobs-docker")
+    assert not runner.has_secret_input()
+    assert "DOCKER_HOST=tcp://jobs-docker:2375" in runner.inputs["envs"]
+    assert not [v for v in runner.inputs.get("volumes") or [] if "hostPath" in v], "no host path, no socket"
+    (net,) = runner.inputs["networksAdvanced"]
+    assert proxy.inputs["networksAdvanced"] == [net]
+    network = next(n for n in run.of_type("docker:index/network:Network") if n.inputs["name"] == net["name"])
+    assert network.inputs["internal"] is True, "a network that leads nowhere else"
+    assert [u["file"] for u in runner.inputs["uploads"]] == [cron.CRONTAB, cron.SCRIPT]
+    assert "-allowfrom=jobs" in proxy.inputs["command"]
+    assert proxy.inputs["volumes"] == [
+        {"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock", "readOnly": True}
+    ]
+    allowed = " ".join(a for a in proxy.inputs["command"] if a.startswith("-allowGET"))
+    assert "(job-cleanup|job-reminders|jobs-alert)" in allowed, "only its own containers, by name"
 
 
 @pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
-def test_the_env_file_and_alert_url_are_secret(preview):
+def test_the_alert_url_lives_only_in_the_alert_containers_secret_env(preview):
     run = _run("prod", preview)
+    alert = _container(run, cron.ALERT_CONTAINER)
+    assert "envs" in alert.secret_paths
+    assert alert.inputs["start"] is False and alert.inputs["readOnly"] is True and alert.inputs["user"] == "curl_user"
+    assert alert.inputs["command"] == [cron.ALERT_COMMAND] and "$WEBHOOK" in cron.ALERT_COMMAND
+    (messages,) = alert.inputs["volumes"]
+    assert messages["containerPath"] == cron.ALERT_DIR and messages["readOnly"] is True
     runner = _runner(run)
-    index = {u["file"]: i for i, u in enumerate(runner.inputs["uploads"])}
-    for path in (cron.ENV_FILE, cron.ALERT_URL_FILE):
-        assert f"uploads[{index[path]}].content" in runner.secret_paths or "uploads" in runner.secret_paths, path
+    assert [v["volumeName"] for v in runner.inputs["volumes"]] == [messages["volumeName"]]
+    if not preview:
+        assert alert.inputs["envs"] == [f"WEBHOOK={harness.fake_secret('slack')}"]
     assert plain_leaks(run) == []
+
+
+def test_without_an_alert_url_no_alert_container():
+    run = recorded("prod")  # its stack file has a job and, in these recordings, no webhook
+    assert run.cfg.app.jobs and run.cfg.slack_webhook_url is None
+    assert not [c for c in run.of_type(CONTAINER) if c.inputs["name"] == cron.ALERT_CONTAINER]
+    assert "jobs-alert" not in " ".join(_container(run, "jobs-docker").inputs["command"])
 
 
 def test_no_jobs_no_runner():
@@ -126,7 +169,7 @@ def test_the_largest_job_counts_in_the_first_droplets_memory():
     message = str(
         _reject("staging", {"app.jobs": {"big": {"schedule": "0 * * * *", "command": ["x"], "memoryMb": 900}}})
     )
-    assert "jobs runner 64 + largest job 900" in message
+    assert "jobs runner 48 + jobs API proxy 16 + largest job 900" in message
 
 
 # --------------------------------------------------------------------------- the script, run
@@ -134,81 +177,95 @@ def test_the_largest_job_counts_in_the_first_droplets_memory():
 
 @pytest.fixture
 def script_env(tmp_path: Path):
-    """The rendered script with its files under tmp_path, and a fake `docker` on PATH that logs
-    its arguments and fails a job named `broken` with exit 3."""
+    """The rendered script with its alert directory under tmp_path, and a fake `docker` on PATH
+    that logs its arguments, says a job named `busy` still runs, and fails `broken` with exit 3
+    and the alert with exit 6 when ALERT_FAILS is set."""
     shell = shutil.which("busybox") or shutil.which("sh")
     jobs = tuple(
-        cron.JobSpec(name=n, schedule="0 * * * *", command=c, memory_mb=64)
-        for n, c in (("cleanup", ("python", "manage.py", "cleanup", "it's")), ("broken", ("false",)))
+        cron.JobSpec(name=n, schedule="0 * * * *", command=("x",), memory_mb=64) for n in ("cleanup", "broken", "busy")
     )
-    text = cron.render_job_script(
-        jobs, image="sha256:" + "a" * 64, network="webstack-123", stack="prod", alert_image="curlimages/curl:8.11.1"
-    )
-    env_file, alert = tmp_path / "app.env", tmp_path / "alert-url"
-    env_file.write_text("SECRET_KEY=s3cret\n")
-    text = text.replace(cron.ENV_FILE, str(env_file)).replace(cron.ALERT_URL_FILE, str(alert))
-    (tmp_path / "job").write_text(text)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "docker.log"
     (bin_dir / "docker").write_text(
         "#!/bin/sh\n"
-        f'for a in "$@"; do printf "%s\\n" "$a"; done >> {log}\n'
-        f'echo "--- WEBHOOK=${{WEBHOOK:-}}" >> {log}\n'
-        'case " $* " in *" --name job-broken "*) exit 3 ;; esac\n'
+        f'echo "$*" >> {log}\n'
+        'case "$*" in\n'
+        '  "container inspect"*job-busy) echo true ;;\n'
+        '  "container inspect"*) echo false ;;\n'
+        '  "start --attach job-broken") echo "it broke"; exit 3 ;;\n'
+        f'  "start --attach jobs-alert") cat {tmp_path}/alert/message.json >> {log}; echo >> {log};'
+        ' [ -n "$ALERT_FAILS" ] && exit 6 ;;\n'
+        "esac\n"
         "exit 0\n"
     )
     (bin_dir / "docker").chmod(0o755)
+    (tmp_path / "alert").mkdir()
 
-    def run_job(name: str, with_alert: bool = True) -> tuple[subprocess.CompletedProcess[str], str]:
-        if with_alert:
-            alert.write_text("https://hooks.slack.com/services/T000/B000/XXXX")
-        elif alert.exists():
-            alert.unlink()
+    def run_job(name: str, alert: bool = True, alert_fails: bool = False):
+        text = cron.render_job_script(jobs, stack="prod", alert=alert).replace(cron.ALERT_DIR, str(tmp_path / "alert"))
+        (tmp_path / "job").write_text(text)
         log.write_text("")
         argv = (
             [shell, "sh", str(tmp_path / "job"), name]
             if shell.endswith("busybox")
             else [shell, str(tmp_path / "job"), name]
         )
-        env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "ALERT_FAILS": "1" if alert_fails else ""}
         done = subprocess.run(argv, capture_output=True, text=True, timeout=10, env=env)
-        return done, log.read_text()
+        return done, log.read_text().splitlines()
 
     return run_job
 
 
-def test_a_job_runs_once_with_its_arguments_intact_and_logs_exit_0(script_env):
+def test_the_script_passes_a_posix_shell_syntax_check(tmp_path):
+    jobs = (cron.JobSpec(name="a-b", schedule="0 * * * *", command=("x",), memory_mb=64),)
+    for alert in (True, False):
+        path = tmp_path / f"job-{alert}"
+        path.write_text(cron.render_job_script(jobs, stack="prod", alert=alert))
+        for shell in filter(None, (shutil.which("sh"), shutil.which("dash"))):
+            assert subprocess.run([shell, "-n", str(path)], capture_output=True).returncode == 0
+
+
+def test_a_job_starts_its_container_and_logs_exit_0(script_env):
     done, calls = script_env("cleanup")
     assert done.returncode == 0, done.stderr
     assert "webstack job cleanup: exit 0 after" in done.stdout
-    args = calls.split("--- WEBHOOK=")[0].splitlines()
-    assert args[:5] == ["run", "--rm", "--init", "--name", "job-cleanup"]
-    assert args[-5:] == ["sha256:" + "a" * 64, "python", "manage.py", "cleanup", "it's"]
-    assert calls.count("--- WEBHOOK=") == 1, "no alert after a success"
+    assert calls == ["container inspect -f {{.State.Running}} job-cleanup", "start --attach job-cleanup"]
 
 
-def test_a_failed_job_keeps_its_exit_code_and_alerts_without_the_url_on_a_command_line(script_env):
+def test_a_failed_job_keeps_its_exit_code_and_alerts_with_stack_job_and_code(script_env):
     done, calls = script_env("broken")
     assert done.returncode == 3
-    assert "webstack job broken: exit 3 after" in done.stdout
-    runs = calls.split("--- WEBHOOK=")
-    assert len(runs) == 3, "the job, then one alert"
-    alert_args, alert_env = runs[1].splitlines(), runs[2].splitlines()[0]
-    assert "curlimages/curl:8.11.1" in alert_args and "WEBHOOK" in alert_args
-    assert any("curl -fsS" in a for a in alert_args), "an HTTP error from the webhook is a failure"
-    assert not any("hooks.slack.com" in a for a in alert_args), "the URL travels in the env only"
-    assert alert_env == "https://hooks.slack.com/services/T000/B000/XXXX"
+    assert "it broke" in done.stdout and "webstack job broken: exit 3 after" in done.stdout
+    assert calls[1:] == [
+        "start --attach job-broken",
+        "start --attach jobs-alert",
+        '{"text": "webstack job prod/broken failed with exit 3"}',
+    ]
+
+
+def test_a_run_due_while_the_previous_one_runs_is_skipped_and_alerts(script_env):
+    done, calls = script_env("busy")
+    assert done.returncode == cron.SKIPPED
+    assert "still running; this run is skipped" in done.stderr
+    assert "start --attach job-busy" not in calls, "never attached to the running one"
+    assert '{"text": "webstack job prod/busy failed with exit 125"}' in calls
+
+
+def test_an_alert_that_cannot_be_sent_is_logged_and_the_job_code_kept(script_env):
+    done, _ = script_env("broken", alert_fails=True)
+    assert done.returncode == 3 and "the failure alert could not be sent" in done.stderr
 
 
 def test_without_an_alert_url_a_failure_is_logged_only(script_env):
-    done, calls = script_env("broken", with_alert=False)
-    assert done.returncode == 3 and calls.count("--- WEBHOOK=") == 1
+    done, calls = script_env("broken", alert=False)
+    assert done.returncode == 3 and calls[-1] == "start --attach job-broken"
 
 
 def test_an_unknown_job_is_refused(script_env):
     done, calls = script_env("nope")
-    assert done.returncode == 2 and "unknown job 'nope'" in done.stderr and calls == ""
+    assert done.returncode == 2 and "unknown job 'nope'" in done.stderr and calls == []
 
 
 def test_env_values_must_be_single_lines_for_the_env_file():

@@ -52,11 +52,27 @@ def test_every_droplet_ships_its_logs_to_the_logs_bucket():
         assert sink["key_prefix"].startswith(f"droplet-{droplet_id}/")
         assert sink["batch"]["timeout_secs"] <= 60, "a vanished droplet loses at most a minute"
         assert "auth" not in sink and harness.SECRET_MARK not in upload["content"]
-        volumes = {v.get("containerPath"): v for v in shipper.inputs["volumes"]}
-        assert volumes["/var/run/docker.sock"]["readOnly"] is True
-        assert volumes[logship.DATA_DIR].get("volumeName"), "the disk buffer survives a restart"
+        (volume,) = shipper.inputs["volumes"]
+        assert volume["containerPath"] == logship.DATA_DIR and volume.get("volumeName"), "the buffer survives a restart"
+        # The daemon through its read-only proxy, never the socket itself.
+        assert config["sources"]["containers"]["docker_host"] == f"http://{logship.PROXY_NAME}:2375"
         # The provider stops a container it deletes with destroy_grace_seconds (default 0).
         assert shipper.inputs["destroyGraceSeconds"] == logship.BATCH_SECONDS
+
+
+def test_the_shipper_reads_the_daemon_only_through_a_read_only_proxy_of_its_own():
+    run = _run()
+    proxies = [c for c in run.of_type(CONTAINER) if c.inputs["name"] == logship.PROXY_NAME]
+    shippers = _shippers(run)
+    assert len(proxies) == len(shippers) == 2
+    for shipper in shippers:
+        (proxy,) = [p for p in proxies if p.provider_urn == shipper.provider_urn]
+        assert proxy.urn in run.upstream(shipper.urn)
+        assert "-allowfrom=logship" in proxy.inputs["command"]
+        assert not [a for a in proxy.inputs["command"] if a.startswith(("-allowPOST", "-allowPUT", "-allowDELETE"))]
+        (api_net,) = proxy.inputs["networksAdvanced"]
+        assert api_net in shipper.inputs["networksAdvanced"] and len(shipper.inputs["networksAdvanced"]) == 2
+        assert not shipper.inputs.get("user") and shipper.inputs["capabilities"] == {"drops": ["ALL"]}
 
 
 def test_the_bucket_expires_logs_after_the_configured_days_and_prod_keeps_it():
@@ -95,4 +111,4 @@ def test_the_shipper_counts_in_each_droplets_memory():
     from tests.test_config import _reject
 
     message = str(_reject("prod", {"app.webMemoryMb": 1024}))
-    assert "log shipper 128" in message
+    assert "log shipper 112 + logs API proxy 16" in message

@@ -3,6 +3,7 @@ pool for its requests and directly for migrations, and the backup dump too."""
 
 from __future__ import annotations
 
+import shlex
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -38,11 +39,17 @@ def test_the_admin_step_connects_as_the_owner_requiring_tls():
     run = recorded("staging")
     (cluster,) = [c for c in run.of_type(CLUSTER) if c.inputs["engine"] == "pg"]
     (grant,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-db-grant")]
-    assert "envs" in grant.secret_paths
-    admin = urlsplit(dict(line.split("=", 1) for line in grant.inputs["envs"])["ADMIN_URL"])
-    assert parse_qs(admin.query) == {"sslmode": ["require"]}
-    assert (admin.username, admin.password) == (cluster.outputs["user"], cluster.outputs["password"])
-    assert (admin.hostname, admin.port, admin.path) == (cluster.outputs["privateHost"], cluster.outputs["port"], "/app")
+    (upload,) = grant.inputs["uploads"]
+    assert "uploads[0].content" in grant.secret_paths
+    admin = dict(shlex.split(line)[0].split("=", 1) for line in upload["content"].splitlines())
+    assert admin == {
+        "PGHOST": cluster.outputs["privateHost"],
+        "PGPORT": str(cluster.outputs["port"]),
+        "PGUSER": cluster.outputs["user"],
+        "PGPASSWORD": cluster.outputs["password"],
+        "PGDATABASE": "app",
+        "PGSSLMODE": "require",
+    }
 
 
 @pytest.mark.parametrize(("stack", "sslmode"), [("dev", "disable"), ("staging", "require"), ("prod", "require")])
@@ -93,3 +100,35 @@ def test_in_container_mode_the_app_and_the_dump_reach_the_container_with_its_pas
     assert (dump["POSTGRES_HOST"], dump["POSTGRES_PORT"]) == (server.inputs["name"], "5432")
     assert (dump["POSTGRES_USER"], dump["POSTGRES_PASSWORD"]) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
     assert (dump["POSTGRES_DATABASE"], dump["PGSSLMODE"]) == (env["POSTGRES_DB"], "disable")
+
+
+def test_with_a_runtime_role_the_processes_write_rows_and_only_the_release_owns_the_schema():
+    """database.runtimeRole: the pool (web, processes, jobs) logs in as app_runtime; the release
+    and the dump keep `app`, the owner; the admin step gets app's login too (for the grants
+    only the owner may give), in its secret file."""
+    run = recorded_with("staging", {"database.runtimeRole": True})
+    users = {u.inputs["name"]: u for u in run.of_type(USER)}
+    assert set(users) == {"app", "app_runtime"}
+    pool = run.one(POOL)
+    assert pool.inputs["user"] == "app_runtime"
+    containers = run.of_type("docker:index/container:Container")
+    env = {c.inputs["name"]: dict(line.split("=", 1) for line in c.inputs.get("envs") or []) for c in containers}
+    (web,) = [n for n in env if n.startswith("web-")]
+    assert env[web]["DATABASE_URL"] == pool.outputs["privateUri"]
+    assert urlsplit(env["migrate"]["DATABASE_URL"]).username == "app"
+    assert env["pg-backup"]["POSTGRES_USER"] == "app"
+    (grant,) = [c for c in containers if c.inputs["name"] == "pg-grant"]
+    (upload,) = grant.inputs["uploads"]
+    admin = dict(shlex.split(line)[0].split("=", 1) for line in upload["content"].splitlines())
+    assert admin["OWNER_PGUSER"] == "app" and admin["OWNER_PGPASSWORD"] == users["app"].outputs["password"]
+    assert "uploads[0].content" in grant.secret_paths
+    assert "ALTER DEFAULT PRIVILEGES FOR ROLE app" in grant.inputs["command"][0]
+    assert users["app_runtime"].urn in run.upstream(grant.urn), "the role exists before it is granted anything"
+
+
+def test_the_runtime_role_is_off_by_default_and_refused_in_container_mode():
+    from tests.test_config import _reject
+
+    assert [u.inputs["name"] for u in recorded("staging").of_type(USER)] == ["app"]
+    message = str(_reject("dev", {"database.runtimeRole": True}))
+    assert "webstack:database.runtimeRole = True: must be false in container mode" in message

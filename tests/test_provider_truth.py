@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.database import admin_script, admin_sql
+from components.database import admin_env, admin_script, admin_sql
 from components.dockerhost import DROPLET_LABEL, SWAP_FACTOR
 from tests.conftest import recorded
 from tools import harness
@@ -103,9 +103,13 @@ def fake_psql(tmp_path: Path):
         count = tmp_path / "count"
         count.unlink(missing_ok=True)
         env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "COUNT": str(count)}
-        env |= {"RC": str(rc), "OK_AT": str(ok_at), "ADMIN_URL": "postgresql://x"}
+        env |= {"RC": str(rc), "OK_AT": str(ok_at)}
+        credentials = tmp_path / "admin"
+        credentials.write_text(
+            admin_env(host="h", port=5432, user="doadmin", password="pw", database="app", sslmode=None)
+        )
         proc = subprocess.run(
-            [sh, "-c", admin_script(admin_sql("app"), attempts=attempts, delay=0)],
+            [sh, "-c", admin_script(admin_sql("app"), attempts=attempts, delay=0, credentials=str(credentials))],
             env=env, capture_output=True, text=True, timeout=20,
         )  # fmt: skip
         return proc.returncode, int(count.read_text()), proc.stderr

@@ -181,6 +181,8 @@ def test_host_services_and_log_rotation() -> None:
         "log-driver": "json-file",
         "log-opts": {"max-size": "50m", "max-file": "5"},
         "live-restore": True,
+        "no-new-privileges": True,
+        "icc": False,
     }
     auto = _written(doc, "/etc/apt/apt.conf.d/20auto-upgrades")
     assert 'APT::Periodic::Unattended-Upgrade "1";' in auto

@@ -28,6 +28,7 @@ from components.config.sizing import (
     LOGSHIP_MEMORY_MB,
     PROBE_MEMORY_MB,
     PROXY_MEMORY_MB,
+    SOCKET_PROXY_MEMORY_MB,
     VOLUME_BACKUP_MEMORY_MB,
     connections_needed,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "PROBE_MEMORY_MB",
     "PROXY_MEMORY_MB",
     "SECRET_KEYS",
+    "SOCKET_PROXY_MEMORY_MB",
     "VOLUME_BACKUP_MEMORY_MB",
     "AppConfig",
     "BackupsConfig",

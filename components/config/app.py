@@ -25,6 +25,20 @@ from components.config.process import (
 )
 
 URL_PATH = r"^/[A-Za-z0-9/_.-]*$"
+# The capabilities Docker knows (moby oci/caps/defaults.go and the kernel's list), without
+# the CAP_ prefix. The app image is unknown: its containers keep what a typical entrypoint
+# needs to prepare files and drop to a user (chown, gosu/su-exec, tini signalling that user),
+# and a process may bind a port below 1024; Docker's other defaults (NET_RAW, MKNOD,
+# AUDIT_WRITE, SETFCAP, SETPCAP, SYS_CHROOT) are dropped.
+CAPABILITIES = (
+    "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "CHOWN",
+    "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE",
+    "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST",
+    "NET_RAW", "PERFMON", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYSLOG", "SYS_ADMIN", "SYS_BOOT",
+    "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME",
+    "SYS_TTY_CONFIG", "WAKE_ALARM",
+)  # fmt: skip
+APP_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID")
 _BIND = re.compile(r"^(?:--bind=|-b)?(?:[0-9.]+|\[[0-9a-f:]+\]):(\d+)$")
 
 
@@ -75,6 +89,13 @@ class AppConfig(Section):
     )
     """Env vars filled with 64-character random secrets, each with its own rotation counter
     (bump one to rotate only that secret), e.g. {SECRET_KEY: 1}."""
+    capabilities: tuple[choice(*CAPABILITIES), ...] = APP_CAPABILITIES
+    """Linux capabilities the app's containers (web, processes, release, jobs) keep, without CAP_;
+    every other one is dropped and none can be gained (no-new-privileges). The default lets a
+    typical entrypoint chown and drop to a user; list more only for an image that needs them."""
+    read_only_root: bool = False
+    """Mount the app containers' root filesystem read-only (a tmpfs /tmp is writable): for an
+    image that writes only there and to the volume."""
     auth_paths: strings() = ("/login", "/api/auth/")
     """Prefixes rate-limited tighter at nginx and at the edge (/login covers /login/reset)."""
 

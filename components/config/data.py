@@ -11,6 +11,10 @@ from components.config.base import Image, Section, choice, problem, raise_if
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Mode = choice("managed", "container")
+# Container mode's images, by tag and multi-arch index digest: an official image's tag is
+# rebuilt now and then, the digest keeps what was checked.
+POSTGRES_IMAGE = "postgres:17.6-alpine@sha256:ef257d85f76e48da1c64832459b59fcaba1a4dac97bf5d7450c77753542eee94"
+VALKEY_IMAGE = "valkey/valkey:8.1.9-alpine@sha256:e0eb7c480958d32bdc4357a74bdd70653ae15f2f9b4c93c4a5a9fad1dc471c84"
 # Extensions DigitalOcean's managed Postgres offers that apps commonly create
 # (https://docs.digitalocean.com/products/databases/postgresql/details/supported-extensions/).
 EXTENSIONS = (
@@ -41,10 +45,14 @@ class DatabaseConfig(Section):
     """PgBouncer pool mode."""
     maintenance: Maintenance = Maintenance()
     """Maintenance window {day, hour}."""
-    container_image: Image = "postgres:17.6-alpine"
+    container_image: Image = POSTGRES_IMAGE
     """Container mode only: pinned Postgres image."""
     extensions: tuple[choice(*EXTENSIONS), ...] = ()
     """Extensions created by doadmin before migrations (the app user cannot on Postgres 15+)."""
+    runtime_role: bool = False
+    """Managed only: web, processes and jobs log in as `app_runtime`, which may read and write rows
+    but not change the schema; the release command (and dumps) stay `app`, the tables' owner.
+    Only for an app that never creates or alters tables outside its release command."""
 
     @property
     def maintenance_day(self) -> str:
@@ -56,6 +64,16 @@ class DatabaseConfig(Section):
 
     @model_validator(mode="after")
     def _standby(self) -> DatabaseConfig:
+        if self.runtime_role and self.mode != "managed":
+            raise_if(
+                [
+                    problem(
+                        "database.runtimeRole",
+                        True,
+                        "false in container mode (the container's app user is its superuser anyway)",
+                    )
+                ]
+            )
         if self.mode == "managed" and self.nodes > 1 and not catalog.DATABASE_SIZES[self.size].standby_allowed:
             raise_if(
                 [
@@ -79,7 +97,7 @@ class ValkeyConfig(Section):
     """True adds a separate allkeys-lru cache cluster beside the never-evicting broker."""
     cache_size: choice(*catalog.DATABASE_SIZES) | None = None
     """Cache node size when split; unset: the broker's size."""
-    container_image: Image = "valkey/valkey:8.1-alpine"
+    container_image: Image = VALKEY_IMAGE
     """Container mode only: pinned Valkey image."""
 
     @property

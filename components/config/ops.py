@@ -132,6 +132,7 @@ class BackupsConfig(Section):
         AfterValidator(_schedule),
     ] = "@daily"
     """When the dump runs (UTC); five fields (day of week 0-6) or @hourly, @daily, @weekly, @monthly, @yearly."""
+    # Tag only: no public source gives this tag's digest to check (add @sha256:... once known).
     image: Image = "eeshugerman/postgres-backup-s3:17"
     """Pinned dump image."""
     offsite_region: (
@@ -154,5 +155,6 @@ class LogsConfig(Section):
     a private Spaces bucket of their own, so a replaced droplet loses none (prod: true)."""
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     """Days a log object is kept (the bucket's lifecycle expiry)."""
+    # Tag only: no public source gives this tag's digest to check (add @sha256:... once known).
     image: Image = "timberio/vector:0.43.1-alpine"
     """Pinned Vector image."""

@@ -12,7 +12,8 @@ from components.envmap import PROVIDED_ENV, STACK_VALUES
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 # Container names the stack uses itself on every droplet.
-RESERVED_NAMES = ("web", "proxy", "migrate", "probe", "pg-grant", "pg-backup", "jobs", "volume-backup", "release")
+RESERVED_NAMES = ("web", "proxy", "migrate", "probe", "pg-grant", "pg-backup", "jobs", "volume-backup", "release",
+                  "jobs-docker", "jobs-alert", "logship", "logship-docker")  # fmt: skip
 
 
 def _env_name(name: str) -> str:

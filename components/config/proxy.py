@@ -10,7 +10,7 @@ from components.config.base import Image, Section, text
 
 
 class ProxyConfig(Section):
-    image: Image = "nginx:1.27.5-alpine"
+    image: Image = "nginx:1.27.5-alpine@sha256:65645c7bb6a0661892a8b03b89d0743208a18dd2f3f17a54ef4b76fb8e2f2a10"
     """Pinned nginx image."""
     client_max_body_size: text(r"^[1-9][0-9]*[kKmMgG]?$", "an nginx size such as 10m") = "10m"
     """Largest request body nginx accepts (413 above)."""

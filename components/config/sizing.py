@@ -16,9 +16,13 @@ DATA_CONTAINER_MEMORY_MB = 256  # containerised Postgres or Valkey (dev)
 PROXY_MEMORY_MB = 128
 PROBE_MEMORY_MB = 32
 BACKUP_MEMORY_MB = 256
-JOB_RUNNER_MEMORY_MB = 64  # crond + the docker CLI of a running job
-LOGSHIP_MEMORY_MB = 128  # Vector shipping the droplet's container logs (logs.enabled)
+JOB_RUNNER_MEMORY_MB = 48  # crond + the docker CLI of a running job
+LOGSHIP_MEMORY_MB = 112  # Vector shipping the droplet's container logs (logs.enabled)
 VOLUME_BACKUP_MEMORY_MB = 128  # tar | gzip | upload of the volume (volume and backups enabled)
+# The docker API proxy of the job runner, and of each log shipper (a Go binary of a few MB),
+# taken from their budgets (64 and 128 before the proxies came): the droplets that fit before
+# still fit.
+SOCKET_PROXY_MEMORY_MB = 16
 # Left to the OS, sshd, dockerd and the DigitalOcean agent on every droplet.
 HOST_RESERVE_MB = 256
 
@@ -75,6 +79,7 @@ def sizing_problems(
         # Jobs are counted one at a time (the largest): each never overlaps itself, and jobs
         # that fire together add up beyond this (give them different minutes).
         parts["jobs runner"] = JOB_RUNNER_MEMORY_MB
+        parts["jobs API proxy"] = SOCKET_PROXY_MEMORY_MB
         parts["largest job"] = max(job.memory_mb for job in app.jobs.values())
     if backups.enabled:
         parts["backup dump"] = BACKUP_MEMORY_MB
@@ -82,6 +87,7 @@ def sizing_problems(
         parts["volume backup"] = VOLUME_BACKUP_MEMORY_MB
     if logs.enabled:
         parts["log shipper"] = LOGSHIP_MEMORY_MB
+        parts["logs API proxy"] = SOCKET_PROXY_MEMORY_MB
     for label, mode in (("postgres", db.mode), ("valkey", valkey.mode)):
         if mode == "container":
             parts[label] = DATA_CONTAINER_MEMORY_MB
