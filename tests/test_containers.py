@@ -237,10 +237,16 @@ def test_each_droplet_rolls_out_after_its_web_serves_and_the_next_one_after_it()
             assert verdict <= set(later.property_dependencies["labels"])
             assert prune.urn not in run.upstream(later.urn), "the cleanup holds no droplet back"
     assert not any(r.name.endswith("-web-promote") for r in map(run.by_urn, run.upstream(webs[0].urn)))
+    # The jobs are containers of the app image the runner starts: each waits on the promotion,
+    # and its image is the one web serves there only once the probe passed.
+    promote = _step(run, 0, "web-promote").urn
     (runner,) = [c for c in run.of_type(CONTAINER) if c.name.endswith("-jobs-runner")]
-    assert _step(run, 0, "web-promote").urn in runner.dependencies
-    assert _step(run, 0, "web-promote").urn in runner.property_dependencies["uploads"], "the script's image"
-    assert webs[0].inputs["image"] in str(runner.inputs["uploads"])
+    jobs = [c for c in run.of_type(CONTAINER) if c.urn in runner.dependencies and "webstack.job" in str(c.inputs)]
+    assert jobs
+    for job in jobs:
+        assert promote in job.dependencies
+        assert promote in job.property_dependencies["image"], "the image web serves, once it passed"
+        assert job.inputs["image"] == webs[0].inputs["image"]
 
 
 def test_the_promotion_outlasts_nginxs_address_cache(run):
