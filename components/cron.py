@@ -10,6 +10,7 @@ refused while one still runs, and says so in the log.
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 
@@ -47,7 +48,14 @@ def render_job_script(
 ) -> str:
     """The script `webstack-job NAME`: run the job, log its exit code and duration, and on a
     failure post to the alert webhook when one is configured (its URL is read from a file,
-    never put on a command line). `volume` (`host:path`) is bound into every job."""
+    never put on a command line). `volume` (`host:path`) is bound into every job.
+
+    The stack name reaches the alert as a printf argument, escaped for JSON and quoted for sh:
+    whatever it holds (Pulumi's stack names hold no quote or `$`, but this function does not
+    rely on that) stays text in the alert."""
+    # json.dumps escapes quotes, backslashes and control characters (and writes non-ASCII as
+    # \uXXXX); shlex.quote keeps the result one word for sh, `%` included (it is not the format).
+    alert_stack = shlex.quote(json.dumps(stack)[1:-1])
     cases = []
     for job in sorted(jobs, key=lambda j: j.name):
         argv = " ".join(shlex.quote(a) for a in job.command)
@@ -71,7 +79,7 @@ def render_job_script(
             'echo "webstack job $name: exit $rc after $(( $(date +%s) - start )) s"',
             f'if [ "$rc" -ne 0 ] && [ -s {ALERT_URL_FILE} ]; then',
             f"  WEBHOOK=$(cat {ALERT_URL_FILE}); export WEBHOOK",
-            f'  BODY=$(printf \'{{"text": "webstack job {stack}/%s failed with exit %s"}}\' "$name" "$rc")',
+            f'  BODY=$(printf \'{{"text": "webstack job %s/%s failed with exit %s"}}\' {alert_stack} "$name" "$rc")',
             "  export BODY",
             f"  docker run --rm -e WEBHOOK -e BODY --entrypoint sh {shlex.quote(alert_image)} -c \\",
             '    \'curl -fsS -m 10 -o /dev/null -H "Content-Type: application/json" -d "$BODY" "$WEBHOOK"\' \\',

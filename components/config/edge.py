@@ -27,7 +27,7 @@ class FrontendConfig(Section):
     ) = None  # fmt: skip
     """Pages project (unique in the account; `wrangler pages deploy --project-name`); unset: the
     domain with dashes, then the stack, e.g. example-com-prod."""
-    production_branch: text(r"^[A-Za-z0-9._/-]{1,255}$", "a git branch name such as main") = "main"
+    production_branch: text(r"[A-Za-z0-9._/-]{1,255}", "a git branch name such as main") = "main"
     """Branch whose uploads are the production deployment (`wrangler pages deploy --branch`)."""
 
     @model_validator(mode="after")
