@@ -40,7 +40,7 @@ _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _CAA = re.compile(whole(r"(0|128)\s+([a-z]+)\s+(.+)"))
 # TXT records of which a name holds one, by their version tag: SPF (RFC 7208: two are a
 # permerror), DMARC (RFC 7489), DKIM (a selector holds one key), MTA-STS, TLS-RPT, BIMI.
-_TXT_TAG = re.compile(r"^v=(spf1|dmarc1|dkim1|stsv1|tlsrptv1|bimi1)(?=[\s;]|$)")
+_TXT_TAG = re.compile(r"^v=(spf1|dmarc1|dkim1|stsv1|tlsrptv1|bimi1)(?=[\s;]|\Z)")
 _PAGES_NAME = re.compile(whole(r"[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?"))
 
 

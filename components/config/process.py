@@ -125,9 +125,17 @@ class Registry(Section):
     kind: choice("docr", "token")
     """`docr`: the account's DigitalOcean Container Registry (read-only credentials minted per stack);
     `token`: any registry with a username and a secret token (GHCR, Docker Hub)."""
-    name: Annotated[str, Field(pattern=whole(r"[a-z0-9-]{1,63}"))] | None = None
+    name: (
+        Annotated[
+            str, Field(pattern=whole(r"[a-z0-9-]{1,63}")), Allowed("a registry name: lower-case letters, digits, '-'")
+        ]
+        | None
+    ) = None
     """docr: the existing registry's name (one per account; never created by a stack)."""
-    server: Annotated[str, Field(pattern=whole(r"[a-z0-9.-]+(:[0-9]+)?"))] | None = None
+    server: (
+        Annotated[str, Field(pattern=whole(r"[a-z0-9.-]+(:[0-9]+)?")), Allowed("a registry host such as ghcr.io")]
+        | None
+    ) = None
     """token: registry host, e.g. ghcr.io or docker.io."""
     username: Annotated[str, Field(min_length=1), OneLine] | None = None
     """token: the user the token belongs to."""
