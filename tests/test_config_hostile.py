@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel
 
 from components.config import ConfigError, StackConfig, loading, parse
-from components.config.base import FREE_TEXT_MAX_BYTES, FreeText, Secret
+from components.config.base import FREE_TEXT_MAX_BYTES, FreeText, Secret, shown
 from tests import realprog
 from tools import harness
 
@@ -474,6 +474,15 @@ def test_the_alert_names_any_stack_as_text_in_valid_json(tmp_path, stack):
     (run_job, _), (_, body) = run_job_script(tmp_path, script, "nightly", fail=True)
     assert run_job[-2:] == ["manage.py", "it's"]
     assert json.loads(body) == {"text": f"webstack job {stack}/nightly failed with exit 3"}
+
+
+def test_a_value_nested_deeper_than_repr_goes_is_not_printed():
+    """The JSON reader takes nesting a little deeper than repr() then prints from a validator."""
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    assert shown(deep) == "[nested too deep to show]"
+    assert shown([[1]]) == "[[1]]" and shown("x" * 101) == "'" + "x" * 96 + "... (101 characters)"
 
 
 # --------------------------------------------------------------------------- the corpus

@@ -63,9 +63,7 @@ def shown(value: Any) -> str:
 
 def problem(key: str, value: Any, allowed: str) -> str:
     """One line of a ConfigError, the same shape for every kind of problem (a key holding a
-    user's name is written escaped if it has a control character, and cut if it is huge)."""
-    if _CONTROL.search(key):
-        key = key.encode("unicode_escape").decode()
+    huge name of the user's is cut)."""
     if len(key) > 2 * SHOWN_MAX:
         key = f"{key[: 2 * SHOWN_MAX - 3]}..."
     return f"{NAMESPACE}:{key} = {shown(value)}: must be {allowed}"
