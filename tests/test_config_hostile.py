@@ -271,7 +271,7 @@ def test_each_field_has_a_valid_sample_the_program_accepts(leaf):
 
 
 ONE_LINE_LEAVES = [leaf for leaf in LEAVES if not leaf.free]
-# What must never reach a one-line field: what the review found ("\n"), and what a line-based
+# What must never reach a one-line field: a line break ("\n" split the crontab), and what a line-based
 # consumer may also split on (CR, NEL, U+2028) or cannot hold (NUL), or shows as one (TAB).
 BREAKS = ["\n", "\r", "\r\n", "\x00", "\t", "\x85", "\u2028", "\u2029", "\x1b[2J"]
 
