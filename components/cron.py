@@ -12,6 +12,7 @@ its own (`jobs-alert`, which holds the URL), the message handed over in a shared
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 
@@ -27,7 +28,8 @@ ALERT_MESSAGE = f"{ALERT_DIR}/message.json"
 ALERT_COMMAND = (
     f'curl -fsS -m 10 -o /dev/null -H "Content-Type: application/json" --data-binary @{ALERT_MESSAGE} "$WEBHOOK"'
 )
-# The alert's JSON: stack, job and exit code (names are [A-Za-z0-9_.-], nothing to escape).
+# The alert's JSON: stack (escaped by render_job_script), job and exit code (job names are
+# [a-z0-9-], nothing to escape).
 ALERT_FORMAT = '{"text": "webstack job %s/%s failed with exit %s"}'
 # busybox crond runs a job with `sh -c` and, without MAILTO, lets it inherit crond's stdout;
 # PID 1 (docker's init, which runs crond) holds the container's stdout and stderr, so the
@@ -65,7 +67,14 @@ def render_crontab(jobs: tuple[JobSpec, ...]) -> str:
 def render_job_script(jobs: tuple[JobSpec, ...], *, stack: str, alert: bool) -> str:
     """The script `webstack-job NAME`: run the job's container (its output goes to this log),
     log its exit code and duration, and on a failure, when `alert`, post a message naming the
-    stack, the job and the exit code through the alert container (one at a time)."""
+    stack, the job and the exit code through the alert container (one at a time).
+
+    The stack name reaches the alert as a printf argument, escaped for JSON and quoted for sh:
+    whatever it holds (Pulumi's stack names hold no quote or `$`, but this function does not
+    rely on that) stays text in the alert."""
+    # json.dumps escapes quotes, backslashes and control characters (and writes non-ASCII as
+    # \uXXXX); shlex.quote keeps the result one word for sh, `%` included (it is not the format).
+    alert_stack = shlex.quote(json.dumps(stack)[1:-1])
     names = "|".join(job.name for job in sorted(jobs, key=lambda j: j.name))
     lines = [
         "#!/bin/sh",
@@ -92,7 +101,7 @@ def render_job_script(jobs: tuple[JobSpec, ...], *, stack: str, alert: bool) -> 
             'if [ "$rc" -ne 0 ]; then',
             "  (",
             "    flock 9 || :",
-            f'    printf {shlex.quote(ALERT_FORMAT)} {shlex.quote(stack)} "$name" "$rc" > {ALERT_MESSAGE}',
+            f'    printf {shlex.quote(ALERT_FORMAT)} {alert_stack} "$name" "$rc" > {ALERT_MESSAGE}',
             f"    docker start --attach {ALERT_CONTAINER}",
             f"  ) 9>{ALERT_DIR}/.lock \\",
             '    || echo "webstack job $name: the failure alert could not be sent" >&2',

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import typing
 
 import jsonschema
@@ -92,3 +93,77 @@ def test_pulumi_yaml_declares_the_scalar_keys_as_the_models_do():
             assert spec["default"] == (list(default) if isinstance(default, tuple) else default), key
     assert not set(SECRET_KEYS) & set(declared), "secret keys are set per stack with --secret"
     assert all(k.startswith(f"{NAMESPACE}:") for k in SCHEMA["properties"]["config"]["properties"])
+
+
+def _patterns(node) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return own + [p for v in node.values() for p in _patterns(v)]
+    return [p for v in node for p in _patterns(v)] if isinstance(node, list) else []
+
+
+def _strings(node) -> list[str]:
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in [k, *_strings(v)]]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_pattern_matches_whole_values_for_editors_as_for_the_program():
+    """A Python `$` (and jsonschema's re.search) matches before a final newline; ECMA-262, what
+    editors run, has no \\Z: every pattern ends in `$(?!\\n)` (base.whole), so both refuse
+    "10m\\n" as the program does."""
+    from tests.test_config_hostile import LEAVES, _valid
+
+    samples = {s for stack in harness.stack_files() for s in _strings(_stack_doc(stack))}
+    samples |= {_valid(leaf) for leaf in LEAVES}
+    patterns = set(_patterns(SCHEMA["$defs"])) | set(_patterns(SCHEMA["properties"]["config"]["properties"]))
+    assert len(patterns) > 15, "every pattern of the models (19 distinct when written)"
+    for pattern in patterns:
+        assert pattern.startswith("^") and pattern.endswith("$(?!\\n)"), pattern
+        matching = [s for s in samples if re.search(pattern, s)]
+        assert matching, f"no sample value matches {pattern}"
+        assert not any(re.search(pattern, s + "\n") for s in matching), pattern
+
+
+@pytest.mark.parametrize("stack", harness.stack_files())
+def test_the_schema_never_flags_a_value_the_program_takes(stack):
+    """Each text value of the stack file with a line break added: the editor's verdict (the
+    schema) is never stricter than the program's."""
+    from components.config import ConfigError, parse
+
+    doc = _stack_doc(stack)
+    values = harness.stack_config(stack)
+    for key, value in doc["config"].items():
+        for i, text in enumerate(_strings(value) if not isinstance(value, str) else [value]):
+            changed = copy.deepcopy(doc)
+            bad = _with_newline(changed["config"][key], i) if not isinstance(value, str) else value + "\n"
+            changed["config"][key] = bad
+            raw, secret = harness.cli_values({**values, key.split(":", 1)[1]: bad})
+            try:
+                parse(raw, stack, secret_keys=secret)
+            except ConfigError:
+                continue  # refused by the program: the schema may flag it or not
+            assert not list(VALIDATOR.iter_errors(changed)), (key, text)
+
+
+def _with_newline(node, index: int):
+    """`node` with "\\n" after its index-th string (keys and values, in _strings order)."""
+    count = [0]
+
+    def walk(n):
+        if isinstance(n, dict):
+            out = {}
+            for k, v in n.items():
+                new_k = walk(k)
+                out[new_k] = walk(v)
+            return out
+        if isinstance(n, list):
+            return [walk(v) for v in n]
+        if isinstance(n, str):
+            count[0] += 1
+            return n + "\n" if count[0] - 1 == index else n
+        return n
+
+    return walk(node)

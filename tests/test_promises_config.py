@@ -109,7 +109,8 @@ MESSAGES = [
     ({"valkey.splitCache": "yes"}, "webstack:valkey.splitCache = 'yes': must be true or false"),
     ({"app.healthPath": ""}, "webstack:app.healthPath = '': must be a path starting with /"),
     ({"app.hostnames": []}, "webstack:app.hostnames = []: must be a list of at least 1 non-empty strings"),
-    ({"app.env": {"X": [1]}}, "webstack:app.env.X = [1]: must be a string, number or boolean"),
+    ({"app.env": {"X": [1]}}, 'webstack:app.env.X = [1]: must be a string in quotes ("..."): YAML reads an unquoted '
+     "012345 as the number 5349, 1.10 as 1.1, and true, false or null as non-strings"),
     ({"alertEmails": ["a@b"]}, "webstack:alertEmails = 'a@b': must be an email address"),
     ({"app.image": "Ghcr.io/x:1"}, "webstack:app.image = 'Ghcr.io/x:1': must be an image reference like "
      "registry/name:tag"),
@@ -452,7 +453,7 @@ def test_the_slack_webhook_reaches_the_config_and_counts_as_somewhere_to_alert()
 
 def test_content_longer_than_cloudflare_takes_says_how_long_it_may_be():
     (line,) = _problems("prod", {"edge.records": [{"name": "mail.example.com", "type": "TXT", "content": "x" * 2049}]})
-    assert line.endswith("': must be a non-empty string of at most 2048 characters")
+    assert line.endswith("... (2049 characters): must be a non-empty string of at most 2048 characters")
 
 
 def test_a_one_character_value_passes_where_its_format_allows_it():

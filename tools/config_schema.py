@@ -86,9 +86,30 @@ def _allowed(schema: dict[str, Any]) -> str:
         return ", ".join(map(str, values)) if len(values) <= 8 else f"{values[0]} ... {values[-1]} ({len(values)})"
     parts = [f">= {schema['minimum']}"] if "minimum" in schema else []
     parts += [f"<= {schema['maximum']}"] if "maximum" in schema else []
-    parts += [f"`{schema['pattern']}`"] if "pattern" in schema else []
+    parts += [f"`{readable(schema['pattern'])}`"] if "pattern" in schema else []
     kind = schema.get("type")
     return ", ".join(parts) or (kind if isinstance(kind, str) else "")
+
+
+def readable(pattern: str) -> str:
+    """A whole-string pattern (base.whole: `^(?:...)$(?!\\n)`) as the README shows it, `^...$`:
+    every pattern matches the whole value, which the text above the tables says once."""
+    m = re.fullmatch(r"\^\(\?:(.*)\)\$\(\?!\\n\)", pattern)
+    if not m:
+        return pattern
+    depth, escaped, in_class = 0, False, False
+    for c in m[1]:  # an alternation at the top needs its group: ^(?:a|b)$
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif in_class or c == "[":
+            in_class = c != "]"
+        elif c in "()":
+            depth += 1 if c == "(" else -1
+        elif c == "|" and depth == 0:
+            return f"^(?:{m[1]})$"
+    return f"^{m[1]}$"
 
 
 def _table(model: type[BaseModel], prefix: str) -> list[str]:

@@ -3,14 +3,25 @@ environment and secrets."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from components import catalog
-from components.config.base import Allowed, Image, SecretText, Section, choice, problem, raise_if, strings, text
+from components.config.base import (
+    Allowed,
+    Image,
+    SecretText,
+    Section,
+    choice,
+    command,
+    problem,
+    raise_if,
+    strings,
+    text,
+    whole,
+)
 from components.config.process import (
     DOCKER_HUB,
     EnvName,
@@ -24,7 +35,8 @@ from components.config.process import (
     image_registry,
 )
 
-URL_PATH = r"^/[A-Za-z0-9/_.-]*$"
+URL_PATH = r"/[A-Za-z0-9/_.-]*"
+_URL_PATH = re.compile(whole(URL_PATH))
 # The capabilities Docker knows (moby oci/caps/defaults.go and the kernel's list), without
 # the CAP_ prefix. The app image is unknown: its containers keep what a typical entrypoint
 # needs to prepare files and drop to a user (chown, gosu/su-exec, tini signalling that user),
@@ -39,7 +51,7 @@ CAPABILITIES = (
     "SYS_TTY_CONFIG", "WAKE_ALARM",
 )  # fmt: skip
 APP_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID")
-_BIND = re.compile(r"^(?:--bind=|-b)?(?:[0-9.]+|\[[0-9a-f:]+\]):(\d+)$")
+_BIND = re.compile(whole(r"(?:--bind=|-b)?(?:[0-9.]+|\[[0-9a-f:]+\]):(\d+)"))
 
 
 class AppConfig(Section):
@@ -60,7 +72,7 @@ class AppConfig(Section):
     """Droplet size slug."""
     hostnames: strings()
     """FQDNs served, each inside `domain` (one proxied DNS record each); the first is the probes' Host."""
-    web_command: strings() = ("gunicorn", "app.wsgi:application", "--bind=0.0.0.0:8000")
+    web_command: command() = ("gunicorn", "app.wsgi:application", "--bind=0.0.0.0:8000")
     """The one HTTP process behind nginx; a `--bind` port must equal `port`."""
     web_workers: Annotated[int, Field(ge=1, le=64)] = 3
     """Its workers (database connections), passed as WEB_CONCURRENCY."""
@@ -75,7 +87,7 @@ class AppConfig(Section):
     """Scheduled jobs by name {schedule (cron, UTC), command, memoryMb}: each runs from the app image
     with the app's env on the first droplet only, never twice at once; its exit code is logged and a
     failure alerts Slack (slackWebhookUrl)."""
-    release_command: strings() | None = None
+    release_command: command() | None = None
     """One-shot command run before any process of a release starts (migrations); unset: none."""
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     """Plain env vars; may not shadow a URL or secret the stack provides."""
@@ -105,8 +117,8 @@ class AppConfig(Section):
 
     @property
     def env_vars(self) -> tuple[tuple[str, str], ...]:
-        """`env` as sorted (NAME, text) pairs; booleans as JSON (true/false)."""
-        return tuple((k, json.dumps(v) if isinstance(v, bool) else str(v)) for k, v in sorted(self.env.items()))
+        """`env` as sorted (NAME, text) pairs."""
+        return tuple(sorted(self.env.items()))
 
     @model_validator(mode="after")
     def _consistent(self) -> AppConfig:
@@ -141,7 +153,7 @@ class AppConfig(Section):
                     bad.append(problem(f"app.{where}.{name}", "...", f"defined once (app.{owners[name]} has it too)"))
                 owners.setdefault(name, where)
         for path in self.auth_paths:
-            if not re.match(URL_PATH, path):
+            if not _URL_PATH.match(path):
                 bad.append(problem("app.authPaths", path, "a URL path starting with /"))
         if self.registry:
             host = image_registry(self.image)

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from components.config.base import Allowed, Section, choice, problem
+from components.config.base import Allowed, OneLine, Section, choice, one_line, problem, whole
 
-HEX32 = r"^[0-9a-f]{32}$"
+HEX32 = whole(r"[0-9a-f]{32}")
 Hex32 = Annotated[str, Field(pattern=HEX32), Allowed("a 32-hex Cloudflare id")]
 
 
@@ -35,17 +35,20 @@ TXT_MAX = 2048
 TXT_PER_NAME_MAX = 8192
 TXT_STRING_MAX = 255  # bytes in one character-string (RFC 1035 section 3.3)
 TTL_MIN, TTL_MAX = 60, 86400
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_LABEL = re.compile(whole(r"(?!-)[a-z0-9_-]{1,63}(?<!-)"))
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
-_CAA = re.compile(r"^(0|128)\s+([a-z]+)\s+(.+)$")
+_CAA = re.compile(whole(r"(0|128)\s+([a-z]+)\s+(.+)"))
 # TXT records of which a name holds one, by their version tag: SPF (RFC 7208: two are a
 # permerror), DMARC (RFC 7489), DKIM (a selector holds one key), MTA-STS, TLS-RPT, BIMI.
-_TXT_TAG = re.compile(r"^v=(spf1|dmarc1|dkim1|stsv1|tlsrptv1|bimi1)(?=[\s;]|$)")
-_PAGES_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?$")
+_TXT_TAG = re.compile(r"^v=(spf1|dmarc1|dkim1|stsv1|tlsrptv1|bimi1)(?=[\s;]|\Z)")
+_PAGES_NAME = re.compile(whole(r"[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?"))
 
 
 def _lower(value: Any) -> Any:
-    return value.strip().lower().removesuffix(".") if isinstance(value, str) else value
+    """A name as Cloudflare stores it: lower case, without the root's dot or surrounding spaces
+    (a line break or other control character is refused, not stripped)."""
+    value = one_line(value)
+    return value.strip(" ").lower().removesuffix(".") if isinstance(value, str) else value
 
 
 def is_dns_name(value: str) -> bool:
@@ -137,7 +140,10 @@ class DnsRecord(Section):
     type: choice(*RECORD_TYPES)
     """Record type; no default."""
     content: Annotated[
-        str, Field(min_length=1, max_length=TXT_MAX), Allowed(f"a non-empty string of at most {TXT_MAX} characters")
+        str,
+        Field(min_length=1, max_length=TXT_MAX),
+        OneLine,
+        Allowed(f"a non-empty string of at most {TXT_MAX} characters"),
     ]
     """Value: an address (A/AAAA), a hostname (CNAME/MX), text (TXT; quoted for you, split into
     255-byte strings), `0 issue "letsencrypt.org"` (CAA); no default."""

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
 from components import catalog
-from components.config.base import Allowed, Section, choice, problem, raise_if, text
+from components.config.base import Allowed, OneLine, Section, choice, problem, raise_if, text
 from components.config.dns import _PAGES_NAME, DnsRecord, Hex32, _join, _lower
 
 
@@ -27,7 +27,7 @@ class FrontendConfig(Section):
     ) = None  # fmt: skip
     """Pages project (unique in the account; `wrangler pages deploy --project-name`); unset: the
     domain with dashes, then the stack, e.g. example-com-prod."""
-    production_branch: text(r"^[A-Za-z0-9._/-]{1,255}$", "a git branch name such as main") = "main"
+    production_branch: text(r"[A-Za-z0-9._/-]{1,255}", "a git branch name such as main") = "main"
     """Branch whose uploads are the production deployment (`wrangler pages deploy --branch`)."""
 
     @model_validator(mode="after")
@@ -40,7 +40,7 @@ class FrontendConfig(Section):
 class Imports(Section):
     rate_limit: Hex32 | None = None
     """Id of the zone's existing http_ratelimit ruleset to adopt (needs manageZoneSettings)."""
-    records: dict[str, Hex32] = Field(default_factory=dict)
+    records: dict[Annotated[str, OneLine], Hex32] = Field(default_factory=dict)
     """Existing DNS records to adopt, hostname: record id (each an A record of app.hostnames)."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -15,10 +16,14 @@ import yaml
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
 
-from components.config.base import NAMESPACE, Allowed, ProblemsError, problem
+from components.config.base import NAMESPACE, Allowed, ProblemsError, Secret, problem, shown, whole
 from components.config.stack import StackConfig
 
 SECRET_KEYS = ("slackWebhookUrl",)
+# The deepest value a stack holds is four levels (app.processes.<name>.command[0]); the CLI
+# passes up to 10,000 (gopkg.in/yaml.v3's limit, scannerc.go max_flow_level), deeper than
+# Python's JSON reader and pydantic's go without an exception.
+MAX_DEPTH = 16
 
 
 class ConfigError(pulumi.RunError):
@@ -40,19 +45,42 @@ def _string_keys() -> frozenset[str]:
 def plaintext_secret_leaves(config: Mapping[str, Any]) -> frozenset[str]:
     """Secret leaves written in plaintext in a stack file's `config:` map (keys without the
     namespace). The CLI reports secrecy per top-level key only, so one `{secure: ...}` value
-    makes all of `webstack:app` secret; the file shows which leaves are not."""
+    makes all of `webstack:app` secret; the file shows which leaves are not. A value of the
+    wrong shape holds no leaf here (the models name it)."""
 
     def plain(value: Any) -> bool:
         return not (isinstance(value, dict) and set(value) == {"secure"})
 
-    app = config.get("app") if isinstance(config.get("app"), dict) else {}
-    leaves = {f"app.secretEnv.{k}" for k, v in (app.get("secretEnv") or {}).items() if plain(v)}
-    registry = app.get("registry") if isinstance(app.get("registry"), dict) else {}
+    app = _mapping(config.get("app"))
+    leaves = {f"app.secretEnv.{k}" for k, v in _mapping(app.get("secretEnv")).items() if plain(v)}
+    registry = _mapping(app.get("registry"))
     if "password" in registry and plain(registry["password"]):
         leaves.add("app.registry.password")
-    top = config.get("secretEnv") if isinstance(config.get("secretEnv"), dict) else {}
-    leaves |= {f"secretEnv.{k}" for k, v in top.items() if plain(v)}
+    leaves |= {f"secretEnv.{k}" for k, v in _mapping(config.get("secretEnv")).items() if plain(v)}
     return frozenset(leaves)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class _StackFileLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """PyYAML reading a stack file the CLI has read already (gopkg.in/yaml.v3), without failing
+    where yaml.v3 does not: a tag it does not know (`!!python/object`, `!Ref`) keeps the plain
+    value, as yaml.v3's resolve() returns the text of an unresolvable tag; libyaml's parser
+    (CSafeLoader) reads nesting as deep as yaml.v3's 10,000 levels. Aliases are not expanded
+    here: an alias is the anchored object itself, so an anchor bomb costs its size in the file."""
+
+
+def _untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_scalar(node)
+
+
+_StackFileLoader.add_constructor(None, _untagged)
 
 
 def _stack_file_config(stack: str) -> dict[str, Any]:
@@ -61,9 +89,33 @@ def _stack_file_config(stack: str) -> dict[str, Any]:
     path = Path(f"Pulumi.{stack}.yaml")
     if not path.is_file():
         return {}
-    doc = yaml.safe_load(path.read_text()) or {}
-    config = doc.get("config") or {}
-    return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
+    try:
+        doc = yaml.load(path.read_text(), Loader=_StackFileLoader)
+    except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as err:
+        raise _config_error(stack, [f"{path} = {shown(str(err))}: must be YAML the program can read"]) from None
+    config = _mapping(_mapping(doc).get("config"))
+    return {k.split(":", 1)[1]: v for k, v in config.items() if isinstance(k, str) and k.startswith(f"{NAMESPACE}:")}
+
+
+def _depth_problem(key: str, value: Any, secret: bool) -> str | None:
+    """A problem line when `value` nests deeper than MAX_DEPTH, naming the keys down to there."""
+    todo = [(value, [key], 1)]
+    while todo:
+        node, path, depth = todo.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if depth > MAX_DEPTH:
+            return problem(".".join(path), "[secret]" if secret else node, f"nested at most {MAX_DEPTH} levels deep")
+        items = node.items() if isinstance(node, dict) else ((None, v) for v in node)
+        todo += [(v, [*path, _key_part(k)] if k is not None else path, depth + 1) for k, v in items]
+    return None
+
+
+def _config_error(stack: str, problems: list[str]) -> ConfigError:
+    return ConfigError(
+        f"invalid configuration for stack {stack!r} ({len(problems)} problem"
+        f"{'s' if len(problems) > 1 else ''}):\n  - " + "\n  - ".join(problems)
+    )
 
 
 def parse(
@@ -90,12 +142,22 @@ def parse(
             continue
         try:
             doc[key] = json.loads(text)
-        except ValueError:
-            if key in _known_keys():
-                problems.append(problem(key, text, "valid JSON/YAML structure"))
+        except (ValueError, RecursionError) as err:
+            shown_text = "[secret]" if key in secret_keys else text
+            if isinstance(err, RecursionError):
+                problems.append(problem(key, shown_text, f"nested at most {MAX_DEPTH} levels deep"))
+                unreadable.add(key)
+            elif key in _known_keys():
+                problems.append(problem(key, shown_text, "valid JSON/YAML structure"))
                 unreadable.add(key)
             else:
                 doc[key] = text  # refused below as an unknown key
+            continue
+        too_deep = _depth_problem(key, doc[key], key in secret_keys)
+        if too_deep:
+            problems.append(too_deep)
+            unreadable.add(key)
+            del doc[key]
 
     context = {
         "stack": stack,
@@ -106,13 +168,10 @@ def parse(
     try:
         cfg = StackConfig.model_validate_json(json.dumps(doc), strict=True, context=context)
     except ValidationError as err:
-        problems += _lines(err, unreadable)
+        problems += _lines(err, unreadable, secret_keys)
         cfg = None
     if problems or cfg is None:
-        raise ConfigError(
-            f"invalid configuration for stack {stack!r} ({len(problems)} problem"
-            f"{'s' if len(problems) > 1 else ''}):\n  - " + "\n  - ".join(problems)
-        )
+        raise _config_error(stack, problems)
     cfg._stack = stack
     cfg._slack_webhook_url = slack_webhook_url
     return cfg
@@ -145,10 +204,11 @@ def _namespace_keys() -> set[str]:
 # --------------------------------------------------------------------------- messages
 
 
-def _lines(err: ValidationError, unreadable: set[str]) -> list[str]:
+def _lines(err: ValidationError, unreadable: set[str], secret_keys: frozenset[str] = frozenset()) -> list[str]:
     """One line per problem, named by the key as the user wrote it; duplicates (a value that
     fails every member of a union) folded, and no line for a missing `unreadable` key (one that
-    was not valid JSON/YAML, named already)."""
+    was not valid JSON/YAML, named already). A secret's value is never shown, nor the value of
+    an unknown key inside a key the CLI holds secret."""
     lines: list[str] = []
     errors = err.errors(include_url=False)
     inner = {e["loc"][:n] for e in errors for n in range(len(e["loc"]))}  # locations holding an error
@@ -162,62 +222,78 @@ def _lines(err: ValidationError, unreadable: set[str]) -> list[str]:
             lines += cause.lines
             continue
         loc = [p for p in e["loc"] if p != "[key]"]
-        key, info, allowed, _ = _walk(loc)
+        key, info, allowed, _, secret = _walk(loc)
         dotted = ".".join(key)
+        value = "[secret]" if secret else e["input"]
         if e["type"] == "extra_forbidden":
-            line = f"{NAMESPACE}:{dotted} = {e['input']!r}: unknown key; allowed: {', '.join(_allowed_keys(loc))}"
+            value = "[secret]" if loc and loc[0] in secret_keys else value
+            line = f"{NAMESPACE}:{dotted} = {shown(value)}: unknown key; allowed: {', '.join(_allowed_keys(loc))}"
         elif e["type"] == "missing":
             line = problem(dotted, None, "set (it has no default)")
         elif isinstance(cause, ValueError):
-            line = problem(dotted, e["input"], str(cause))
+            line = problem(dotted, value, str(cause))
         else:
-            line = problem(dotted, e["input"], allowed or _by_type(e, info))
+            line = problem(dotted, value, allowed or _by_type(e, info))
         if line not in lines:
             lines.append(line)
     return lines
 
 
-def _unwrap(annotation: Any, allowed: str | None) -> tuple[Any, str | None]:
-    """Strip Annotated and Optional, keeping the innermost Allowed text."""
+def _unwrap(annotation: Any, allowed: str | None) -> tuple[Any, str | None, bool]:
+    """Strip Annotated and Optional, keeping the innermost Allowed text and whether a Secret
+    marker was on the way."""
+    secret = False
     while True:
         if typing.get_origin(annotation) is typing.Annotated:
             base, *extras = typing.get_args(annotation)
             allowed = next((m.text for m in extras if isinstance(m, Allowed)), allowed)
+            secret = secret or any(isinstance(m, Secret) for m in extras)
             annotation = base
             continue
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
             annotation = args[0]
             continue
-        return annotation, allowed
+        return annotation, allowed, secret
 
 
-def _walk(loc: list[Any]) -> tuple[list[str], Any, str | None, Any]:
-    """The key path of an error location, the field it ends in, that field's Allowed text, and
-    the type the path leads to."""
+# A key part shown as it is; any other (a line break, a quote, a huge name) is shown quoted.
+_PLAIN_KEY = re.compile(whole(r"[A-Za-z0-9_.@:/-]{1,100}"))
+
+
+def _key_part(part: Any) -> str:
+    text = str(part)
+    return text if _PLAIN_KEY.match(text) else shown(text)
+
+
+def _walk(loc: list[Any]) -> tuple[list[str], Any, str | None, Any, bool]:
+    """The key path of an error location, the field it ends in, that field's Allowed text, the
+    type the path leads to, and whether it is a secret."""
     key: list[str] = []
     node: Any = StackConfig
     info = None
     allowed: str | None = None
+    secret = False
     for i, part in enumerate(loc):
         if isinstance(node, type) and issubclass(node, BaseModel):
             field = next((f for n, f in node.model_fields.items() if part in (n, f.alias)), None)
-            key.append(str(part))
+            key.append(_key_part(part))
             if field is None:
                 break
             info = field
             allowed = next((m.text for m in field.metadata if isinstance(m, Allowed)), None)
-            node, allowed = _unwrap(field.annotation, allowed)
+            node, allowed, secret = _unwrap(field.annotation, allowed)
+            secret = secret or any(isinstance(m, Secret) for m in field.metadata)
         elif typing.get_origin(node) is dict:
-            key.append(str(part))
-            node, allowed = _unwrap(typing.get_args(node)[1], allowed)
+            key.append(_key_part(part))
+            node, allowed, secret = _unwrap(typing.get_args(node)[1], allowed)
         elif typing.get_origin(node) in (tuple, list) and isinstance(part, int):
             if i < len(loc) - 1:  # a key inside a list item: edge.records[0].name
                 key[-1] += f"[{part}]"
-            node, allowed = _unwrap(typing.get_args(node)[0], allowed)
+            node, allowed, secret = _unwrap(typing.get_args(node)[0], allowed)
         else:
             break  # a union member's tag: the key is complete
-    return key, info, allowed, node
+    return key, info, allowed, node, secret
 
 
 def _allowed_keys(loc: list[Any]) -> list[str]:

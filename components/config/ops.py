@@ -28,7 +28,7 @@ class MonitoringConfig(Section):
     """Uptime latency alert threshold (ms)."""
     ssl_expiry_days: Annotated[int, Field(ge=1, le=90)] = 14
     """Alert this many days before the edge certificate expires."""
-    slack_channel: text(r"^[#@]?[a-z0-9._-]{1,80}$", "a Slack channel") = "#alerts"
+    slack_channel: text(r"[#@]?[a-z0-9._-]{1,80}", "a Slack channel") = "#alerts"
     """Slack channel, used with the secret `slackWebhookUrl`."""
 
 
@@ -126,7 +126,7 @@ class BackupsConfig(Section):
     # The descriptors both schedulers' cron parser (robfig/cron) knows; not @reboot.
     schedule: Annotated[
         text(
-            r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*/,-]+( [0-9*/,-]+){4})$",
+            r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*/,-]+( [0-9*/,-]+){4}",
             "a cron schedule such as @daily or 0 3 * * *",
         ),
         AfterValidator(_schedule),

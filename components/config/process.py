@@ -7,17 +7,31 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.config.base import Allowed, SecretText, Section, choice, problem, raise_if, strings
+from components.config.base import (
+    Allowed,
+    OneLine,
+    SecretText,
+    Section,
+    choice,
+    command,
+    free_text,
+    problem,
+    raise_if,
+    whole,
+)
 from components.envmap import PROVIDED_ENV, STACK_VALUES
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+_ENV_NAME = re.compile(whole(ENV_NAME))
+PROCESS_NAME = r"^[a-z][a-z0-9-]{0,30}$"
+_PROCESS_NAME = re.compile(whole(PROCESS_NAME))
 # Container names the stack uses itself on every droplet.
 RESERVED_NAMES = ("web", "proxy", "migrate", "probe", "pg-grant", "pg-backup", "jobs", "volume-backup", "release",
                   "jobs-docker", "jobs-alert", "logship", "logship-docker")  # fmt: skip
 
 
 def _env_name(name: str) -> str:
-    if not re.match(ENV_NAME, name):
+    if not _ENV_NAME.match(name):
         raise ValueError(f"a name matching {ENV_NAME}")
     if name in PROVIDED_ENV:
         raise ValueError("absent: the stack provides this variable (URL or generated secret)")
@@ -25,20 +39,32 @@ def _env_name(name: str) -> str:
 
 
 def _process_name(name: str) -> str:
-    if not re.match(r"^[a-z][a-z0-9-]{0,30}$", name) or name in RESERVED_NAMES:
-        raise ValueError(f"a lower-case name ^[a-z][a-z0-9-]{{0,30}}$ other than {', '.join(RESERVED_NAMES)}")
+    if not _PROCESS_NAME.match(name) or name in RESERVED_NAMES:
+        raise ValueError(f"a lower-case name {PROCESS_NAME} other than {', '.join(RESERVED_NAMES)}")
     return name
 
 
 EnvName = Annotated[str, AfterValidator(_env_name)]
-EnvValue = Annotated[str | int | float | bool, Allowed("a string, number or boolean")]
+# The CLI hands env values as it read them from YAML, where an unquoted 012345 is the number
+# 5349 (octal), 1.10 is 1.1 and true, null and 0x1F are not text at all: a value that is not a
+# string is refused rather than turned back into text the user never wrote.
+EnvValue = Annotated[
+    free_text(
+        "an env value reaches its container as one env entry through the Docker API (the job env "
+        "file refuses a line break: rules.py)"
+    ),
+    Allowed(
+        'a string in quotes ("..."): YAML reads an unquoted 012345 as the number 5349, 1.10 as 1.1, '
+        "and true, false or null as non-strings"
+    ),
+]
 ProcessName = Annotated[str, AfterValidator(_process_name)]
 StackValue = choice(*STACK_VALUES)
 Seconds = Annotated[int, Field(ge=0, le=3600)]
 
 
 class Process(Section):
-    command: strings()
+    command: command()
     """The process's command in the app image; required."""
     memory_mb: Annotated[int, Field(ge=32)] = 512
     """Memory limit of each container (MB)."""
@@ -56,7 +82,7 @@ class Process(Section):
 # comma list of `*`, `N`, `N-M`, optionally `/STEP`. Names (`mon`, `jan`) and the
 # extensions of other crons (`@daily`, `L`, `#`, `?`, seconds) are refused.
 CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
-_CRON_ITEM = re.compile(r"^(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?$")
+_CRON_ITEM = re.compile(whole(r"(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?"))
 
 
 def cron_problem(schedule: str) -> str | None:
@@ -76,19 +102,21 @@ def cron_problem(schedule: str) -> str | None:
 
 
 def _cron(schedule: str) -> str:
+    # Fields are split on spaces and stored single-spaced, but a line break would end the
+    # crontab line: one line only, whatever the split makes of it.
     why = cron_problem(schedule)
     if why:
         raise ValueError(why)
     return " ".join(schedule.split())
 
 
-Schedule = Annotated[str, AfterValidator(_cron)]
+Schedule = Annotated[str, OneLine, AfterValidator(_cron)]
 
 
 class Job(Section):
     schedule: Schedule
     """Five-field cron schedule in UTC (`30 3 * * *`: 03:30 every day); required."""
-    command: strings()
+    command: command()
     """Command run from the app image with the app's env; required."""
     memory_mb: Annotated[int, Field(ge=32)] = 256
     """Memory limit of the job's container (MB)."""
@@ -98,11 +126,19 @@ class Registry(Section):
     kind: choice("docr", "token")
     """`docr`: the account's DigitalOcean Container Registry (read-only credentials minted per stack);
     `token`: any registry with a username and a secret token (GHCR, Docker Hub)."""
-    name: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,63}$")] | None = None
+    name: (
+        Annotated[
+            str, Field(pattern=whole(r"[a-z0-9-]{1,63}")), Allowed("a registry name: lower-case letters, digits, '-'")
+        ]
+        | None
+    ) = None
     """docr: the existing registry's name (one per account; never created by a stack)."""
-    server: Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?$")] | None = None
+    server: (
+        Annotated[str, Field(pattern=whole(r"[a-z0-9.-]+(:[0-9]+)?")), Allowed("a registry host such as ghcr.io")]
+        | None
+    ) = None
     """token: registry host, e.g. ghcr.io or docker.io."""
-    username: Annotated[str, Field(min_length=1)] | None = None
+    username: Annotated[str, Field(min_length=1), OneLine] | None = None
     """token: the user the token belongs to."""
     password: SecretText | None = None
     """token: the token, set with `pulumi config set --secret --path app.registry.password`."""
@@ -111,8 +147,9 @@ class Registry(Section):
     def _complete(self) -> Registry:
         need = ("name",) if self.kind == "docr" else ("server", "username", "password")
         bad = [problem(f"app.registry.{k}", None, f"set for kind {self.kind}") for k in need if not getattr(self, k)]
+        shown = {k: getattr(self, k) for k in ("name", "server", "username")} | {"password": "[secret]"}
         bad += [
-            problem(f"app.registry.{k}", getattr(self, k), f"unset for kind {self.kind}")
+            problem(f"app.registry.{k}", shown[k], f"unset for kind {self.kind}")
             for k in ("name", "server", "username", "password")
             if k not in need and getattr(self, k)
         ]

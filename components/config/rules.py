@@ -8,13 +8,16 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from components import catalog
-from components.config.base import is_domain, problem
+from components.config.base import is_domain, problem, whole
 from components.config.dns import zone_problems
 from components.config.nginx import proxy_problems
 from components.config.sizing import sizing_problems
 
 if TYPE_CHECKING:
     from components.config.stack import StackConfig
+
+_VOLUME_NAME = re.compile(whole(r"[a-z][a-z0-9-]*"))
+_BUCKET_NAME = re.compile(whole(r"[a-z0-9][a-z0-9-]*"))
 
 
 def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
@@ -135,7 +138,7 @@ def _volume_problems(cfg: StackConfig, stack: str) -> list[str]:
     if volume.processes is not None and not volume.processes:
         bad.append(problem("volume.processes", [], "at least one name, or unset for all"))
     name = f"{cfg.domain.replace('.', '-')}-{stack}-data"
-    if len(name) > 64 or not re.match(r"^[a-z][a-z0-9-]*$", name):
+    if len(name) > 64 or not _VOLUME_NAME.match(name):
         bad.append(
             problem("volume.enabled", True, f"false, or a domain and stack name giving a valid volume name ({name!r})")
         )
@@ -159,7 +162,7 @@ def _bucket_problems(cfg: StackConfig, stack: str) -> list[str]:
         if cfg.region not in catalog.SPACES_REGIONS:
             bad.append(problem("region", cfg.region, f"a region with Spaces while {key}.enabled is true"))
         bucket = f"{cfg.domain.replace('.', '-')}-{stack}-{use}"
-        if len(bucket) > 63 or not re.match(r"^[a-z0-9][a-z0-9-]*$", bucket):
+        if len(bucket) > 63 or not _BUCKET_NAME.match(bucket):
             bad.append(
                 problem(
                     f"{key}.enabled", True, f"false, or a domain and stack name giving a valid bucket name ({bucket!r})"

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, Valida
 
 from components import catalog
 from components.config.app import AppConfig
-from components.config.base import Allowed, SecretText, Section, choice, is_domain, raise_if, text
+from components.config.base import Allowed, OneLine, SecretText, Section, choice, is_domain, one_line, raise_if, text
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.dns import default_project_name
 from components.config.edge import EdgeConfig, FrontendConfig
@@ -121,10 +121,10 @@ def _ssh_key(value: str) -> str:
 
 
 Domain = Annotated[
-    str, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v), AfterValidator(_domain)
+    str, BeforeValidator(lambda v: one_line(v).strip(" ").lower() if isinstance(v, str) else v), AfterValidator(_domain)
 ]
 TrustedCidr = Annotated[str, AfterValidator(_trusted_cidr)]
-SshKey = Annotated[str, AfterValidator(_ssh_key)]
+SshKey = Annotated[str, OneLine, AfterValidator(_ssh_key)]
 Fingerprint = text(
     r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$", "an MD5 fingerprint as DigitalOcean shows it (aa:bb:...:ff, 16 pairs)"
 )

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from components.config.base import Section, text
 
-Origin = text(r"^https://[a-z0-9.-]+(:[0-9]+)?$", "an origin such as https://example.com (no path)")
-Hostname = text(r"^[a-z0-9.-]+$", "a hostname such as media.example.com")
+Origin = text(r"https://[a-z0-9.-]+(:[0-9]+)?", "an origin such as https://example.com (no path)")
+Hostname = text(r"[a-z0-9.-]+", "a hostname such as media.example.com")
 
 
 class MediaConfig(Section):
@@ -28,13 +28,13 @@ class MediaConfig(Section):
     """How long browsers cache the CORS preflight."""
 
 
-VolumeName = text(r"^[a-z][a-z0-9-]{0,30}$", "web, release, jobs or a process name")
+VolumeName = text(r"[a-z][a-z0-9-]{0,30}", "web, release, jobs or a process name")
 # Not a system directory of the image (the bind would hide it), not `..`.
 ContainerPath = text(
-    r"^(?!/(bin|boot|dev|etc|lib|lib64|proc|run|sbin|sys|tmp|usr)(/|$))(?!.*(^|/)\.\.?(/|$))/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$",
+    r"(?!/(bin|boot|dev|etc|lib|lib64|proc|run|sbin|sys|tmp|usr)(/|$))(?!.*(^|/)\.\.?(/|$))/[A-Za-z0-9._/-]*[A-Za-z0-9._-]",
     "an absolute path inside the containers, such as /app/data (not a system directory, no '.' or '..')",
 )
-Owner = text(r"^[0-9]{1,10}:[0-9]{1,10}$", "uid:gid numbers, such as 1000:1000")
+Owner = text(r"[0-9]{1,10}:[0-9]{1,10}", "uid:gid numbers, such as 1000:1000")
 
 
 class VolumeConfig(Section):
