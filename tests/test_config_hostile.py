@@ -158,6 +158,8 @@ PLACES: dict[str, tuple[dict[str, Any], str]] = {
     "media.corsOrigins[]": ({"media.enabled": True, "media.corsOrigins": [V]}, "https://example.com"),
     "volume.processes[]": ({"volume.enabled": True, "volume.processes": [V]}, "web"),
     "volume.owner": ({"volume.enabled": True, "volume.owner": V}, "1000:1000"),
+    "backups.offsiteRegion": ({"backups.offsiteRegion": V}, "ams3"),
+    "app.capabilities[]": ({"app.capabilities": [V]}, "CHOWN"),
 }  # fmt: skip
 STACK_OF = {"edge.import.rateLimit": "prod"}  # owns the zone-wide rate limit
 
@@ -391,12 +393,17 @@ def test_what_the_config_accepts_runs_through_the_whole_program_and_reaches_its_
     conf = next(u["content"] for u in containers["proxy"]["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
     checked = nginx_t_with_throwaway_cert(tmp_path, conf)
     assert checked.returncode == 0, checked.stderr
-    # The job script parses, and busybox sh runs the job with its argument intact and nothing run.
+    # The job is a container of the app image with its command as one argv item, as written;
+    # the runner's script only names it, parses, and runs under busybox sh with nothing run.
     from components import cron
 
+    assert containers["job"]["command"][-1] == values[("app", "jobs", "nightly", "command", 0)]
     script = next(u["content"] for u in containers["jobs"]["uploads"] if u["file"] == cron.SCRIPT)
-    ((argv, _),) = run_job_script(tmp_path, script, "nightly")
-    assert argv[-1] == values[("app", "jobs", "nightly", "command", 0)]
+    calls = run_job_script(tmp_path, script, "nightly")
+    assert [args for args, _ in calls] == [
+        ["container", "inspect", "-f", "{{.State.Running}}", "job-nightly"],
+        ["start", "--attach", "job-nightly"],
+    ]
 
 
 def test_the_largest_numbers_the_config_takes_run_through_the_whole_program():
@@ -424,15 +431,16 @@ def test_free_text_line_breaks_reach_the_containers_intact():
 
 def run_job_script(tmp: Path, script: str, job: str, fail: bool = False) -> list[tuple[list[str], str | None]]:
     """Check the job script with `sh -n` (dash and busybox), then run job `job` under busybox sh
-    in `tmp` with a stub `docker` (exit 3 when `fail`) and an alert URL: each docker call's
-    arguments, byte for byte, and its BODY. Nothing the script should not run may run: a
-    `touch` hidden in a value would leave tmp/webstack-pwned."""
+    in `tmp` with a stub `docker` (the job's container exits 3 when `fail`; none is running):
+    each docker call's arguments, byte for byte, and the alert message the alert container
+    would post when it is started. Nothing the script should not run may run: a `touch`
+    hidden in a value would leave tmp/webstack-pwned."""
     from components import cron
 
     busybox = realprog.require("busybox", "busybox")
-    script = script.replace(cron.ENV_FILE, str(tmp / "app.env")).replace(cron.ALERT_URL_FILE, str(tmp / "alert"))
-    (tmp / "job").write_text(script)
-    (tmp / "alert").write_text("https://hooks.slack.com/services/T0/B0/X")
+    alert_dir = tmp / "alert"
+    alert_dir.mkdir(exist_ok=True)
+    (tmp / "job").write_text(script.replace(cron.ALERT_DIR, str(alert_dir)))
     for check in ([realprog.require("dash", "dash"), "-n"], [busybox, "sh", "-n"]):
         done = realprog.run([*check, str(tmp / "job")])
         assert done.returncode == 0, done.stderr
@@ -443,8 +451,11 @@ def run_job_script(tmp: Path, script: str, job: str, fail: bool = False) -> list
         "#!/bin/sh\n"
         f'd={calls}/$(ls {calls} | wc -l); mkdir "$d"; i=0\n'
         'for a in "$@"; do i=$((i + 1)); printf %s "$a" > "$d/$i"; done\n'
-        '[ -n "${BODY+x}" ] && printf %s "$BODY" > "$d/BODY"\n'
-        f"exit {3 if fail else 0}\n"
+        'case "$*" in\n'
+        '  "container inspect"*) echo false ;;\n'
+        f'  "start --attach {cron.ALERT_CONTAINER}") cp {alert_dir / "message.json"} "$d/BODY" ;;\n'
+        f'  "start --attach {cron.JOB_PREFIX}"*) exit {3 if fail else 0} ;;\n'
+        "esac\n"
     )
     (bin_dir / "docker").chmod(0o755)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
@@ -468,11 +479,9 @@ def test_the_alert_names_any_stack_as_text_in_valid_json(tmp_path, stack):
     from components import cron
 
     job = cron.JobSpec(name="nightly", schedule="0 3 * * *", command=("manage.py", "it's"), memory_mb=64)
-    script = cron.render_job_script(
-        (job,), image="sha256:" + "a" * 64, network="webstack-1", stack=stack, alert_image="curlimages/curl:8.11.1"
-    )
-    (run_job, _), (_, body) = run_job_script(tmp_path, script, "nightly", fail=True)
-    assert run_job[-2:] == ["manage.py", "it's"]
+    script = cron.render_job_script((job,), stack=stack, alert=True)
+    _, (run_job, _), (alert, body) = run_job_script(tmp_path, script, "nightly", fail=True)
+    assert run_job == ["start", "--attach", "job-nightly"] and alert == ["start", "--attach", cron.ALERT_CONTAINER]
     assert json.loads(body) == {"text": f"webstack job {stack}/nightly failed with exit 3"}
 
 
@@ -574,12 +583,12 @@ def _job(case: dict, tmp_path: Path) -> None:
         cron.JobSpec(name=n, schedule=j.schedule, command=j.command, memory_mb=j.memory_mb)
         for n, j in cfg.app.jobs.items()
     )
-    script = cron.render_job_script(
-        jobs, image="sha256:" + "a" * 64, network="webstack-1", stack="staging", alert_image="curlimages/curl:8.11.1"
-    )
-    for name, job in cfg.app.jobs.items():
-        ((argv, _),) = run_job_script(tmp_path, script, name)
-        assert argv[-len(job.command) :] == list(job.command)
+    # A job's command is its container's argv (docker runs no shell); the script names the job only.
+    assert [j.command for j in jobs] == [tuple(j.command) for j in cfg.app.jobs.values()]
+    script = cron.render_job_script(jobs, stack="staging", alert=True)
+    for name in cfg.app.jobs:
+        calls = run_job_script(tmp_path, script, name)
+        assert calls[-1][0] == ["start", "--attach", f"{cron.JOB_PREFIX}{name}"]
 
 
 def _cloud_init(case: dict, tmp_path: Path) -> None:

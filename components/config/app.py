@@ -101,7 +101,9 @@ class AppConfig(Section):
     )
     """Env vars filled with 64-character random secrets, each with its own rotation counter
     (bump one to rotate only that secret), e.g. {SECRET_KEY: 1}."""
-    capabilities: tuple[choice(*CAPABILITIES), ...] = APP_CAPABILITIES
+    capabilities: tuple[
+        Annotated[choice(*CAPABILITIES), Allowed("a Linux capability without CAP_, e.g. NET_BIND_SERVICE")], ...
+    ] = APP_CAPABILITIES
     """Linux capabilities the app's containers (web, processes, release, jobs) keep, without CAP_;
     every other one is dropped and none can be gained (no-new-privileges). The default lets a
     typical entrypoint chown and drop to a user; list more only for an image that needs them."""
