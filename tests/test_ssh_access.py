@@ -116,7 +116,9 @@ def test_an_organisations_whole_block_is_still_accepted():
 )  # fmt: skip
 def test_weak_or_malformed_keys_are_refused_naming_the_key(key, allowed):
     # A long key is shown cut, as every echoed value is (config/base.py shown).
-    assert _problems({"sshPublicKeys": [ED25519, key]}) == [f"  - webstack:sshPublicKeys = {shown(key)}: must be {allowed}"]
+    assert _problems({"sshPublicKeys": [ED25519, key]}) == [
+        f"  - webstack:sshPublicKeys = {shown(key)}: must be {allowed}"
+    ]
 
 
 def test_an_embedded_newline_is_a_config_error_not_a_traceback():
