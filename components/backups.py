@@ -108,6 +108,8 @@ def pg_service_file(*, service: str, host: str, port: int, dbname: str, user: st
         if not value or value != value.strip() or "\n" in value or "\r" in value:
             raise ValueError(f"{key}: a service file cannot hold {value!r} (empty, blank-edged or multi-line)")
     return f"[{service}]\n" + "".join(f"{key}={value}\n" for key, value in values.items())
+
+
 # Both run as root (the dump image writes its dump into / : backup.sh `> db.dump` with no
 # WORKDIR), with no capability beyond reading what they archive: the archiver reads files of
 # any owner on the volume (DAC_READ_SEARCH), the dump only talks to the network.

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from components.cloudinit import SSHD_DROPIN_PATH, sshd_dropin
 from components.config import ConfigError
-from components.config.base import shown
+from components.config.base import ONE_LINE, shown
 from components.servers import authorized_keys, key_sync_script
 from tests import realprog
 from tests.conftest import recorded, recorded_with
@@ -64,7 +64,7 @@ def _problems(overrides: dict) -> list[str]:
 # ------------------------------------------------------------------ SSH sources, all together
 
 _WHOLE = "an OpenSSH public key line whose key data is complete and of the type it names"
-_ONE_LINE = "one OpenSSH public key line, without line breaks or other control characters"
+_ONE_LINE = ONE_LINE
 _LIMIT = "must be trusted networks that together admit at most a /16 of IPv4 and a /32 of IPv6"
 
 
