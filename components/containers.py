@@ -16,6 +16,7 @@ import pulumi_random as random
 
 from components.config.process import Process
 from components.dockerhost import DockerHost, VolumeMount, exit_gate
+from components.proxy import CLIENT_CA_PATH
 
 CERT_PATH = "/etc/nginx/certs/origin.pem"
 KEY_PATH = "/etc/nginx/certs/origin.key"
@@ -69,6 +70,8 @@ class AppContainersArgs:
     """Origin certificate nginx serves; no default."""
     key_pem: pulumi.Input[str]
     """Its private key (secret); no default."""
+    client_ca_pem: pulumi.Input[str]
+    """CA nginx verifies Cloudflare's origin-pull client certificate against; no default."""
     web_command: tuple[str, ...]
     """The HTTP process's command; no default (config `app.webCommand`)."""
     web_memory_mb: int
@@ -104,6 +107,10 @@ class AppContainersArgs:
     """That probe's result (empty text once it passed; fails the update otherwise); default None."""
     volume: VolumeMount | None = None
     """The droplet's volume, bound into the containers of its users; default None."""
+    proxy_after: tuple[pulumi.Resource, ...] = ()
+    """What this droplet's proxy waits for before it is replaced: Cloudflare's origin-pull
+    associations (nginx never asks for the client certificate before Cloudflare sends it) and
+    the previous droplet's proxy (a new conf rolls droplet by droplet); default none."""
 
 
 class AppContainers(pulumi.ComponentResource):
@@ -122,6 +129,7 @@ class AppContainers(pulumi.ComponentResource):
     migrate: docker.Container | None
     image: docker.RemoteImage
     probe: docker.Container
+    proxy: docker.Container
     release_gate: pulumi.Output[str]
     healthy: pulumi.Output[str]
 
@@ -251,16 +259,37 @@ class AppContainers(pulumi.ComponentResource):
                     init=True,
                     replace_on_changes=["init"],
                 )
-        container(
+        # nginx is replaced only after `nginx -t` passed on the new conf and certificates in a
+        # one-shot from the same image: a conf nginx refuses fails the update with nginx's own
+        # words while the running proxy keeps serving. The proxy's name is fixed, so it stops
+        # before its replacement starts: one droplet at a time (proxy_after).
+        proxy_files = [
+            docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
+            docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),
+            docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(args.key_pem)),
+            docker.ContainerUploadArgs(file=CLIENT_CA_PATH, content=args.client_ca_pem),
+        ]
+        check = container(
+            "proxy-check",
+            args.proxy_memory_mb,
+            image=proxy_image.image_id,
+            entrypoints=["nginx"],
+            command=["-t"],
+            uploads=proxy_files,
+            restart="no",
+            must_run=False,
+            attach=True,
+            logs=True,
+        )
+        # Empty text once nginx -t passed; the update stops here otherwise.
+        checked = exit_gate(check, "nginx -t of the new proxy conf")
+        self.proxy = container(
             "proxy",
             args.proxy_memory_mb,
-            after=[web],
+            after=[web, check, *args.proxy_after],
             image=proxy_image.image_id,
+            labels=[docker.ContainerLabelArgs(label="webstack.checked", value=checked)],
             ports=[docker.ContainerPortArgs(internal=p, external=p) for p in (80, 443)],
-            uploads=[
-                docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
-                docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),
-                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(args.key_pem)),
-            ],
+            uploads=proxy_files,
         )
         self.register_outputs({"release": self.release_gate, "healthy": self.healthy})

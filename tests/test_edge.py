@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 
 import pytest
 
@@ -192,20 +191,32 @@ def test_records_are_proxied_full_names_pointing_at_the_front_door(run):
     assert all(doors[0].urn in r.property_dependencies["content"] for r in records)
 
 
-def test_nginx_real_ip_ranges_equal_the_firewalls_cloudflare_ranges(run):
+def _believed_edges(conf: str) -> set[str]:
+    """The CIDRs whose CF-Connecting-IP nginx believes (its `geo $edge_addr` block)."""
+    start = conf.index("geo $edge_addr $edge_is_trusted {")
+    block = conf[start : conf.index("}", start)].splitlines()[1:]
+    return {line.split()[0] for line in block if line.strip().endswith(" 1;")}
+
+
+def test_nginx_believes_cf_connecting_ip_from_exactly_the_edges_the_front_door_admits(run):
+    """What reaches 443 (through the load balancer or directly) is what nginx believes the
+    client address from; behind the balancer the edge address is the PROXY protocol source,
+    so the VPC (where the balancer's own address lives) is never believed."""
     (proxy,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-app-0-proxy")]
     conf = next(u["content"] for u in proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
-    real_ip = set(re.findall(r"set_real_ip_from ([^;]+);", conf))
+    believed = _believed_edges(conf)
     lbs = run.of_type(LB)
     if lbs:
         edge = {a.removeprefix("cidr:") for a in lbs[0].inputs["firewall"]["allows"]}
-        # Behind the load balancer nginx also trusts the VPC, where the LB's address lives.
-        assert real_ip - {run.cfg.vpc_cidr} >= edge
+        assert lbs[0].inputs["enableProxyProtocol"] is True
+        assert "listen 443 ssl http2 proxy_protocol;" in conf and "listen 80 default_server proxy_protocol;" in conf
+        assert believed >= edge  # plus Cloudflare's IPv6 ranges, which the IPv4-only balancer never sees
     else:
         (web_rule,) = [r for r in run.one(FIREWALL).inputs["inboundRules"] if r["portRange"] == "443"]
-        edge = set(web_rule["sourceAddresses"])
-        assert real_ip == edge
-    assert real_ip - {run.cfg.vpc_cidr} == set(cloudflare_ips.ALL)
+        assert believed == set(web_rule["sourceAddresses"])
+        assert "proxy_protocol;" not in conf
+    assert believed == set(cloudflare_ips.ALL)
+    assert not any(ipaddress.ip_network(run.cfg.vpc_cidr).overlaps(ipaddress.ip_network(c)) for c in believed)
 
 
 def test_urls_are_exported(run):

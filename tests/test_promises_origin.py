@@ -18,7 +18,8 @@ COMPONENT = "webstack:origin:OriginTls"
 
 def _origin(run):
     (key,) = [k for k in run.of_type(KEY) if k.name.endswith("-origin-key")]
-    return key, run.one(CSR), run.one(CERT)
+    (csr,) = [c for c in run.of_type(CSR) if c.name.endswith("-origin-csr")]
+    return key, csr, run.one(CERT)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -24,12 +24,19 @@ OPTIONS: dict[str, Any] = {
     "static_path": "/static/",
     "static_max_age_s": 600,
 }
-SECURITY = (
-    'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
-    'add_header X-Content-Type-Options "nosniff" always;',
-    'add_header X-Frame-Options "DENY" always;',
-    'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
-    "add_header Content-Security-Policy \"default-src 'self'\" always;",
+SECURITY = tuple(
+    f"add_header {name} $webstack_{name.lower().replace('-', '_')} always;"
+    for name in (
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+        "Content-Security-Policy",
+        "Permissions-Policy",
+        "Cross-Origin-Opener-Policy",
+        "Cross-Origin-Resource-Policy",
+        "X-Permitted-Cross-Domain-Policies",
+    )
 )
 
 
@@ -69,9 +76,10 @@ def test_without_the_options_none_of_their_lines_is_rendered() -> None:
     text = render_nginx_conf(spec)
     lines = _stripped_lines(text)
     assert "proxy_read_timeout 60s;" in lines and "proxy_send_timeout 60s;" in lines
-    for absent in ("map ", "$connection_upgrade", "Upgrade", "Cache-Control", "proxy_hide_header", "3600s"):
+    for absent in ("$connection_upgrade", "Upgrade", "Cache-Control", "3600s"):
         assert absent not in text, absent
     assert sum(line.startswith("add_header ") for line in lines) == len(SECURITY)
+    assert [line for line in lines if line.startswith("proxy_hide_header")] == ["proxy_hide_header X-Powered-By;"]
 
 
 def test_read_timeout_sets_both_directives_once() -> None:
@@ -91,8 +99,8 @@ def test_websocket_locations() -> None:
     assert start < lines.index("server {"), "the map belongs to http, before the servers"
     forwarded = [
         "proxy_set_header Host $host;",
-        "proxy_set_header X-Real-IP $remote_addr;",
-        "proxy_set_header X-Forwarded-For $remote_addr;",
+        "proxy_set_header X-Real-IP $client_addr;",
+        "proxy_set_header X-Forwarded-For $client_addr;",
         "proxy_set_header X-Forwarded-Proto https;",
     ]
     socket = [
@@ -114,6 +122,8 @@ def test_static_location_repeats_the_security_headers() -> None:
     assert _location(lines, "/static/") == [
         *SECURITY,
         'add_header Cache-Control "public, max-age=600, immutable";',
+        # One proxy_hide_header here drops the server's too: X-Powered-By is hidden again.
+        "proxy_hide_header X-Powered-By;",
         "proxy_hide_header Cache-Control;",
         "proxy_pass $upstream;",
     ]
