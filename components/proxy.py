@@ -31,11 +31,11 @@ WEBSOCKET_TIMEOUT_S = 3600
 MAX_READ_TIMEOUT_S = 3600
 # The largest static max-age: a year, what RFC 9111 caches are told to treat as "never expires".
 MAX_STATIC_MAX_AGE_S = 31536000
-# nginx reads its configuration through a 4 KiB buffer (NGX_CONF_BUFFER, src/core/ngx_conf_file.c)
-# and a parameter must fit in it: `nginx -t` refuses a quoted one of more than 4094 bytes and a
-# bare one of more than 4095 ("too long parameter"), wherever it sits in the file (measured).
-MAX_QUOTED_BYTES = 4094
-MAX_BARE_BYTES = 4095
+# nginx reads its configuration through a 4 KiB buffer (NGX_CONF_BUFFER, src/core/ngx_conf_file.c):
+# a parameter, with its closing quote or the character after it, must fit in it while the next
+# one is read. So `nginx -t` refuses ("too long parameter") more than 4094 bytes between quotes
+# or in a bare path followed by " {", wherever it sits in the file (measured on 1.22).
+MAX_PARAMETER_BYTES = 4094
 # client_max_body_size is read by ngx_parse_offset (src/core/ngx_parse.c), which refuses a
 # number above the largest off_t divided by its unit.
 _MAX_OFF_T = 2**63 - 1
@@ -204,11 +204,11 @@ def validate(spec: ProxySpec) -> None:
             or any(ord(c) < 0x20 or ord(c) == 0x7F for c in csp)
         ):
             raise _fail("content_security_policy", csp, "non-empty, one line, without '$'")
-        if _quoted_size(csp) > MAX_QUOTED_BYTES:
+        if _quoted_size(csp) > MAX_PARAMETER_BYTES:
             raise _fail(
                 "content_security_policy",
                 csp,
-                f"at most {MAX_QUOTED_BYTES} bytes, a quote or backslash counting two (nginx's longest parameter)",
+                f"at most {MAX_PARAMETER_BYTES} bytes, a quote or backslash counting two (nginx's longest parameter)",
             )
     for field, low, top in (
         ("api_rate_per_s", 1, MAX_RATE),
@@ -225,7 +225,7 @@ def validate(spec: ProxySpec) -> None:
         value = getattr(spec, field)
         if value is None and field == "client_ca_path":
             continue
-        if not isinstance(value, str) or not _FILE_RE.fullmatch(value) or len(value) > MAX_BARE_BYTES:
+        if not isinstance(value, str) or not _FILE_RE.fullmatch(value) or len(value) > MAX_PARAMETER_BYTES:
             raise _fail(field, value, "an absolute path without spaces or quotes")
     try:
         ipaddress.ip_address(spec.resolver)
@@ -279,8 +279,8 @@ def _validate_options(spec: ProxySpec) -> None:
     # Each path is a bare parameter of a `location` line (health_path one of `location =`).
     for field, paths in [("health_path", (spec.health_path,)), *groups]:
         for path in paths:
-            if len(path) > MAX_BARE_BYTES:
-                raise _fail(field, path, f"at most {MAX_BARE_BYTES} characters (nginx's longest parameter)")
+            if len(path) > MAX_PARAMETER_BYTES:
+                raise _fail(field, path, f"at most {MAX_PARAMETER_BYTES} characters (nginx's longest parameter)")
     for field, top in (("read_timeout_s", MAX_READ_TIMEOUT_S), ("static_max_age_s", MAX_STATIC_MAX_AGE_S)):
         value = getattr(spec, field)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from components.config import nginx_spec
-from components.proxy import ProxySpec, render_nginx_conf
+from components.proxy import MEDIA_CONTENT_SECURITY_POLICY, ProxySpec, render_nginx_conf
 from tests import realprog
 from tests.conftest import STACKS, recorded
 
@@ -63,6 +63,13 @@ def _client_ip() -> str:
     """A client address no other request claimed in CF-Connecting-IP (198.18.0.0/15, for tests)."""
     n = next(_sources)
     return f"198.18.{n // 250}.{n % 250 + 1}"
+
+
+def _stranger_edge() -> str:
+    """An edge address outside Cloudflare's ranges that no other request named (TEST-NET-2 and
+    the addresses after it)."""
+    n = next(_sources)
+    return f"198.51.{100 + n // 250}.{n % 250 + 1}"
 
 
 # ------------------------------------------------------------------------------ upstream
@@ -104,6 +111,10 @@ class _Echo(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        # `?header=Name: value` (repeatable): headers the app sets itself.
+        for item in urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("header", []):
+            name, _, value = item.partition(":")
+            self.send_header(name, value.strip())
         self.end_headers()
         self.wfile.write(body)
 
@@ -540,9 +551,9 @@ def test_client_ip_is_restored_from_a_trusted_peer_only(trusted: Proxy) -> None:
     assert seen["headers"]["x-forwarded-for"] == other_peer
 
 
-def _limited(proxy: Proxy, path: str, rate: int, burst: int, source: str, headers=None) -> list[int]:
+def _limited(proxy: Proxy, path: str, rate: int, burst: int, source: str, headers=None, edge=None) -> list[int]:
     """Statuses of a burst well past the limit; checks the count nginx let through."""
-    replies, elapsed = _burst(proxy, path, 2 * (burst + 1) + 10, source, headers)
+    replies, elapsed = _burst(proxy, path, 2 * (burst + 1) + 10, source, headers, edge)
     statuses = [r.status for r in replies]
     assert set(statuses) <= {200, proxy.limit_status}, statuses
     passed = statuses.count(200)
@@ -840,3 +851,246 @@ def test_the_policy_reaches_the_browser_exactly_as_configured(options: Proxy) ->
     policy = OPTIONS["content_security_policy"]
     assert '"' in policy and "\\" in policy
     assert _https(options, "/").headers.get_all("Content-Security-Policy") == [policy]
+
+
+# ------------------------------------------------------------ Authenticated Origin Pulls
+# Cloudflare's ranges are every Cloudflare customer's: only this zone's Cloudflare presents a
+# client certificate the stack's own CA signed.
+
+
+def test_without_this_stacks_client_certificate_nothing_is_served(proxy: Proxy) -> None:
+    """No certificate, or one another CA signed: 400 for every name the stack serves, before
+    any location (the app never sees it, no rate limit counts it)."""
+    before = len(proxy.upstream.seen)
+    for name in proxy.spec.server_names:
+        for client in (None, proxy.pki.stranger):
+            conn = _Https(proxy, sni=name, source=_source(), client=client)
+            try:
+                reply = _send(conn, name, "/api/items?no-pull-certificate")
+            finally:
+                conn.close()
+            assert reply.status == 400, (name, client)
+            assert b"SSL certificate" in reply.body, reply.body[:200]
+    assert len(proxy.upstream.seen) == before
+
+
+def test_with_the_certificate_the_stacks_ca_signed_the_request_is_served(proxy: Proxy) -> None:
+    assert _https(proxy, "/api/items?pull-certificate", source=_source()).echo()["path"] == (
+        "/api/items?pull-certificate"
+    )
+
+
+# ---------------------------------------------------------------- behind the load balancer
+# The balancer opens every connection to nginx with a PROXY protocol line naming the address
+# it was reached from. Everything reaches nginx from the one balancer; the client address the
+# limits count is CF-Connecting-IP only when that named edge is Cloudflare's.
+
+LB_STACKS = [stack for stack in STACKS if _collection_spec(stack).proxy_protocol]
+CLOUDFLARE_EDGE = "173.245.48.17"  # in 173.245.48.0/20
+
+
+@pytest.mark.parametrize("proxy", LB_STACKS, indirect=True)
+def test_behind_the_balancer_the_client_is_cf_connecting_ip_from_a_cloudflare_edge_only(proxy: Proxy) -> None:
+    client, stranger = _client_ip(), _stranger_edge()
+    for edge, expected in ((CLOUDFLARE_EDGE, client), (stranger, stranger)):
+        forged = {"CF-Connecting-IP": client, "X-Forwarded-For": "198.51.100.9", "X-Real-IP": "198.51.100.10"}
+        seen = _https(proxy, "/api/items", forged, edge=edge).echo()
+        assert (seen["headers"]["x-forwarded-for"], seen["headers"]["x-real-ip"]) == (expected, expected), edge
+    # The TCP peer (the balancer, here loopback) is never the client nor an edge.
+    assert seen["peer"] == LOOPBACK
+
+
+@pytest.mark.parametrize("proxy", LB_STACKS, indirect=True)
+def test_behind_the_balancer_the_rate_limit_counts_the_client_nothing_else_chooses(proxy: Proxy) -> None:
+    rate, burst = proxy.spec.api_rate_per_s, proxy.spec.api_burst
+    # From a Cloudflare edge: each CF-Connecting-IP has its own limit, though all share a peer.
+    first, second = _client_ip(), _client_ip()
+    statuses = _limited(proxy, "/api/items", rate, burst, None, {"CF-Connecting-IP": first}, CLOUDFLARE_EDGE)
+    assert proxy.limit_status in statuses
+    replies, _ = _burst(proxy, "/api/items", burst + 1, None, {"CF-Connecting-IP": second}, CLOUDFLARE_EDGE)
+    assert [r.status for r in replies] == [200] * (burst + 1)
+    # From anywhere else a fresh CF-Connecting-IP per request is still one client: the edge.
+    forged = _limited(
+        proxy, "/api/items", rate, burst, None, lambda i: {"CF-Connecting-IP": f"203.0.113.{i % 250 + 1}"},
+        _stranger_edge(),
+    )  # fmt: skip
+    assert proxy.limit_status in forged
+
+
+@pytest.mark.parametrize("proxy", LB_STACKS, indirect=True)
+def test_behind_the_balancer_a_connection_without_the_header_gets_no_answer(proxy: Proxy) -> None:
+    """Only the balancer writes the header: a host in the VPC that reaches nginx directly,
+    speaking TLS or HTTP straight away, is hung up on and claims nothing."""
+    before = len(proxy.upstream.seen)
+    with socket.create_connection((LOOPBACK, proxy.https_port), 5) as raw, pytest.raises((ssl.SSLError, OSError)):
+        _context(proxy.pki.client).wrap_socket(raw, server_hostname=proxy.hostname)
+    with socket.create_connection((LOOPBACK, proxy.http_port), 5) as plain:
+        plain.sendall(f"GET {proxy.spec.health_path} HTTP/1.1\r\nHost: {proxy.hostname}\r\n\r\n".encode())
+        assert plain.recv(4096) == b""
+    assert len(proxy.upstream.seen) == before
+
+
+@pytest.mark.parametrize("proxy", LB_STACKS, indirect=True)
+def test_behind_the_balancer_its_health_check_is_answered_with_the_header(proxy: Proxy) -> None:
+    """DigitalOcean's checks carry the header too (a backend that refuses it fails them)."""
+    seen = _http(proxy, proxy.spec.health_path, host="10.40.0.7", edge="10.40.0.9").echo()
+    assert seen["path"] == proxy.spec.health_path and seen["headers"]["x-forwarded-for"] == "10.40.0.9"
+
+
+# ------------------------------------------------------------------------ secure headers
+
+
+def _with_app_headers(path: str, headers: dict[str, str]) -> str:
+    """`path` asking the echo upstream to answer with `headers` of its own."""
+    query = "&".join("header=" + urllib.parse.quote(f"{name}: {value}") for name, value in headers.items())
+    return f"{path}{'&' if '?' in path else '?'}{query}"
+
+
+def test_the_apps_own_secure_headers_win_and_each_is_sent_once(proxy: Proxy) -> None:
+    """Browsers enforce every Content-Security-Policy they get: nginx must not add its own
+    beside the app's. Each header nginx promises is added only where the app sent none."""
+    promised = proxy.headers_promised()
+    assert {"Permissions-Policy", "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy"} <= set(promised)
+    assert promised["X-Permitted-Cross-Domain-Policies"] == "none"
+    own = {name: f"app's own {name.lower()}" for name in promised}
+    own["Content-Security-Policy"] = "default-src 'none'; img-src https:"
+    reply = _https(proxy, _with_app_headers("/", own), source=_source())
+    assert reply.status == 200
+    for name in promised:
+        assert reply.headers.get_all(name) == [own[name]], name
+    # The app's policy alone: nginx's other headers are still there, its policy is not.
+    only = {"Content-Security-Policy": own["Content-Security-Policy"]}
+    reply = _https(proxy, _with_app_headers("/api/items", only), source=_source())
+    for name, value in promised.items():
+        assert reply.headers.get_all(name) == [only.get(name, value)], name
+
+
+def test_the_apps_x_powered_by_never_leaves_nginx(proxy: Proxy) -> None:
+    reply = _https(proxy, _with_app_headers("/", {"X-Powered-By": "Express"}), source=_source())
+    assert reply.status == 200 and reply.headers.get_all("X-Powered-By") is None
+
+
+def test_static_answers_keep_the_apps_own_policy_and_hide_x_powered_by(options: Proxy) -> None:
+    """The static location repeats the header set (its own add_header and proxy_hide_header
+    drop the server's): the same rules hold there."""
+    own = {"Content-Security-Policy": "default-src 'none'", "X-Powered-By": "PHP/8.3"}
+    reply = _https(options, _with_app_headers("/static/app.css", own), source=_source())
+    assert reply.headers.get_all("Content-Security-Policy") == ["default-src 'none'"]
+    assert reply.headers.get_all("X-Powered-By") is None
+    assert reply.headers.get_all("Cache-Control") == [f"public, max-age={OPTIONS['static_max_age_s']}, immutable"]
+    assert reply.headers.get_all("X-Frame-Options") == ["DENY"]
+
+
+@pytest.fixture(scope="module")
+def strict(upstream, origin_cert, pki) -> Iterator[Proxy]:
+    """staging's conf with proxy.contentSecurityPolicy "" (no policy of nginx's) and apiBurst 0."""
+    spec = dataclasses.replace(_stack_spec("staging"), content_security_policy=None, api_burst=0)
+    yield from _start("staging", spec, upstream, origin_cert, pki)
+
+
+def test_with_the_policy_turned_off_only_the_apps_own_reaches_the_browser(strict: Proxy) -> None:
+    reply = _https(strict, "/", source=_source())
+    assert reply.headers.get_all("Content-Security-Policy") is None
+    assert reply.headers.get_all("X-Frame-Options") == ["DENY"]
+    reply = _https(strict, _with_app_headers("/", {"Content-Security-Policy": "default-src 'self'"}), source=_source())
+    assert reply.headers.get_all("Content-Security-Policy") == ["default-src 'self'"]
+
+
+def test_with_no_burst_only_the_rate_passes(strict: Proxy) -> None:
+    """apiBurst 0 (nginx refuses `burst=0`: the directive goes without it)."""
+    statuses = _limited(strict, "/api/items", strict.spec.api_rate_per_s, 0, _source())
+    assert statuses[:2] == [200, strict.limit_status], statuses
+
+
+# --------------------------------------------------------------------------- public media
+# What users uploaded, served from the bucket: nothing in it may run script as this site.
+
+MEDIA_HOST = "media.example.com"
+MEDIA_ORIGIN = "example-com-staging-media.nyc3.digitaloceanspaces.com"
+
+
+class _Bucket(BaseHTTPRequestHandler):
+    """The media bucket: an object whose Content-Type is `?type=` and whose other metadata
+    (what an uploader may set) is each `?header=Name: value`."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        body = b"<html><body><script>document.cookie</script></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", query.get("type", ["binary/octet-stream"])[0])
+        for item in query.get("header", []):
+            name, _, value = item.partition(":")
+            self.send_header(name, value.strip())
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def media(upstream, origin_cert, pki, tmp_path_factory) -> Iterator[Proxy]:
+    """staging's conf with a public media hostname, the bucket a local TLS server that nginx
+    verifies by the bucket's name, as it verifies Spaces."""
+    directory = tmp_path_factory.mktemp("bucket")
+    cert, key = directory / "bucket.pem", directory / "bucket.key"
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+             "-subj", f"/CN={MEDIA_ORIGIN}", "-addext", f"subjectAltName=DNS:{MEDIA_ORIGIN}",
+             "-keyout", str(key), "-out", str(cert))  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = ThreadingHTTPServer((LOOPBACK, 0), _Bucket)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        spec = dataclasses.replace(_stack_spec("staging"), media_host=MEDIA_HOST, media_origin=MEDIA_ORIGIN)
+        yield from _start("staging", spec, upstream, origin_cert, pki, (server.server_address[1], cert))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _media_get(proxy: Proxy, path: str, client: tuple[Path, Path] | str | None = "stack") -> Reply:
+    conn = _Https(proxy, sni=MEDIA_HOST, source=_source(), client=client)
+    try:
+        return _send(conn, MEDIA_HOST, path)
+    finally:
+        conn.close()
+
+
+def test_uploaded_html_is_sandboxed_and_downloaded_whatever_its_uploader_set(media: Proxy) -> None:
+    own = {"Content-Disposition": "inline", "Content-Security-Policy": "script-src *"}
+    for kind in ("text/html; charset=utf-8", "TEXT/HTML", "application/xhtml+xml"):
+        reply = _media_get(media, _with_app_headers(f"/u/page.html?type={urllib.parse.quote(kind)}", own))
+        assert reply.status == 200, reply.body[:200]
+        assert reply.headers.get_all("Content-Security-Policy") == [MEDIA_CONTENT_SECURITY_POLICY], kind
+        assert reply.headers.get_all("Content-Disposition") == ["attachment"], kind
+        assert reply.headers.get_all("X-Content-Type-Options") == ["nosniff"]
+    assert "sandbox" in MEDIA_CONTENT_SECURITY_POLICY and "default-src 'none'" in MEDIA_CONTENT_SECURITY_POLICY
+
+
+def test_an_uploaded_svg_is_shown_but_sandboxed(media: Proxy) -> None:
+    reply = _media_get(media, "/u/logo.svg?type=image/svg%2Bxml")
+    assert reply.status == 200
+    assert reply.headers.get_all("Content-Security-Policy") == [MEDIA_CONTENT_SECURITY_POLICY]
+    assert reply.headers.get_all("Content-Disposition") is None
+    assert reply.headers.get_all("X-Content-Type-Options") == ["nosniff"]
+
+
+def test_an_uploaded_pdf_keeps_its_own_disposition_and_no_sandbox(media: Proxy) -> None:
+    """Browsers refuse to show a sandboxed PDF; a PDF's script runs in the viewer, not the page."""
+    own = {"Content-Disposition": 'inline; filename="invoice.pdf"'}
+    reply = _media_get(media, _with_app_headers("/u/invoice.pdf?type=application/pdf", own))
+    assert reply.status == 200
+    assert reply.headers.get_all("Content-Security-Policy") is None
+    assert reply.headers.get_all("Content-Disposition") == ['inline; filename="invoice.pdf"']
+
+
+def test_media_without_the_client_certificate_gets_nothing(media: Proxy) -> None:
+    assert _media_get(media, "/u/logo.svg?type=image/svg%2Bxml", client=None).status == 400

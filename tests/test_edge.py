@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from components import cloudflare_ips
-from tests.conftest import recorded
+from tests.conftest import recorded, recorded_with
 
 FIREWALL = "digitalocean:index/firewall:Firewall"
 LB = "digitalocean:index/loadBalancer:LoadBalancer"
@@ -189,6 +189,53 @@ def test_records_are_proxied_full_names_pointing_at_the_front_door(run):
         assert r.inputs["type"] == "A" and r.inputs["content"] == front
     doors = run.of_type(LB) or run.of_type("digitalocean:index/reservedIp:ReservedIp")
     assert all(doors[0].urn in r.property_dependencies["content"] for r in records)
+
+
+ASSOCIATION = "cloudflare:index/authenticatedOriginPulls:AuthenticatedOriginPulls"
+PULL_CERT = "cloudflare:index/authenticatedOriginPullsHostnameCertificate:AuthenticatedOriginPullsHostnameCertificate"
+
+
+def _origin_pulls(run) -> tuple:
+    (cert,) = run.of_type(PULL_CERT)
+    (client,) = run.of_type("tls:index/locallySignedCert:LocallySignedCert")
+    (key,) = [k for k in run.of_type("tls:index/privateKey:PrivateKey") if k.name.endswith("-origin-pull-key")]
+    return cert, client, key, run.of_type(ASSOCIATION)
+
+
+def test_every_served_hostname_sends_this_stacks_own_client_certificate(run):
+    """Per hostname, with the stack's certificate: Cloudflare's shared origin-pull certificate
+    would be presented by every Cloudflare zone and prove nothing about this one."""
+    cert, client, key, associations = _origin_pulls(run)
+    assert cert.inputs["certificate"] == client.outputs["certPem"]
+    assert cert.inputs["privateKey"] == key.outputs["privateKeyPem"] and "privateKey" in cert.secret_paths
+    assert {cert.inputs["zoneId"]} == {r.inputs["zoneId"] for r in run.of_type(RECORD)}
+    hosts = []
+    for association in associations:
+        (config,) = association.inputs["configs"]
+        assert config["enabled"] is True and config["certId"] == cert.id
+        assert cert.urn in association.property_dependencies["configs"]
+        assert association.inputs["zoneId"] == cert.inputs["zoneId"]
+        hosts.append(config["hostname"])
+    assert sorted(hosts) == sorted(run.cfg.served_hostnames)
+
+
+def test_public_media_sends_the_client_certificate_too():
+    run = recorded_with("prod", {"media": {"enabled": True, "publicHostname": "media.example.com"}})
+    *_, associations = _origin_pulls(run)
+    assert "media.example.com" in {a.inputs["configs"][0]["hostname"] for a in associations}
+
+
+def test_no_stack_touches_zone_wide_origin_pulls(run):
+    """Per-hostname pulls need no zone-level or global setting (Cloudflare: they are independent
+    configurations): no stack turns on the zone's, which would make Cloudflare present its
+    shared certificate to every other origin of the zone."""
+    types = {r.type for r in run.resources}
+    assert not types & {
+        "cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings",
+        "cloudflare:index/authenticatedOriginPullsCertificate:AuthenticatedOriginPullsCertificate",
+    }
+    settings = {s.inputs["settingId"] for s in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")}
+    assert "tls_client_auth" not in settings
 
 
 def _believed_edges(conf: str) -> set[str]:

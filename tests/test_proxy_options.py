@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from components import proxy as renderer
-from components.config import ProxyConfig
+from components.config import ConfigError, ProxyConfig, nginx_spec
 from components.proxy import ProxySpecError, render_nginx_conf
-from tests.test_renderers import _nginx_t, _spec, _stripped_lines
+from tests.test_renderers import _nginx_t, _spec, _stripped_lines, nginx_t_with_throwaway_cert
 from tools import harness
 
 OPTIONS: dict[str, Any] = {
@@ -215,3 +215,76 @@ def test_config_keys_reach_the_deployed_conf() -> None:
         assert "proxy_read_timeout 300s;" in lines
         assert "proxy_set_header Upgrade $http_upgrade;" in _location(lines, "/ws")
         assert 'add_header Cache-Control "public, max-age=3600, immutable";' in _location(lines, "/static/")
+
+
+# ------------------------------------------------------------------ nginx's limits, at the edge
+# Every value that reaches nginx is bounded the way nginx reads it: the largest value config
+# accepts passes the real `nginx -t` in the conf the stack deploys, and the next one is refused
+# by config, naming the key (never by nginx on a droplet).
+
+_CSP_HEAD = "default-src 'self'; report-uri https://r.example.com/"
+
+
+def _csp(size: int) -> str:
+    return _CSP_HEAD + "x" * (size - len(_CSP_HEAD))
+
+
+EDGES = [
+    ("proxy.contentSecurityPolicy", _csp(renderer.MAX_PARAMETER_BYTES), _csp(renderer.MAX_PARAMETER_BYTES + 1)),
+    ("proxy.clientMaxBodySize", "8589934591g", "8589934592g"),
+    ("proxy.clientMaxBodySize", "8796093022207m", "8796093022208m"),
+    ("proxy.clientMaxBodySize", "9007199254740991k", "9007199254740992k"),
+    ("proxy.clientMaxBodySize", "9223372036854775807", "9223372036854775808"),
+    ("proxy.apiRatePerSecond", renderer.MAX_RATE, renderer.MAX_RATE + 1),
+    ("proxy.authRatePerSecond", renderer.MAX_RATE, renderer.MAX_RATE + 1),
+    ("proxy.apiBurst", renderer.MAX_BURST, renderer.MAX_BURST + 1),
+    ("proxy.authBurst", renderer.MAX_BURST, renderer.MAX_BURST + 1),
+    ("proxy.apiBurst", 0, -1),
+    ("edge.hstsMaxAge", 31536000, 31536001),
+    ("app.authPaths", ["/" + "a" * (renderer.MAX_PARAMETER_BYTES - 1)], ["/" + "a" * renderer.MAX_PARAMETER_BYTES]),
+]
+
+
+def _deployed(stack: str, key: str, value: Any) -> str:
+    """The nginx.conf `stack` would deploy with config `key` = `value` (as __main__.py renders it)."""
+    cfg = harness.parsed_config(stack, {key: value})
+    return render_nginx_conf(nginx_spec(cfg, proxy_protocol=cfg.app.replicas >= 2))
+
+
+@pytest.mark.parametrize(("key", "largest", "refused"), EDGES, ids=[f"{k}-{str(v)[:12]}" for k, v, _ in EDGES])
+def test_the_largest_value_config_takes_passes_nginx_t_and_the_next_is_refused_naming_the_key(
+    tmp_path: Path, key: str, largest: Any, refused: Any
+) -> None:
+    result = nginx_t_with_throwaway_cert(tmp_path, _deployed("prod", key, largest))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    with pytest.raises(ConfigError) as info:
+        harness.parsed_config("prod", {key: refused})
+    assert f"webstack:{key} = " in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "largest", "beyond", "nginx_says"),
+    [
+        ("proxy.contentSecurityPolicy", _csp(renderer.MAX_PARAMETER_BYTES), _csp(renderer.MAX_PARAMETER_BYTES + 1),
+         "too long parameter"),
+        ("proxy.clientMaxBodySize", "8589934591g", "8589934592g", "invalid value"),
+        ("proxy.clientMaxBodySize", "9223372036854775807", "9223372036854775808", "invalid value"),
+    ],
+    ids=["csp", "size-g", "size-bytes"],
+)  # fmt: skip
+def test_one_past_the_largest_nginx_itself_refuses(tmp_path: Path, key: str, largest: str, beyond: str, nginx_says):
+    """The bounds are nginx's own: the deployed conf with just that value one past it (put in
+    by hand, config refuses it) fails `nginx -t` with nginx's reason."""
+    text = _deployed("staging", key, largest)
+    assert text.count(largest) == 1
+    result = nginx_t_with_throwaway_cert(tmp_path, text.replace(largest, beyond))
+    assert result.returncode != 0 and nginx_says in result.stderr, result.stderr[-500:]
+
+
+def test_the_rate_bound_keeps_nginxs_arithmetic_in_range() -> None:
+    """nginx takes rates and bursts up to 2**63 - 1 but keeps them times 1000 and refills a
+    client by rate x milliseconds since its last request, in 64 bits: MAX_RATE keeps that
+    product in range for a client silent 100 days (`nginx -t` passes well above it)."""
+    hundred_days_ms = 100 * 86400 * 1000
+    assert renderer.MAX_RATE * 1000 * hundred_days_ms < 2**63
+    assert renderer.MAX_BURST * 1000 < 2**63

@@ -18,8 +18,8 @@ class ProxyConfig(Section):
     most 8589934591g, 8796093022207m, 9007199254740991k or 9223372036854775807 (bytes)."""
     content_security_policy: Annotated[
         str,
-        Field(pattern=r'^[^"\n\\]*$', max_length=renderer.MAX_QUOTED_BYTES),
-        Allowed(f"a CSP of at most {renderer.MAX_QUOTED_BYTES} bytes without double quotes, backslashes or newlines"),
+        Field(pattern=r'^[^"\n\\]*$', max_length=renderer.MAX_PARAMETER_BYTES),
+        Allowed(f"a CSP of at most {renderer.MAX_PARAMETER_BYTES} bytes without double quotes, backslashes or newlines"),
     ] = "default-src 'self'"
     """Content-Security-Policy nginx adds to every answer whose app sent none (an app's own
     policy wins, and is then the only one), at most 4094 bytes (nginx's longest parameter).
