@@ -19,7 +19,7 @@ class ProxyConfig(Section):
     content_security_policy: Annotated[
         str,
         Field(pattern=r'^[^"\n\\]*$', max_length=renderer.MAX_PARAMETER_BYTES),
-        Allowed(f"a CSP of at most {renderer.MAX_PARAMETER_BYTES} bytes without double quotes, backslashes or newlines"),
+        Allowed(f"a CSP of at most {renderer.MAX_PARAMETER_BYTES} bytes, without double quotes, backslashes, newlines"),
     ] = "default-src 'self'"
     """Content-Security-Policy nginx adds to every answer whose app sent none (an app's own
     policy wins, and is then the only one), at most 4094 bytes (nginx's longest parameter).
