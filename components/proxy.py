@@ -58,9 +58,9 @@ PERMISSIONS_POLICY = "accelerometer=(), camera=(), geolocation=(), gyroscope=(),
 CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
 CROSS_ORIGIN_RESOURCE_POLICY = "same-site"
 # Public media are whatever users uploaded: nothing in them may run as this site. A sandboxed
-# document has an opaque origin and runs no script (GitHub serves raw user content alike); PDFs
-# are left out, as browsers refuse to show a sandboxed PDF and their script runs inside the
-# viewer, not the page. HTML is also sent as a download.
+# document has an opaque origin and runs no script; PDFs are left out, as a browser's PDF
+# viewer is itself script or a plugin a sandbox may stop, and a PDF's own script runs inside
+# that viewer, not in the page. HTML is also sent as a download.
 MEDIA_CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
@@ -82,8 +82,8 @@ class ProxySpec:
     it: behind a load balancer that sends one; default False."""
     client_ca_path: str | None = CLIENT_CA_PATH
     """CA certificate (PEM) the HTTPS servers verify the client certificate against
-    (ssl_verify_client on: no certificate, no answer); default CLIENT_CA_PATH. None: no client
-    certificate is asked for (tests of the rest only)."""
+    (ssl_verify_client on: no certificate, no answer); default CLIENT_CA_PATH. None: none is
+    asked for."""
     auth_paths: tuple[str, ...] = ("/login", "/api/auth/")
     """Prefixes under the strict "auth" rate limit: each a plain prefix location, covering every
     path that starts with it, as the edge rule does; default ("/login", "/api/auth/")."""

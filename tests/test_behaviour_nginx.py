@@ -1084,7 +1084,7 @@ def test_an_uploaded_svg_is_shown_but_sandboxed(media: Proxy) -> None:
 
 
 def test_an_uploaded_pdf_keeps_its_own_disposition_and_no_sandbox(media: Proxy) -> None:
-    """Browsers refuse to show a sandboxed PDF; a PDF's script runs in the viewer, not the page."""
+    """A PDF viewer is script a sandbox may stop; a PDF's own script runs in the viewer, not the page."""
     own = {"Content-Disposition": 'inline; filename="invoice.pdf"'}
     reply = _media_get(media, _with_app_headers("/u/invoice.pdf?type=application/pdf", own))
     assert reply.status == 200
