@@ -170,68 +170,6 @@ env_args = dict(
 app_env_lines = app_env(values=stack_values, **env_args)
 # The release command (migrations) gets the direct connection under DATABASE_URL.
 release_env_lines = app_env(values={**stack_values, "databaseUrl": postgres.direct_url}, **env_args)
-nginx_conf = render_nginx_conf(nginx_spec(cfg, cfg.vpc_cidr if load_balanced else None))
-containers: list[AppContainers] = []
-for i, host in enumerate(hosts):
-    first = containers[0] if containers else None
-    previous = containers[-1] if containers else None
-    containers.append(
-        AppContainers(
-            f"{name}-app-{i}",
-            AppContainersArgs(
-                host=host,
-                address=servers.addresses[i],
-                image=app.image,
-                proxy_image=cfg.proxy.image,
-                env=app_env_lines,
-                release_env=release_env_lines,
-                nginx_conf=nginx_conf,
-                cert_pem=origin.cert_pem,
-                key_pem=origin.key_pem,
-                web_command=app.web_command,
-                web_memory_mb=app.web_memory_mb,
-                web_stop_seconds=app.web_stop_seconds,
-                processes=tuple(sorted(app.processes.items())),
-                release_command=app.release_command,
-                port=app.port,
-                health_path=app.health_path,
-                health_status=app.health_status,
-                health_host=app.hostnames[0],
-                proxy_memory_mb=PROXY_MEMORY_MB,
-                probe_memory_mb=PROBE_MEMORY_MB,
-                first=first is None,
-                release_gate=first.release_gate if first else None,
-                release_resource=first.migrate if first else None,
-                rollout_after=previous.rolled_out if previous else (),
-                rollout_gate=previous.healthy if previous else None,
-                volume=volume_mount,
-                app_caps=app.capabilities,
-                read_only_root=app.read_only_root,
-            ),
-        )
-    )
-
-if app.jobs:
-    JobRunner(
-        f"{name}-jobs",
-        JobRunnerArgs(
-            host=hosts[0],
-            jobs=tuple(
-                JobSpec(name=job, schedule=spec.schedule, command=spec.command, memory_mb=spec.memory_mb)
-                for job, spec in sorted(app.jobs.items())
-            ),
-            app_image_id=containers[0].released_image,
-            env=app_env_lines,
-            stack=cfg.stack,
-            alert_url=cfg.slack_webhook_url,
-            memory_mb=JOB_RUNNER_MEMORY_MB,
-            after=(containers[0].promote,),
-            volume=volume_mount.volumes("jobs") if volume_mount else (),
-            app_caps=app.capabilities,
-            read_only_root=app.read_only_root,
-        ),
-    )
-
 edge = Edge(
     f"{name}-edge",
     EdgeArgs(
@@ -261,8 +199,77 @@ edge = Edge(
         rate_limit_requests=cfg.edge.rate_limit_requests,
         rate_limit_period=cfg.edge.rate_limit_period,
         rate_limit_timeout=cfg.edge.rate_limit_timeout,
+        origin_pull_cert=origin.pull_cert_pem,
+        origin_pull_key=origin.pull_key_pem,
     ),
 )
+
+# Behind the load balancer every connection opens with a PROXY protocol header (network.py).
+nginx_conf = render_nginx_conf(nginx_spec(cfg, proxy_protocol=load_balanced))
+containers: list[AppContainers] = []
+for i, host in enumerate(hosts):
+    first = containers[0] if containers else None
+    previous = containers[-1] if containers else None
+    containers.append(
+        AppContainers(
+            f"{name}-app-{i}",
+            AppContainersArgs(
+                host=host,
+                address=servers.addresses[i],
+                image=app.image,
+                proxy_image=cfg.proxy.image,
+                env=app_env_lines,
+                release_env=release_env_lines,
+                nginx_conf=nginx_conf,
+                cert_pem=origin.cert_pem,
+                key_pem=origin.key_pem,
+                client_ca_pem=origin.pull_ca_pem,
+                web_command=app.web_command,
+                web_memory_mb=app.web_memory_mb,
+                web_stop_seconds=app.web_stop_seconds,
+                processes=tuple(sorted(app.processes.items())),
+                release_command=app.release_command,
+                port=app.port,
+                health_path=app.health_path,
+                health_status=app.health_status,
+                health_host=app.hostnames[0],
+                proxy_memory_mb=PROXY_MEMORY_MB,
+                probe_memory_mb=PROBE_MEMORY_MB,
+                first=first is None,
+                release_gate=first.release_gate if first else None,
+                release_resource=first.migrate if first else None,
+                rollout_after=previous.rolled_out if previous else (),
+                rollout_gate=previous.healthy if previous else None,
+                volume=volume_mount,
+                app_caps=app.capabilities,
+                read_only_root=app.read_only_root,
+                # nginx asks for the client certificate only once Cloudflare has it, and a new
+                # conf reaches one droplet at a time.
+                proxy_after=(*edge.origin_pulls, *([previous.proxy] if previous else [])),
+            ),
+        )
+    )
+
+if app.jobs:
+    JobRunner(
+        f"{name}-jobs",
+        JobRunnerArgs(
+            host=hosts[0],
+            jobs=tuple(
+                JobSpec(name=job, schedule=spec.schedule, command=spec.command, memory_mb=spec.memory_mb)
+                for job, spec in sorted(app.jobs.items())
+            ),
+            app_image_id=containers[0].released_image,
+            env=app_env_lines,
+            stack=cfg.stack,
+            alert_url=cfg.slack_webhook_url,
+            memory_mb=JOB_RUNNER_MEMORY_MB,
+            after=(containers[0].promote,),
+            volume=volume_mount.volumes("jobs") if volume_mount else (),
+            app_caps=app.capabilities,
+            read_only_root=app.read_only_root,
+        ),
+    )
 
 frontend = None
 if cfg.frontend.hostname:

@@ -19,6 +19,7 @@ from components.config.app import APP_CAPABILITIES
 from components.config.base import IMAGE_RE
 from components.config.process import Process
 from components.dockerhost import DEPLOY_USER, DROPLET_LABEL, DockerHost, VolumeMount, exit_gate, exited_ok
+from components.proxy import CLIENT_CA_PATH
 
 CERT_PATH = "/etc/nginx/certs/origin.pem"
 KEY_PATH = "/etc/nginx/certs/origin.key"
@@ -175,6 +176,8 @@ class AppContainersArgs:
     """Origin certificate nginx serves; no default."""
     key_pem: pulumi.Input[str]
     """Its private key (secret); no default."""
+    client_ca_pem: pulumi.Input[str]
+    """CA nginx verifies Cloudflare's origin-pull client certificate against; no default."""
     web_command: tuple[str, ...]
     """The HTTP process's command; no default (config `app.webCommand`)."""
     web_memory_mb: int
@@ -216,6 +219,10 @@ class AppContainersArgs:
     """Capabilities web, the processes and the release keep; default APP_CAPABILITIES (config `app.capabilities`)."""
     read_only_root: bool = False
     """Their root filesystem read-only with a tmpfs /tmp; default False (config `app.readOnlyRoot`)."""
+    proxy_after: tuple[pulumi.Resource, ...] = ()
+    """What this droplet's proxy waits for before it is replaced: Cloudflare's origin-pull
+    associations (nginx never asks for the client certificate before Cloudflare sends it) and
+    the previous droplet's proxy (a new conf rolls droplet by droplet); default none."""
 
 
 class AppContainers(pulumi.ComponentResource):
@@ -247,6 +254,7 @@ class AppContainers(pulumi.ComponentResource):
     live_network: docker.Network
     probe: docker.Container
     promote: command.remote.Command
+    proxy: docker.Container
     release_gate: pulumi.Output[str]
     healthy: pulumi.Output[str]
     released_image: pulumi.Output[str]
@@ -450,20 +458,43 @@ class AppContainers(pulumi.ComponentResource):
             triggers=[image.image_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.rolled_out)),
         )
-        container(
+        # nginx is replaced only after `nginx -t` passed on the new conf and certificates in a
+        # one-shot from the same image: a conf nginx refuses fails the update with nginx's own
+        # words while the running proxy keeps serving. The proxy's name is fixed, so it stops
+        # before its replacement starts: one droplet at a time (proxy_after).
+        proxy_files = [
+            docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
+            docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),
+            docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(args.key_pem)),
+            docker.ContainerUploadArgs(file=CLIENT_CA_PATH, content=args.client_ca_pem),
+        ]
+        check = container(
+            "proxy-check",
+            args.proxy_memory_mb,
+            image=proxy_image.image_id,
+            entrypoints=["nginx"],
+            command=["-t"],
+            # nginx -t, as root, creates its temp paths and chowns them to its worker user.
+            caps=PROXY_CAPS,
+            uploads=proxy_files,
+            restart="no",
+            must_run=False,
+            attach=True,
+            logs=True,
+        )
+        # Empty text once nginx -t passed; the update stops here otherwise.
+        checked = exit_gate(check, "nginx -t of the new proxy conf")
+        self.proxy = container(
             "proxy",
             args.proxy_memory_mb,
             # A new nginx (it reaches the live network only) starts once a web serves there: the
             # promoted one, or after a failed probe the previous one.
-            after=[self.promote],
+            after=[self.promote, check, *args.proxy_after],
             image=proxy_image.image_id,
+            labels=[docker.ContainerLabelArgs(label="webstack.checked", value=checked)],
             ports=[docker.ContainerPortArgs(internal=p, external=p) for p in (80, 443)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=live.name)],
             caps=PROXY_CAPS,
-            uploads=[
-                docker.ContainerUploadArgs(file="/etc/nginx/nginx.conf", content=args.nginx_conf),
-                docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),
-                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(args.key_pem)),
-            ],
+            uploads=proxy_files,
         )
         self.register_outputs({"release": self.release_gate, "healthy": self.healthy})

@@ -1,6 +1,7 @@
 """Edge: Cloudflare in front of the stack: proxied DNS records, the extra records of config
-(mail, verification, CNAMEs to outside services), and, in the one stack that owns the zone
-(prod), the zone-wide TLS settings and the rate-limit ruleset.
+(mail, verification, CNAMEs to outside services), the stack's Authenticated Origin Pulls (the
+client certificate Cloudflare presents to the origin for each served hostname), and, in the
+one stack that owns the zone (prod), the zone-wide TLS settings and the rate-limit ruleset.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ class EdgeArgs:
     """Counting period in seconds; default 10 (the free plan's only value)."""
     rate_limit_timeout: int = 10
     """Block duration in seconds; default 10 (the free plan's only value)."""
+    origin_pull_cert: pulumi.Input[str] | None = None
+    """Client certificate (PEM, a leaf) Cloudflare presents to the origin for every hostname;
+    default None: no Authenticated Origin Pulls."""
+    origin_pull_key: pulumi.Input[str] | None = None
+    """Its private key (secret); required with origin_pull_cert."""
 
 
 # Rule refs are stable ids: without one, every change to the rule makes a new rule id and
@@ -104,6 +110,7 @@ class Edge(pulumi.ComponentResource):
 
     zone_id: pulumi.Output[str]
     urls: list[str]
+    origin_pulls: list[pulumi.Resource]
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:edge:Edge", name, None, opts)
@@ -118,7 +125,7 @@ class Edge(pulumi.ComponentResource):
             self.zone_id = zone.id
         adopt_records = dict(args.import_records)
         for host in args.hostnames:
-            label = "apex" if host == args.domain else host.removesuffix("." + args.domain).replace(".", "-")
+            label = self._label(args, host)
             cloudflare.DnsRecord(
                 f"{name}-{label}",
                 zone_id=self.zone_id,
@@ -206,5 +213,44 @@ class Edge(pulumi.ComponentResource):
                     _adopt(args.import_rate_limit and f"zones/{args.zone_id}/{args.import_rate_limit}"),
                 ),
             )
+        self.origin_pulls = self._origin_pulls(name, args, child)
         self.urls = [f"https://{host}" for host in args.hostnames]
         self.register_outputs({"zone_id": self.zone_id, "urls": self.urls})
+
+    @staticmethod
+    def _label(args: EdgeArgs, host: str) -> str:
+        return "apex" if host == args.domain else host.removesuffix("." + args.domain).replace(".", "-")
+
+    def _origin_pulls(self, name: str, args: EdgeArgs, child: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        """Per-hostname Authenticated Origin Pulls: the stack's client certificate, uploaded to
+        the zone, and each served hostname associated with it (the provider takes one hostname
+        per resource). Per hostname, so each stack owns its own: no zone-wide setting is needed,
+        as per-hostname, zone-level and global pulls are independent configurations (Cloudflare,
+        ssl/origin-configuration/authenticated-origin-pull/set-up/per-hostname). A new
+        certificate (renewal) is uploaded first, the associations move to it, and only then is
+        the old one deleted, as Cloudflare's "replace a certificate without downtime" asks;
+        nginx trusts the CA that signs both."""
+        if args.origin_pull_cert is None:
+            return []
+        if args.origin_pull_key is None:
+            raise ValueError("origin_pull_key is required with origin_pull_cert")
+        cert = cloudflare.AuthenticatedOriginPullsHostnameCertificate(
+            f"{name}-origin-pull-cert",
+            zone_id=self.zone_id,
+            certificate=args.origin_pull_cert,
+            private_key=pulumi.Output.secret(args.origin_pull_key),
+            opts=child,
+        )
+        associations: list[pulumi.Resource] = [cert]
+        for host in args.hostnames:
+            associations.append(
+                cloudflare.AuthenticatedOriginPulls(
+                    f"{name}-origin-pull-{self._label(args, host)}",
+                    zone_id=self.zone_id,
+                    configs=[
+                        cloudflare.AuthenticatedOriginPullsConfigArgs(hostname=host, cert_id=cert.id, enabled=True)
+                    ],
+                    opts=child,
+                )
+            )
+        return associations

@@ -105,6 +105,12 @@ class Network(pulumi.ComponentResource):
             vpc_uuid=self.vpc.id,
             droplet_tag=self.app_tag.name,
             size_unit=1,
+            # Each connection to a droplet opens with a PROXY protocol line naming the address
+            # the balancer was reached from (a Cloudflare edge): nginx believes CF-Connecting-IP
+            # only when that address is Cloudflare's, as it does without a balancer, instead of
+            # trusting whatever reaches it from the VPC. The health checks send it too, so
+            # nginx's port 80 expects it as well (components/proxy.py).
+            enable_proxy_protocol=True,
             # TCP passthrough: nginx terminates TLS with the Cloudflare origin certificate,
             # so Full (strict) holds end to end. No plain-HTTP rule: Cloudflare reaches the
             # origin on 443 only, and port 80 is used by the health check alone.

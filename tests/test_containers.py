@@ -70,8 +70,8 @@ def test_processes_are_what_the_config_says_and_none_is_assumed():
     )
     roles = sorted((_droplet(c), _role(c)) for c in run.of_type(CONTAINER) if "-app-" in c.name)
     assert roles == [
-        (0, "clock"), (0, "consumer-1"), (0, "consumer-2"), (0, "probe"), (0, "proxy"), (0, "web"),
-        (1, "consumer-1"), (1, "consumer-2"), (1, "probe"), (1, "proxy"), (1, "web"),
+        (0, "clock"), (0, "consumer-1"), (0, "consumer-2"), (0, "probe"), (0, "proxy"), (0, "proxy-check"), (0, "web"),
+        (1, "consumer-1"), (1, "consumer-2"), (1, "probe"), (1, "proxy"), (1, "proxy-check"), (1, "web"),
     ]  # fmt: skip
     for c in _containers(run):
         spec = processes.get(_role(c).rsplit("-", 1)[0]) or processes.get(_role(c))
@@ -122,7 +122,7 @@ def test_only_the_proxy_publishes_ports(run):
 def test_every_container_restarts_rotates_logs_and_is_replaced_safely(run):
     for c in run.of_type(CONTAINER):
         # One-shots, and the job containers the runner starts (created, never started here).
-        one_shot = c.inputs["name"] in ("migrate", "pg-grant", "probe") or c.inputs.get("start") is False
+        one_shot = c.inputs["name"] in ("migrate", "pg-grant", "probe", "proxy-check") or c.inputs.get("start") is False
         expected = "no" if one_shot else "unless-stopped"
         assert c.inputs["restart"] == expected, c.name
         assert c.inputs["logDriver"] == "json-file"
@@ -449,7 +449,7 @@ def test_nginx_conf_of_every_stack_passes_nginx_t(stack, tmp_path):
     result = nginx_t_with_throwaway_cert(tmp_path, text)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Strict-Transport-Security" in text
-    assert "real_ip_header CF-Connecting-IP;" in text
+    assert '"~^1:(?<cf_client>[0-9A-Fa-f.:]{2,45})$" $cf_client;' in text  # CF-Connecting-IP, from Cloudflare only
     assert "limit_req zone=auth" in text and "limit_req zone=api" in text
     for path in run.cfg.app.auth_paths:
         assert path in text

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 
 import pytest
 
 from components import cloudflare_ips
-from tests.conftest import recorded
+from tests.conftest import recorded, recorded_with
 
 FIREWALL = "digitalocean:index/firewall:Firewall"
 LB = "digitalocean:index/loadBalancer:LoadBalancer"
@@ -192,20 +191,79 @@ def test_records_are_proxied_full_names_pointing_at_the_front_door(run):
     assert all(doors[0].urn in r.property_dependencies["content"] for r in records)
 
 
-def test_nginx_real_ip_ranges_equal_the_firewalls_cloudflare_ranges(run):
+ASSOCIATION = "cloudflare:index/authenticatedOriginPulls:AuthenticatedOriginPulls"
+PULL_CERT = "cloudflare:index/authenticatedOriginPullsHostnameCertificate:AuthenticatedOriginPullsHostnameCertificate"
+
+
+def _origin_pulls(run) -> tuple:
+    (cert,) = run.of_type(PULL_CERT)
+    (client,) = run.of_type("tls:index/locallySignedCert:LocallySignedCert")
+    (key,) = [k for k in run.of_type("tls:index/privateKey:PrivateKey") if k.name.endswith("-origin-pull-key")]
+    return cert, client, key, run.of_type(ASSOCIATION)
+
+
+def test_every_served_hostname_sends_this_stacks_own_client_certificate(run):
+    """Per hostname, with the stack's certificate: Cloudflare's shared origin-pull certificate
+    would be presented by every Cloudflare zone and prove nothing about this one."""
+    cert, client, key, associations = _origin_pulls(run)
+    assert cert.inputs["certificate"] == client.outputs["certPem"]
+    assert cert.inputs["privateKey"] == key.outputs["privateKeyPem"] and "privateKey" in cert.secret_paths
+    assert {cert.inputs["zoneId"]} == {r.inputs["zoneId"] for r in run.of_type(RECORD)}
+    hosts = []
+    for association in associations:
+        (config,) = association.inputs["configs"]
+        assert config["enabled"] is True and config["certId"] == cert.id
+        assert cert.urn in association.property_dependencies["configs"]
+        assert association.inputs["zoneId"] == cert.inputs["zoneId"]
+        hosts.append(config["hostname"])
+    assert sorted(hosts) == sorted(run.cfg.served_hostnames)
+
+
+def test_public_media_sends_the_client_certificate_too():
+    run = recorded_with("prod", {"media": {"enabled": True, "publicHostname": "media.example.com"}})
+    *_, associations = _origin_pulls(run)
+    assert "media.example.com" in {a.inputs["configs"][0]["hostname"] for a in associations}
+
+
+def test_no_stack_touches_zone_wide_origin_pulls(run):
+    """Per-hostname pulls need no zone-level or global setting (Cloudflare: they are independent
+    configurations): no stack turns on the zone's, which would make Cloudflare present its
+    shared certificate to every other origin of the zone."""
+    types = {r.type for r in run.resources}
+    assert not types & {
+        "cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings",
+        "cloudflare:index/authenticatedOriginPullsCertificate:AuthenticatedOriginPullsCertificate",
+    }
+    settings = {s.inputs["settingId"] for s in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")}
+    assert "tls_client_auth" not in settings
+
+
+def _believed_edges(conf: str) -> set[str]:
+    """The CIDRs whose CF-Connecting-IP nginx believes (its `geo $edge_addr` block)."""
+    start = conf.index("geo $edge_addr $edge_is_trusted {")
+    block = conf[start : conf.index("}", start)].splitlines()[1:]
+    return {line.split()[0] for line in block if line.strip().endswith(" 1;")}
+
+
+def test_nginx_believes_cf_connecting_ip_from_exactly_the_edges_the_front_door_admits(run):
+    """What reaches 443 (through the load balancer or directly) is what nginx believes the
+    client address from; behind the balancer the edge address is the PROXY protocol source,
+    so the VPC (where the balancer's own address lives) is never believed."""
     (proxy,) = [c for c in run.of_type("docker:index/container:Container") if c.name.endswith("-app-0-proxy")]
     conf = next(u["content"] for u in proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
-    real_ip = set(re.findall(r"set_real_ip_from ([^;]+);", conf))
+    believed = _believed_edges(conf)
     lbs = run.of_type(LB)
     if lbs:
         edge = {a.removeprefix("cidr:") for a in lbs[0].inputs["firewall"]["allows"]}
-        # Behind the load balancer nginx also trusts the VPC, where the LB's address lives.
-        assert real_ip - {run.cfg.vpc_cidr} >= edge
+        assert lbs[0].inputs["enableProxyProtocol"] is True
+        assert "listen 443 ssl http2 proxy_protocol;" in conf and "listen 80 default_server proxy_protocol;" in conf
+        assert believed >= edge  # plus Cloudflare's IPv6 ranges, which the IPv4-only balancer never sees
     else:
         (web_rule,) = [r for r in run.one(FIREWALL).inputs["inboundRules"] if r["portRange"] == "443"]
-        edge = set(web_rule["sourceAddresses"])
-        assert real_ip == edge
-    assert real_ip - {run.cfg.vpc_cidr} == set(cloudflare_ips.ALL)
+        assert believed == set(web_rule["sourceAddresses"])
+        assert "proxy_protocol;" not in conf
+    assert believed == set(cloudflare_ips.ALL)
+    assert not any(ipaddress.ip_network(run.cfg.vpc_cidr).overlaps(ipaddress.ip_network(c)) for c in believed)
 
 
 def test_urls_are_exported(run):

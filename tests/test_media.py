@@ -123,7 +123,7 @@ def test_public_media_is_read_only_objects_under_the_domain_through_cloudflare()
 
 def test_the_public_media_server_passes_nginx_t(tmp_path):
     run = _run("prod", True)
-    text = render_nginx_conf(nginx_spec(run.cfg, run.cfg.vpc_cidr))
+    text = render_nginx_conf(nginx_spec(run.cfg, proxy_protocol=True))
     result = nginx_t_with_throwaway_cert(tmp_path, text)
     assert result.returncode == 0, result.stdout + result.stderr
 

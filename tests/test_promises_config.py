@@ -260,7 +260,8 @@ def test_txt_records_of_one_name_may_hold_8192_characters_together():
 
 def test_every_proxy_key_reaches_nginx_as_configured():
     """Each `proxy.*` setting (and edge.hstsMaxAge) is what nginx gets, not the renderer's
-    default; behind a load balancer nginx also trusts the VPC the balancer lives in."""
+    default; behind a load balancer nginx reads the PROXY protocol and still believes
+    Cloudflare's ranges only (never the VPC), and an empty policy means nginx sends none."""
     from components import cloudflare_ips
     from components.config.nginx import nginx_spec
 
@@ -271,7 +272,7 @@ def test_every_proxy_key_reaches_nginx_as_configured():
         "proxy.apiBurst": ("api_burst", 30),
         "proxy.authRatePerSecond": ("auth_rate_per_s", 3),
         "proxy.authBurst": ("auth_burst", 7),
-        "edge.hstsMaxAge": ("hsts_max_age", 63072000),
+        "edge.hstsMaxAge": ("hsts_max_age", 20000000),
         "proxy.websocketPaths": ("websocket_paths", ("/ws",)),
         "proxy.readTimeoutSeconds": ("read_timeout_s", 90),
         "proxy.staticPath": ("static_path", "/static/"),
@@ -280,8 +281,10 @@ def test_every_proxy_key_reaches_nginx_as_configured():
     cfg = _cfg("staging", {key: value for key, (_, value) in configured.items()})
     spec = nginx_spec(cfg)
     assert {field: getattr(spec, field) for field, _ in configured.values()} == dict(configured.values())
-    assert spec.real_ip_ranges == cloudflare_ips.ALL
-    assert nginx_spec(cfg, load_balanced_vpc="10.116.0.0/20").real_ip_ranges == (*cloudflare_ips.ALL, "10.116.0.0/20")
+    assert spec.real_ip_ranges == cloudflare_ips.ALL and not spec.proxy_protocol
+    behind = nginx_spec(cfg, proxy_protocol=True)
+    assert behind.proxy_protocol and behind.real_ip_ranges == cloudflare_ips.ALL
+    assert nginx_spec(_cfg("staging", {"proxy.contentSecurityPolicy": ""})).content_security_policy is None
 
 
 @pytest.mark.parametrize(("connections", "ok"), [(94, True), (95, False)])

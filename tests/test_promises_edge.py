@@ -25,10 +25,10 @@ def test_the_zone_owner_is_chosen_by_config_not_by_protect():
 def test_the_zone_hsts_and_the_auth_rate_limit_follow_config():
     run = recorded_with(
         "prod",
-        {"edge.hstsMaxAge": 63072000, "edge.rateLimitRequests": 9, "app.authPaths": ["/signin", "/api/token/"]},
+        {"edge.hstsMaxAge": 20000000, "edge.rateLimitRequests": 9, "app.authPaths": ["/signin", "/api/token/"]},
     )
     (hsts,) = [s for s in run.of_type(SETTING) if s.inputs["settingId"] == "security_header"]
-    assert hsts.inputs["value"]["strict_transport_security"]["max_age"] == 63072000
+    assert hsts.inputs["value"]["strict_transport_security"]["max_age"] == 20000000
     (rule,) = run.one(RULESET).inputs["rules"]
     assert rule["ratelimit"]["requestsPerPeriod"] == 9
     assert rule["expression"] == (

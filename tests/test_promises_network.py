@@ -58,17 +58,20 @@ def test_behind_a_load_balancer_cloudflare_reaches_the_balancer_and_only_it_the_
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_nginx_restores_the_client_ip_only_from_cloudflare_and_the_balancer(stack):
+def test_nginx_restores_the_client_ip_only_from_cloudflare(stack):
+    """Behind the balancer too: the edge address comes from the PROXY protocol header the
+    balancer writes, and only Cloudflare's edges are believed (never the VPC)."""
     run = recorded(stack)
     trusted = set()
     for c in run.of_type("docker:index/container:Container"):
         if c.inputs["name"] == "proxy":
             conf = next(u["content"] for u in c.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
-            trusted |= {
-                line.strip()[len("set_real_ip_from ") : -1] for line in conf.splitlines() if "set_real_ip_from" in line
-            }
-    behind_lb = {run.cfg.vpc_cidr} if run.of_type(LB) else set()
-    assert trusted == PUBLISHED_V4 | PUBLISHED_V6 | behind_lb
+            start = conf.index("geo $edge_addr $edge_is_trusted {")
+            block = conf[start : conf.index("}", start)]
+            trusted |= {line.split()[0] for line in block.splitlines()[1:] if line.strip().endswith(" 1;")}
+    assert trusted == PUBLISHED_V4 | PUBLISHED_V6
+    lbs = run.of_type(LB)
+    assert all(lb.inputs["enableProxyProtocol"] is True for lb in lbs)
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])

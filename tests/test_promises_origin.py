@@ -18,7 +18,8 @@ COMPONENT = "webstack:origin:OriginTls"
 
 def _origin(run):
     (key,) = [k for k in run.of_type(KEY) if k.name.endswith("-origin-key")]
-    return key, run.one(CSR), run.one(CERT)
+    (csr,) = [c for c in run.of_type(CSR) if c.name.endswith("-origin-csr")]
+    return key, csr, run.one(CERT)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -56,3 +57,33 @@ def test_nginx_presents_that_certificate_with_that_key(stack):
         files = {u["file"]: u["content"] for u in proxy.inputs["uploads"]}
         assert files["/etc/nginx/certs/origin.pem"] == cert.outputs["certificate"]
         assert files["/etc/nginx/certs/origin.key"] == key.outputs["privateKeyPem"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_origin_pull_ca_is_the_stacks_own_and_signs_a_leaf_for_client_auth(stack):
+    """The CA nginx trusts exists in this stack only; the certificate it signs is a leaf
+    (Cloudflare refuses a CA there) for client authentication; both keys stay secret."""
+    from components import origin
+
+    run = recorded(stack)
+    (ca,) = run.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    (client,) = run.of_type("tls:index/locallySignedCert:LocallySignedCert")
+    (ca_key,) = [k for k in run.of_type(KEY) if k.name.endswith("-origin-pull-ca-key")]
+    (client_key,) = [k for k in run.of_type(KEY) if k.name.endswith("-origin-pull-key")]
+    (client_csr,) = [c for c in run.of_type(CSR) if c.name.endswith("-origin-pull-csr")]
+    assert ca.inputs["isCaCertificate"] is True and "cert_signing" in ca.inputs["allowedUses"]
+    assert ca.inputs["privateKeyPem"] == ca_key.outputs["privateKeyPem"] and "privateKeyPem" in ca.secret_paths
+    assert client.inputs["caCertPem"] == ca.outputs["certPem"]
+    assert client.inputs["caPrivateKeyPem"] == ca_key.outputs["privateKeyPem"]
+    assert "caPrivateKeyPem" in client.secret_paths
+    assert client.inputs["certRequestPem"] == client_csr.outputs["certRequestPem"]
+    assert client_csr.inputs["privateKeyPem"] == client_key.outputs["privateKeyPem"]
+    assert "client_auth" in client.inputs["allowedUses"] and "cert_signing" not in client.inputs["allowedUses"]
+    assert not client.inputs.get("isCaCertificate")
+    # Renewed by any `pulumi up` in its last year; the CA (what nginx trusts) outlives it.
+    assert client.inputs["earlyRenewalHours"] == origin.PULL_RENEWAL_HOURS < client.inputs["validityPeriodHours"]
+    assert ca.inputs["validityPeriodHours"] > client.inputs["validityPeriodHours"]
+    for proxy in [c for c in run.of_type("docker:index/container:Container") if c.inputs["name"] == "proxy"]:
+        files = {u["file"]: u["content"] for u in proxy.inputs["uploads"]}
+        assert files["/etc/nginx/certs/origin-pull-ca.pem"] == ca.outputs["certPem"]
+        assert client_key.outputs["privateKeyPem"] not in files.values()

@@ -235,12 +235,12 @@ def test_hsts_has_one_source_for_the_zone_and_nginx():
     from components.config import nginx_spec
     from components.proxy import render_nginx_conf
 
-    for max_age in (31536000, 63072000):
+    for max_age in (31536000, 15552000):
         run = harness.run("prod", {"edge.hstsMaxAge": max_age})
         (hsts,) = [s for s in run.of_type(ZONE_SETTING) if s.inputs["settingId"] == "security_header"]
         assert hsts.inputs["value"]["strict_transport_security"]["max_age"] == max_age
         conf = render_nginx_conf(nginx_spec(run.cfg))
-        assert f'Strict-Transport-Security "max-age={max_age}; includeSubDomains"' in conf
+        assert f'"" "max-age={max_age}; includeSubDomains";' in conf  # nginx's Strict-Transport-Security
 
 
 def test_a_hostname_under_universal_ssl_only_with_an_advanced_certificate():

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from components import proxy as renderer
-from components.config import ProxyConfig
+from components.config import ConfigError, ProxyConfig, nginx_spec
 from components.proxy import ProxySpecError, render_nginx_conf
-from tests.test_renderers import _nginx_t, _spec, _stripped_lines
+from tests.test_renderers import _nginx_t, _spec, _stripped_lines, nginx_t_with_throwaway_cert
 from tools import harness
 
 OPTIONS: dict[str, Any] = {
@@ -24,12 +24,19 @@ OPTIONS: dict[str, Any] = {
     "static_path": "/static/",
     "static_max_age_s": 600,
 }
-SECURITY = (
-    'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
-    'add_header X-Content-Type-Options "nosniff" always;',
-    'add_header X-Frame-Options "DENY" always;',
-    'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
-    "add_header Content-Security-Policy \"default-src 'self'\" always;",
+SECURITY = tuple(
+    f"add_header {name} $webstack_{name.lower().replace('-', '_')} always;"
+    for name in (
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+        "Content-Security-Policy",
+        "Permissions-Policy",
+        "Cross-Origin-Opener-Policy",
+        "Cross-Origin-Resource-Policy",
+        "X-Permitted-Cross-Domain-Policies",
+    )
 )
 
 
@@ -69,9 +76,10 @@ def test_without_the_options_none_of_their_lines_is_rendered() -> None:
     text = render_nginx_conf(spec)
     lines = _stripped_lines(text)
     assert "proxy_read_timeout 60s;" in lines and "proxy_send_timeout 60s;" in lines
-    for absent in ("map ", "$connection_upgrade", "Upgrade", "Cache-Control", "proxy_hide_header", "3600s"):
+    for absent in ("$connection_upgrade", "Upgrade", "Cache-Control", "3600s"):
         assert absent not in text, absent
     assert sum(line.startswith("add_header ") for line in lines) == len(SECURITY)
+    assert [line for line in lines if line.startswith("proxy_hide_header")] == ["proxy_hide_header X-Powered-By;"]
 
 
 def test_read_timeout_sets_both_directives_once() -> None:
@@ -91,8 +99,8 @@ def test_websocket_locations() -> None:
     assert start < lines.index("server {"), "the map belongs to http, before the servers"
     forwarded = [
         "proxy_set_header Host $host;",
-        "proxy_set_header X-Real-IP $remote_addr;",
-        "proxy_set_header X-Forwarded-For $remote_addr;",
+        "proxy_set_header X-Real-IP $client_addr;",
+        "proxy_set_header X-Forwarded-For $client_addr;",
         "proxy_set_header X-Forwarded-Proto https;",
     ]
     socket = [
@@ -114,6 +122,8 @@ def test_static_location_repeats_the_security_headers() -> None:
     assert _location(lines, "/static/") == [
         *SECURITY,
         'add_header Cache-Control "public, max-age=600, immutable";',
+        # One proxy_hide_header here drops the server's too: X-Powered-By is hidden again.
+        "proxy_hide_header X-Powered-By;",
         "proxy_hide_header Cache-Control;",
         "proxy_pass $upstream;",
     ]
@@ -205,3 +215,76 @@ def test_config_keys_reach_the_deployed_conf() -> None:
         assert "proxy_read_timeout 300s;" in lines
         assert "proxy_set_header Upgrade $http_upgrade;" in _location(lines, "/ws")
         assert 'add_header Cache-Control "public, max-age=3600, immutable";' in _location(lines, "/static/")
+
+
+# ------------------------------------------------------------------ nginx's limits, at the edge
+# Every value that reaches nginx is bounded the way nginx reads it: the largest value config
+# accepts passes the real `nginx -t` in the conf the stack deploys, and the next one is refused
+# by config, naming the key (never by nginx on a droplet).
+
+_CSP_HEAD = "default-src 'self'; report-uri https://r.example.com/"
+
+
+def _csp(size: int) -> str:
+    return _CSP_HEAD + "x" * (size - len(_CSP_HEAD))
+
+
+EDGES = [
+    ("proxy.contentSecurityPolicy", _csp(renderer.MAX_PARAMETER_BYTES), _csp(renderer.MAX_PARAMETER_BYTES + 1)),
+    ("proxy.clientMaxBodySize", "8589934591g", "8589934592g"),
+    ("proxy.clientMaxBodySize", "8796093022207m", "8796093022208m"),
+    ("proxy.clientMaxBodySize", "9007199254740991k", "9007199254740992k"),
+    ("proxy.clientMaxBodySize", "9223372036854775807", "9223372036854775808"),
+    ("proxy.apiRatePerSecond", renderer.MAX_RATE, renderer.MAX_RATE + 1),
+    ("proxy.authRatePerSecond", renderer.MAX_RATE, renderer.MAX_RATE + 1),
+    ("proxy.apiBurst", renderer.MAX_BURST, renderer.MAX_BURST + 1),
+    ("proxy.authBurst", renderer.MAX_BURST, renderer.MAX_BURST + 1),
+    ("proxy.apiBurst", 0, -1),
+    ("edge.hstsMaxAge", 31536000, 31536001),
+    ("app.authPaths", ["/" + "a" * (renderer.MAX_PARAMETER_BYTES - 1)], ["/" + "a" * renderer.MAX_PARAMETER_BYTES]),
+]
+
+
+def _deployed(stack: str, key: str, value: Any) -> str:
+    """The nginx.conf `stack` would deploy with config `key` = `value` (as __main__.py renders it)."""
+    cfg = harness.parsed_config(stack, {key: value})
+    return render_nginx_conf(nginx_spec(cfg, proxy_protocol=cfg.app.replicas >= 2))
+
+
+@pytest.mark.parametrize(("key", "largest", "refused"), EDGES, ids=[f"{k}-{str(v)[:12]}" for k, v, _ in EDGES])
+def test_the_largest_value_config_takes_passes_nginx_t_and_the_next_is_refused_naming_the_key(
+    tmp_path: Path, key: str, largest: Any, refused: Any
+) -> None:
+    result = nginx_t_with_throwaway_cert(tmp_path, _deployed("prod", key, largest))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    with pytest.raises(ConfigError) as info:
+        harness.parsed_config("prod", {key: refused})
+    assert f"webstack:{key} = " in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "largest", "beyond", "nginx_says"),
+    [
+        ("proxy.contentSecurityPolicy", _csp(renderer.MAX_PARAMETER_BYTES), _csp(renderer.MAX_PARAMETER_BYTES + 1),
+         "too long parameter"),
+        ("proxy.clientMaxBodySize", "8589934591g", "8589934592g", "invalid value"),
+        ("proxy.clientMaxBodySize", "9223372036854775807", "9223372036854775808", "invalid value"),
+    ],
+    ids=["csp", "size-g", "size-bytes"],
+)  # fmt: skip
+def test_one_past_the_largest_nginx_itself_refuses(tmp_path: Path, key: str, largest: str, beyond: str, nginx_says):
+    """The bounds are nginx's own: the deployed conf with just that value one past it (put in
+    by hand, config refuses it) fails `nginx -t` with nginx's reason."""
+    text = _deployed("staging", key, largest)
+    assert text.count(largest) == 1
+    result = nginx_t_with_throwaway_cert(tmp_path, text.replace(largest, beyond))
+    assert result.returncode != 0 and nginx_says in result.stderr, result.stderr[-500:]
+
+
+def test_the_rate_bound_keeps_nginxs_arithmetic_in_range() -> None:
+    """nginx takes rates and bursts up to 2**63 - 1 but keeps them times 1000 and refills a
+    client by rate x milliseconds since its last request, in 64 bits: MAX_RATE keeps that
+    product in range for a client silent 100 days (`nginx -t` passes well above it)."""
+    hundred_days_ms = 100 * 86400 * 1000
+    assert renderer.MAX_RATE * 1000 * hundred_days_ms < 2**63
+    assert renderer.MAX_BURST * 1000 < 2**63

@@ -22,7 +22,7 @@ from components.cloudinit import (
     render_cloud_init,
     swap_size_mb,
 )
-from components.proxy import ProxySpec, render_nginx_conf
+from components.proxy import CLIENT_CA_PATH, PERMISSIONS_POLICY, ProxySpec, render_nginx_conf
 from tests import realprog
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"
@@ -259,7 +259,9 @@ def _spec(cert: tuple[Path, Path] | None = None, **overrides: Any) -> ProxySpec:
         "real_ip_ranges": CF_RANGES,
     }
     if cert is not None:
+        # The throwaway certificate stands in for the origin-pull CA too: nginx -t only loads it.
         fields["cert_path"], fields["key_path"] = str(cert[0]), str(cert[1])
+        fields["client_ca_path"] = str(cert[0])
     fields.update(overrides)
     return ProxySpec(**fields)
 
@@ -278,9 +280,10 @@ def _nginx_t(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
 
 def nginx_t_with_throwaway_cert(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     """`nginx -t` of a deployed nginx.conf, its origin certificate paths pointed at a throwaway
-    self-signed P-256 pair made here."""
+    self-signed P-256 pair made here (which also stands in for the origin-pull CA)."""
     cert, key = realprog.throwaway_cert(tmp_path / "origin.pem", tmp_path / "origin.key", "test")
     text = text.replace("/etc/nginx/certs/origin.pem", str(cert)).replace("/etc/nginx/certs/origin.key", str(key))
+    text = text.replace(CLIENT_CA_PATH, str(cert))
     return _nginx_t(tmp_path, text)
 
 
@@ -326,13 +329,13 @@ def test_nginx_conf_content() -> None:
     assert not any(line.startswith("user ") for line in lines)
     assert "worker_processes auto;" in lines
     assert "server_tokens off;" in lines
-    assert "real_ip_header CF-Connecting-IP;" in lines
-    assert "real_ip_recursive on;" in lines
-    real_ip = [line for line in lines if line.startswith("set_real_ip_from ")]
-    assert real_ip == [f"set_real_ip_from {cidr};" for cidr in CF_RANGES]
+    # The client: CF-Connecting-IP when the edge address is Cloudflare's, else that address.
+    start = lines.index("geo $edge_addr $edge_is_trusted {")
+    assert lines[start + 1 : start + 2 + len(CF_RANGES)] == ["default 0;", *(f"{cidr} 1;" for cidr in CF_RANGES)]
+    assert not any(line.startswith(("set_real_ip_from", "real_ip_header")) for line in lines)
 
-    assert "limit_req_zone $binary_remote_addr zone=api:10m rate=10r/s;" in lines
-    assert "limit_req_zone $binary_remote_addr zone=auth:10m rate=5r/s;" in lines
+    assert "limit_req_zone $client_addr zone=api:10m rate=10r/s;" in lines
+    assert "limit_req_zone $client_addr zone=auth:10m rate=5r/s;" in lines
     assert "limit_req_status 429;" in lines
     for path in spec.auth_paths:
         start = lines.index(f"location {path} {{")
@@ -340,9 +343,25 @@ def test_nginx_conf_content() -> None:
     start = lines.index("location /api/ {")
     assert lines[start + 1] == "limit_req zone=api burst=20 nodelay;"
 
-    assert 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' in lines
-    assert "add_header Content-Security-Policy \"default-src 'self'\" always;" in lines
-    assert 'add_header X-Frame-Options "DENY" always;' in lines
+    # Each secure header where the app sent none of its own.
+    for header, value in (
+        ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+        ("Content-Security-Policy", "default-src 'self'"),
+        ("X-Frame-Options", "DENY"),
+        ("Permissions-Policy", PERMISSIONS_POLICY),
+        ("Cross-Origin-Opener-Policy", "same-origin-allow-popups"),
+        ("Cross-Origin-Resource-Policy", "same-site"),
+        ("X-Permitted-Cross-Domain-Policies", "none"),
+    ):
+        variable = "$webstack_" + header.lower().replace("-", "_")
+        start = lines.index(f"map $upstream_http_{header.lower().replace('-', '_')} {variable} {{")
+        assert lines[start + 1 : start + 3] == [f'"" "{value}";', 'default "";'], header
+        assert f"add_header {header} {variable} always;" in lines
+    assert "proxy_hide_header X-Powered-By;" in lines
+    # Cloudflare's client certificate, signed by the stack's CA, or no answer.
+    assert "ssl_client_certificate /etc/nginx/certs/origin-pull-ca.pem;" in lines
+    assert "ssl_verify_client on;" in lines
+    assert not any("proxy_protocol;" in line for line in lines)
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in lines
     assert "ssl_reject_handshake on;" in lines
     assert "server_name example.com www.example.com api.example.com;" in lines
@@ -363,7 +382,20 @@ def test_nginx_conf_content() -> None:
 
 def test_nginx_csp_is_quoted() -> None:
     text = render_nginx_conf(_spec(content_security_policy='default-src "self"; a {b}'))
-    assert 'add_header Content-Security-Policy "default-src \\"self\\"; a {b}" always;' in text
+    assert '"" "default-src \\"self\\"; a {b}";' in text
+
+
+def test_without_a_policy_nginx_sends_none() -> None:
+    lines = _stripped_lines(render_nginx_conf(_spec(content_security_policy=None)))
+    assert not [line for line in lines if "content_security_policy" in line]
+    assert "add_header X-Frame-Options $webstack_x_frame_options always;" in lines
+
+
+def test_behind_the_load_balancer_every_listener_reads_the_proxy_protocol() -> None:
+    lines = _stripped_lines(render_nginx_conf(_spec(proxy_protocol=True)))
+    listens = [line for line in lines if line.startswith("listen ")]
+    assert len(listens) == 6 and all(line.endswith(" proxy_protocol;") for line in listens)
+    assert "map $proxy_protocol_addr $edge_addr {" in lines
 
 
 def test_nginx_conf_is_deterministic() -> None:
@@ -386,7 +418,7 @@ def test_nginx_conf_is_deterministic() -> None:
         ({"api_rate_per_s": 0}, "api_rate_per_s"),
         ({"api_burst": -1}, "api_burst"),
         ({"auth_rate_per_s": 0}, "auth_rate_per_s"),
-        ({"auth_burst": 0}, "auth_burst"),
+        ({"auth_burst": -1}, "auth_burst"),
         ({"cert_path": "origin.pem"}, "cert_path"),
         ({"key_path": "/etc/nginx/certs/origin key"}, "key_path"),
         ({"resolver": "dns.internal"}, "resolver"),

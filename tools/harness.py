@@ -338,6 +338,21 @@ _FAKES = {
             "-----END CERTIFICATE REQUEST-----\n"
         }
     ),
+    "tls:index/selfSignedCert:SelfSignedCert": _fixed(
+        lambda k, i: {"certPem": f"-----BEGIN CERTIFICATE-----\nMIIF{_h(*k, n=40)}\n-----END CERTIFICATE-----\n"}
+    ),
+    "tls:index/locallySignedCert:LocallySignedCert": _fixed(
+        lambda k, i: {"certPem": f"-----BEGIN CERTIFICATE-----\nMIID{_h(*k, n=40)}\n-----END CERTIFICATE-----\n"}
+    ),
+    # Per-hostname origin pulls: the certificate has an id of its own (32 hex digits); an
+    # association's id is its hostname.
+    "cloudflare:index/authenticatedOriginPullsHostnameCertificate:AuthenticatedOriginPullsHostnameCertificate": (
+        lambda self, key, inputs: (_h(*key, n=32), {"status": "pending_deployment"})
+    ),
+    "cloudflare:index/authenticatedOriginPulls:AuthenticatedOriginPulls": lambda self, key, inputs: (
+        inputs["configs"][0]["hostname"],
+        {"hostname": inputs["configs"][0]["hostname"], "status": "pending_deployment"},
+    ),
     "cloudflare:index/originCaCertificate:OriginCaCertificate": _fixed(
         lambda k, i: {
             "certificate": f"-----BEGIN CERTIFICATE-----\nMIIE{_h(*k, n=40)}\n-----END CERTIFICATE-----\n",

@@ -49,8 +49,9 @@ class EdgeConfig(Section):
     """Zone id; unset: looked up by `domain`. Required with `import`."""
     manage_zone_settings: bool = False
     """Own the zone-wide TLS settings and the rate-limit ruleset (one owner: a prod* stack)."""
-    hsts_max_age: Annotated[int, Field(ge=15552000)] = 31536000
-    """HSTS max-age (s), at least 6 months; the one source for the zone setting and nginx."""
+    hsts_max_age: Annotated[int, Field(ge=15552000, le=31536000)] = 31536000
+    """HSTS max-age (s), 6 to 12 months (Cloudflare's zone setting takes at most 12); the one
+    source for the zone setting and nginx."""
     plan: choice(*catalog.ZONE_PLANS) = "free"
     """The zone's Cloudflare plan: it decides the rate-limit values allowed."""
     rate_limit_requests: Annotated[int, Field(ge=1)] = 20

@@ -30,30 +30,34 @@ _PROXY_KEYS = {
     "read_timeout_s": "proxy.readTimeoutSeconds",
     "static_path": "proxy.staticPath",
     "static_max_age_s": "proxy.staticMaxAgeSeconds",
+    "media_host": "media.publicHostname",
 }
 
 
 def proxy_problems(cfg: StackConfig) -> list[str]:
     """What nginx would refuse, checked by the renderer's own rules, named by config key."""
     try:
-        proxy_renderer.validate(nginx_spec(cfg, load_balanced_vpc=None))
+        proxy_renderer.validate(nginx_spec(cfg))
     except proxy_renderer.ProxySpecError as err:
         return [problem(_PROXY_KEYS.get(err.field, err.field), err.value, err.allowed)]
     return []
 
 
-def nginx_spec(cfg: StackConfig, load_balanced_vpc: str | None = None) -> proxy_renderer.ProxySpec:
-    """The nginx settings of this config; behind a load balancer nginx also trusts the VPC,
-    where the load balancer's address lives."""
+def nginx_spec(cfg: StackConfig, proxy_protocol: bool = False) -> proxy_renderer.ProxySpec:
+    """The nginx settings of this config. Behind a load balancer (`proxy_protocol`) every
+    connection comes from the balancer and names the edge it serves in a PROXY protocol
+    header; CF-Connecting-IP is believed from Cloudflare's edges only, either way."""
     app, proxy = cfg.app, cfg.proxy
     return proxy_renderer.ProxySpec(
         server_names=app.hostnames,
         upstream=f"web:{app.port}",
         health_path=app.health_path,
-        real_ip_ranges=cloudflare_ips.ALL + ((load_balanced_vpc,) if load_balanced_vpc else ()),
+        real_ip_ranges=cloudflare_ips.ALL,
+        proxy_protocol=proxy_protocol,
         auth_paths=app.auth_paths,
         client_max_body_size=proxy.client_max_body_size,
-        content_security_policy=proxy.content_security_policy,
+        # Empty: the app's own policy, or none.
+        content_security_policy=proxy.content_security_policy or None,
         api_rate_per_s=proxy.api_rate_per_s,
         api_burst=proxy.api_burst,
         auth_rate_per_s=proxy.auth_rate_per_s,

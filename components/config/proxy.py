@@ -6,26 +6,32 @@ from typing import Annotated
 
 from pydantic import Field
 
-from components.config.base import Image, Section, text
+from components import proxy as renderer
+from components.config.base import Allowed, Image, Section, text
 
 
 class ProxyConfig(Section):
     image: Image = "nginx:1.27.5-alpine@sha256:65645c7bb6a0661892a8b03b89d0743208a18dd2f3f17a54ef4b76fb8e2f2a10"
     """Pinned nginx image."""
     client_max_body_size: text(r"^[1-9][0-9]*[kKmMgG]?$", "an nginx size such as 10m") = "10m"
-    """Largest request body nginx accepts (413 above)."""
-    content_security_policy: text(r'^[^"\n\\]+$', "a CSP without double quotes, backslashes or newlines") = (
-        "default-src 'self'"
-    )
-    """Content-Security-Policy header."""
-    api_rate_per_s: Annotated[int, Field(ge=1, alias="apiRatePerSecond")] = 10
+    """Largest request body nginx accepts (413 above); nginx reads it as a 64-bit offset, so at
+    most 8589934591g, 8796093022207m, 9007199254740991k or 9223372036854775807 (bytes)."""
+    content_security_policy: Annotated[
+        str,
+        Field(pattern=r'^[^"\n\\]*$', max_length=renderer.MAX_PARAMETER_BYTES),
+        Allowed(f"a CSP of at most {renderer.MAX_PARAMETER_BYTES} bytes, without double quotes, backslashes, newlines"),
+    ] = "default-src 'self'"
+    """Content-Security-Policy nginx adds to every answer whose app sent none (an app's own
+    policy wins, and is then the only one), at most 4094 bytes (nginx's longest parameter).
+    Empty: nginx adds none."""
+    api_rate_per_s: Annotated[int, Field(ge=1, le=renderer.MAX_RATE, alias="apiRatePerSecond")] = 10
     """Sustained requests per second per client under /api/."""
-    api_burst: Annotated[int, Field(ge=0)] = 20
-    """Burst above the API rate served without delay."""
-    auth_rate_per_s: Annotated[int, Field(ge=1, alias="authRatePerSecond")] = 5
+    api_burst: Annotated[int, Field(ge=0, le=renderer.MAX_BURST)] = 20
+    """Burst above the API rate served without delay (0: none, every request past the rate is refused)."""
+    auth_rate_per_s: Annotated[int, Field(ge=1, le=renderer.MAX_RATE, alias="authRatePerSecond")] = 5
     """Sustained requests per second per client on the auth paths."""
-    auth_burst: Annotated[int, Field(ge=0)] = 5
-    """Burst above the auth rate served without delay."""
+    auth_burst: Annotated[int, Field(ge=0, le=renderer.MAX_BURST)] = 5
+    """Burst above the auth rate served without delay (0: none)."""
     websocket_paths: Annotated[
         tuple[
             text(
