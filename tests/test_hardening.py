@@ -35,6 +35,7 @@ FULL = {
 # Written out (not imported) so that widening a container's set fails here first.
 CAPS = {
     "proxy": ("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"),  # nginx: binds 80/443, starts its workers
+    "proxy-check": ("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"),  # nginx -t, as the proxy runs it
     "probe": (),
     "pg-grant": (),
     "pg-backup": (),
@@ -89,7 +90,7 @@ def test_the_app_keeps_no_raw_sockets_by_default():
 def test_read_only_roots_wherever_nothing_is_uploaded(full):
     """A container with uploads cannot have a read-only root (the daemon extracts them into
     it); the app's is an opt-in; the rest are read-only."""
-    writable = {"app", "proxy", "pg-grant", "pg-backup", "volume-backup", "logship", "jobs"}
+    writable = {"app", "proxy", "proxy-check", "pg-grant", "pg-backup", "volume-backup", "logship", "jobs"}
     for c in full.of_type(CONTAINER):
         role = _role(c)
         assert bool(c.inputs.get("readOnly")) == (role not in writable), c.name
@@ -148,7 +149,18 @@ def test_config_accepts_images_with_or_without_a_digest():
 # ------------------------------------------------------------------ nginx with only its capabilities
 
 
-def _nginx_holding(caps: tuple[str, ...], cert) -> tuple[int | None, str]:
+@pytest.fixture(scope="module")
+def pull_pki(tmp_path_factory):
+    """A throwaway origin-pull CA and client certificates, as the nginx behaviour tests use."""
+    from tests.test_behaviour_nginx import Pki, _client_pki
+
+    directory = tmp_path_factory.mktemp("pull")
+    ca, client = _client_pki(directory, "stack")
+    _, stranger = _client_pki(directory, "stranger")
+    return Pki(ca, client, stranger)
+
+
+def _nginx_holding(caps: tuple[str, ...], cert, pki) -> tuple[int | None, str]:
     """The rendered conf (dev's) in a real nginx started as root holding only `caps`, as the
     container does (setpriv sets the bounding set, so root's capabilities after exec are those,
     and no-new-privileges); the status a plain-HTTP request gets (None if nothing listens) and
@@ -168,7 +180,7 @@ def _nginx_holding(caps: tuple[str, ...], cert) -> tuple[int | None, str]:
     spec = _stack_spec("dev")
     with realprog.shared_tempdir() as workdir:
         ports = (realprog.free_port(), realprog.free_port(), realprog.free_port())
-        conf, _ = _adapt(render_nginx_conf(spec), spec, workdir, ports, cert)
+        conf, _ = _adapt(render_nginx_conf(spec), spec, workdir, ports, cert, pki)
         (workdir / "nginx.conf").write_text(conf)
         bounding = ",".join(["-all", *(f"+{c.lower()}" for c in caps)])
         command = [
@@ -195,17 +207,17 @@ def _nginx_holding(caps: tuple[str, ...], cert) -> tuple[int | None, str]:
     return status, log
 
 
-def test_nginx_serves_holding_only_the_proxys_capabilities(full, origin_cert):
+def test_nginx_serves_holding_only_the_proxys_capabilities(full, origin_cert, pull_pki):
     (proxy,) = [c for c in full.of_type(CONTAINER) if c.inputs["name"] == "proxy"]
     caps = tuple(c.removeprefix("CAP_") for c in proxy.inputs["capabilities"]["adds"])
-    status, log = _nginx_holding(caps, origin_cert)
+    status, log = _nginx_holding(caps, origin_cert, pull_pki)
     assert status == 301, log
     assert "Operation not permitted" not in log, log
 
 
 @pytest.mark.parametrize("missing", ["CHOWN", "SETUID", "SETGID"])
-def test_nginx_needs_each_of_them(full, origin_cert, missing):
+def test_nginx_needs_each_of_them(full, origin_cert, pull_pki, missing):
     """A set one smaller fails: CHOWN for its temp directories, SETUID/SETGID for its workers
     (NET_BIND_SERVICE is for ports below 1024, which the test cannot bind on loopback here)."""
-    status, log = _nginx_holding(tuple(c for c in CAPS["proxy"] if c != missing), origin_cert)
+    status, log = _nginx_holding(tuple(c for c in CAPS["proxy"] if c != missing), origin_cert, pull_pki)
     assert status != 301 and "Operation not permitted" in log, (status, log)

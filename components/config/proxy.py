@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from components import proxy as renderer
-from components.config.base import Allowed, Image, Section, text
+from components.config.base import Allowed, Image, OneLine, Section, text, whole
 
 
 class ProxyConfig(Section):
@@ -18,7 +18,8 @@ class ProxyConfig(Section):
     most 8589934591g, 8796093022207m, 9007199254740991k or 9223372036854775807 (bytes)."""
     content_security_policy: Annotated[
         str,
-        Field(pattern=r'^[^"\n\\]*$', max_length=renderer.MAX_PARAMETER_BYTES),
+        Field(pattern=whole(r'[^"\\\n\r]*'), max_length=renderer.MAX_PARAMETER_BYTES),
+        OneLine,
         Allowed(f"a CSP of at most {renderer.MAX_PARAMETER_BYTES} bytes, without double quotes, backslashes, newlines"),
     ] = "default-src 'self'"
     """Content-Security-Policy nginx adds to every answer whose app sent none (an app's own
