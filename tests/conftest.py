@@ -1,5 +1,8 @@
 """Shared, cached recordings: the SDK import and each stack's run happen once per session.
 
+A recording made by one test process is also read back by the other (pytest-xdist runs two):
+it is pickled into the session's own temporary directory (_shared).
+
 "Once per session", not once per process: mutmut (`make mutate`) runs the whole suite once
 in its own process to learn which tests reach which function (MUTANT_UNDER_TEST=stats),
 then forks one child per mutant and runs pytest again there on those tests. Two traps:
@@ -14,9 +17,12 @@ then forks one child per mutant and runs pytest again there on those tests. Two 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -41,9 +47,30 @@ if MUTANT_ENV in os.environ:
         importlib.import_module(_module.name)
 
 
+# Where this session's recordings are shared between its test processes (pytest-xdist runs
+# two, and a file's recordings are often another file's too): set once the session starts.
+_shared_dir: Path | None = None
+
+
+def _shared(key: tuple, make) -> harness.Run:
+    """`make()`, or the recording another process of this session made for the same `key`
+    (a successful run only; a failing one raises in each). Mutants never share: each child
+    tests its own mutant."""
+    if _shared_dir is None or os.environ.get(MUTANT_ENV):
+        return make()
+    path = _shared_dir / (hashlib.sha256(repr(key).encode()).hexdigest() + ".pickle")
+    with contextlib.suppress(FileNotFoundError):
+        return pickle.loads(path.read_bytes())
+    run = make()
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial.write_bytes(pickle.dumps(run))
+    partial.replace(path)  # atomic: the other process reads a whole recording or none
+    return run
+
+
 @functools.cache
 def _recording(stack: str, preview: bool, mutant: str) -> harness.Run:
-    return harness.run(stack, preview=preview)
+    return _shared((stack, preview), lambda: harness.run(stack, preview=preview))
 
 
 def recorded(stack: str, preview: bool = False) -> harness.Run:
@@ -56,7 +83,10 @@ def recorded(stack: str, preview: bool = False) -> harness.Run:
 
 @functools.cache
 def _recording_with(stack: str, overrides: str, preview: bool, secrets: str, mutant: str) -> harness.Run:
-    return harness.run(stack, json.loads(overrides), preview=preview, secrets=json.loads(secrets) or None)
+    return _shared(
+        (stack, overrides, preview, secrets),
+        lambda: harness.run(stack, json.loads(overrides), preview=preview, secrets=json.loads(secrets) or None),
+    )
 
 
 def recorded_with(
@@ -72,11 +102,18 @@ def recorded_with(
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _fresh_recordings():
-    """Nothing recorded by an earlier session in this process reaches this one."""
+def _fresh_recordings(tmp_path_factory: pytest.TempPathFactory):
+    """Nothing recorded by an earlier session in this process reaches this one; this session's
+    processes share their recordings in its own temporary directory (under xdist, the parent
+    of each worker's, which is new for every session)."""
+    global _shared_dir
     _recording.cache_clear()
     _recording_with.cache_clear()
+    base = tmp_path_factory.getbasetemp()
+    _shared_dir = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "recordings"
+    _shared_dir.mkdir(exist_ok=True)
     yield
+    _shared_dir = None
 
 
 @pytest.fixture(params=STACKS)

@@ -28,7 +28,7 @@ KEY = "digitalocean:index/spacesKey:SpacesKey"
 CHECK = "digitalocean:index/uptimeCheck:UptimeCheck"
 UPTIME_ALERT = "digitalocean:index/uptimeAlert:UptimeAlert"
 CONTAINER = "docker:index/container:Container"
-BACKED_UP = [s for s in STACKS if recorded(s).cfg.backups.enabled]
+BACKED_UP = [s for s in STACKS if harness.parsed_config(s).backups.enabled]  # config only: no run at collection
 # The recordings other test files make too (a run is cached per session and overrides).
 VOLUME = {**SINGLE, "volume": ON}
 # Another off-site region, and monitoring off: one recording for both tests.

@@ -28,11 +28,17 @@ import yaml
 from google.protobuf import json_format
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where in the program each resource was registered (the engine shows it in diagnostics): the
+# mocks never read it, and the SDK extracts the whole Python stack with its source lines for
+# each registration, about an eighth of a recording's time.
+pulumi_resource._get_stack_trace = source_pb2.StackTrace
 PROJECT = "webstack"
 SECRET_MARK = "mocksecret"
 UNKNOWN = rpc.UNKNOWN
@@ -83,15 +89,26 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
 _TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed_yaml(path: Path, mtime_ns: int) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def _yaml_file(path: Path) -> Any:
+    """The YAML document at `path`, parsed once per version of the file (a test run reads the
+    same few files hundreds of times); a copy, so the caller may change it."""
+    return copy.deepcopy(_parsed_yaml(path, path.stat().st_mtime_ns))
+
+
 def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Structured config values of `stack` (keys without namespace), as the CLI resolves them.
 
     Overrides use dotted paths (`app.replicas`); a value of None removes the key.
     """
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project = _yaml_file(ROOT / "Pulumi.yaml")
     declared: dict[str, dict[str, Any]] = project.get("config") or {}
     path = stack_path(stack)
-    stack_doc = yaml.safe_load(path.read_text()) if path.exists() else {}
+    stack_doc = _yaml_file(path) if path.exists() else {}
     values: dict[str, Any] = {}
     for full_key, value in ((stack_doc or {}).get("config") or {}).items():
         namespace, _, key = full_key.partition(":")
@@ -510,6 +527,11 @@ class Run:
 
         raw, secret_keys = cli_values(self.config)
         return parse(raw, self.stack, secret_keys=secret_keys, plaintext_leaves=plaintext_secret_leaves(self.config))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle keeps (tests/conftest.py shares recordings between test processes):
+        the recording, not the parsed config, which holds Outputs and is parsed again on use."""
+        return {k: v for k, v in self.__dict__.items() if k != "cfg"}
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
