@@ -26,10 +26,10 @@ graph: $(BIN)/.installed
 	$(BIN)/python -m tools.graph $(STACK)
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m tools.bench
+	$(BIN)/python -m tools.dev.bench
 
 schema: $(BIN)/.installed
-	$(BIN)/python -m tools.config_schema --write
+	$(BIN)/python -m tools.dev.config_schema --write
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -46,9 +46,9 @@ lint: $(BIN)/.installed
 # Mutants run in children of a fork server that has only collected the tests: a process that
 # has run the program keeps asyncio's thread pool, and a child forked from it waits forever
 # on threads it does not have. Timeouts: (the mutant's tests' time in the stats run + 30 s) x 3.
-MODULES ?= components/config components/proxy.py components/cloudinit.py components/network.py \
-	components/database.py components/cache.py components/edge.py components/origin.py \
-	components/monitoring.py components/backups.py
+MODULES ?= components/config components/render/nginx.py components/render/cloudinit.py components/cloud/network.py \
+	components/cloud/database.py components/cloud/cache.py components/cloud/edge.py components/cloud/origin.py \
+	components/cloud/monitoring.py components/cloud/backups.py
 MUTATE_TESTS ?= tests
 MUTATE_JOBS ?= 2
 MUTATE_DIR := build/mutate
@@ -120,19 +120,19 @@ mutate: $(BIN)/.installed-dev
 	@cd $(MUTATE_DIR) && $(abspath $(BIN))/python -c "$$MUTATE_REPORT" | tee mutmut-report.txt
 	@echo "Inspect one: cd $(MUTATE_DIR) && $(abspath $(BIN))/mutmut show <name>"
 
-# The measured run behind docs/mutation-survivors.md, per module of tools/mutate-tests.txt
+# The measured run behind docs/mutation-survivors.md, per module of tools/dev/mutate-tests.txt
 # (ONLY="proxy edge" picks some): mutmut against the module's cheap test files, then each
-# survivor against all its files (tools/mutate_recheck.py); the tally is build/mutate-<module>/recheck.txt.
+# survivor against all its files (tools/dev/mutate_recheck.py); the tally is build/mutate-<module>/recheck.txt.
 # SAMPLE=N rechecks a seeded sample of N survivors and estimates the score (with its 95% interval).
 mutate-each: $(BIN)/.installed-dev
-	@grep -v '^#' tools/mutate-tests.txt | while IFS=: read -r mod tests; do \
-		case " $(ONLY) " in "  ") ;; *" $$mod "*) ;; *) continue ;; esac; \
+	@grep -v '^#' tools/dev/mutate-tests.txt | while IFS=: read -r mod tests; do \
+		case " $(ONLY) " in "  ") ;; *" $${mod##*/} "*) ;; *) continue ;; esac; \
 		path=components/$$mod.py; [ -d components/$$mod ] && path=components/$$mod; \
-		cheap=$$(for t in $${tests%%|*}; do printf 'tests/test_%s.py ' $$t; done); \
-		all=$$(for t in $$(echo "$$tests" | tr -d '|'); do printf 'tests/test_%s.py ' $$t; done); \
+		cheap=$$(for t in $${tests%%|*}; do printf 'tests/%s.py ' $$t; done); \
+		all=$$(for t in $$(echo "$$tests" | tr -d '|'); do printf 'tests/%s.py ' $$t; done); \
 		echo "== $$mod"; \
-		$(MAKE) --no-print-directory mutate MODULES=$$path MUTATE_DIR=build/mutate-$$mod MUTATE_TESTS="$$cheap" \
-			&& $(BIN)/python -m tools.mutate_recheck $(if $(SAMPLE),--sample $(SAMPLE)) build/mutate-$$mod $$all || exit 1; \
+		$(MAKE) --no-print-directory mutate MODULES=$$path MUTATE_DIR=build/mutate-$${mod##*/} MUTATE_TESTS="$$cheap" \
+			&& $(BIN)/python -m tools.dev.mutate_recheck $(if $(SAMPLE),--sample $(SAMPLE)) build/mutate-$${mod##*/} $$all || exit 1; \
 	done
 
 clean:

@@ -2,10 +2,18 @@
 
 import pulumi
 
-from components import cloudflare_ips
-from components.backups import RESTORE_SERVICE, Backups, BackupsArgs, heartbeat_url, pg_service_file
-from components.cache import Valkey, ValkeyArgs
-from components.cloudinit import volume_data_dir, volume_scratch_dir
+from components.cloud.backups import RESTORE_SERVICE, Backups, BackupsArgs, heartbeat_url, pg_service_file
+from components.cloud.cache import Valkey, ValkeyArgs
+from components.cloud.database import Postgres, PostgresArgs
+from components.cloud.edge import Edge, EdgeArgs, RecordSpec
+from components.cloud.frontend import Frontend, FrontendArgs
+from components.cloud.media import Media, MediaArgs
+from components.cloud.monitoring import Monitoring, MonitoringArgs
+from components.cloud.network import Network, NetworkArgs
+from components.cloud.origin import OriginTls, OriginTlsArgs
+from components.cloud.project import Project, ProjectArgs
+from components.cloud.registry import registry_auth
+from components.cloud.secrets import AppSecrets, AppSecretsArgs
 from components.config import (
     BACKUP_MEMORY_MB,
     JOB_RUNNER_MEMORY_MB,
@@ -13,27 +21,19 @@ from components.config import (
     PROBE_MEMORY_MB,
     PROXY_MEMORY_MB,
     VOLUME_BACKUP_MEMORY_MB,
+    cloudflare_ips,
     load,
     nginx_spec,
 )
-from components.containers import AppContainers, AppContainersArgs
-from components.cron import JobSpec
-from components.database import Postgres, PostgresArgs
-from components.dockerhost import DockerHost, DockerHostArgs, VolumeMount
-from components.edge import Edge, EdgeArgs, RecordSpec
-from components.envmap import app_env
-from components.frontend import Frontend, FrontendArgs
-from components.jobs import JobRunner, JobRunnerArgs
-from components.logship import LogShipping, LogShippingArgs
-from components.media import Media, MediaArgs
-from components.monitoring import Monitoring, MonitoringArgs
-from components.network import Network, NetworkArgs
-from components.origin import OriginTls, OriginTlsArgs
-from components.project import Project, ProjectArgs
-from components.proxy import render_nginx_conf
-from components.registry import registry_auth
-from components.secrets import AppSecrets, AppSecretsArgs
-from components.servers import AppServers, AppServersArgs, VolumeSpec
+from components.droplets.containers import AppContainers, AppContainersArgs
+from components.droplets.dockerhost import DockerHost, DockerHostArgs, VolumeMount
+from components.droplets.jobs import JobRunner, JobRunnerArgs
+from components.droplets.logship import LogShipping, LogShippingArgs
+from components.droplets.servers import AppServers, AppServersArgs, VolumeSpec
+from components.render.cloudinit import volume_data_dir, volume_scratch_dir
+from components.render.cron import JobSpec
+from components.render.env import app_env
+from components.render.nginx import render_nginx_conf
 
 cfg = load()
 name = f"webstack-{cfg.stack}"

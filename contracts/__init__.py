@@ -1,4 +1,4 @@
 """Provider contracts: trimmed upstream schemas and transcribed upstream rules (data), plus their regenerator.
 
-The check itself lives in tools/contracts.py; this package holds what it checks against.
+The check itself lives in testing/contracts.py; this package holds what it checks against.
 """

@@ -1,6 +1,6 @@
 """Regenerate contracts/schemas/<provider>.json and verify the cited upstream lines.
 
-The check (tools/contracts.py) reads a trimmed copy of each provider's published Pulumi
+The check (testing/contracts.py) reads a trimmed copy of each provider's published Pulumi
 schema: only the resource types the program registers (the keys of replacement.yaml) and
 the object types they reference, transitively, with descriptions dropped. Usage:
 
@@ -288,7 +288,7 @@ def differences(vendored: dict[str, Any], sdk: dict[str, Any]) -> list[str]:
 def verify(mirror: Path) -> list[str]:
     """Problems with the cited sources: a file:line that does not contain the quoted text."""
     sys.path.insert(0, str(HERE.parent))
-    from tools import contracts
+    from testing import contracts
 
     problems = []
     checked = 0

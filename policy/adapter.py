@@ -1,6 +1,6 @@
 """Run the pack's policies on recorded resources, offline, the way CrossGuard would.
 
-The tests record a stack with `tools.harness` (mocked `pulumi up` or preview) and hand its
+The tests record a stack with `testing.harness` (mocked `pulumi up` or preview) and hand its
 `Run` to `evaluate_run`; synthetic cases hand `Res` objects to `evaluate`. Either way each
 resource becomes a `ResourceValidationArgs` and the whole list one `StackValidationArgs`,
 built with pulumi-policy's own constructors, as its test suite does, with props wrapped
@@ -57,7 +57,7 @@ class Violation:
 
 @dataclass
 class Res:
-    """The fields of a recorded `tools.harness.Resource` the adapter reads, for synthetic cases."""
+    """The fields of a recorded `testing.harness.Resource` the adapter reads, for synthetic cases."""
 
     type: str
     name: str
@@ -159,7 +159,7 @@ def evaluate_run(run, resources: Sequence | None = None, policies: Iterable[Poli
 
 
 def main(argv: list[str]) -> int:
-    from tools import harness  # the repo's recording harness; not part of the pack
+    from testing import harness  # the repo's recording harness; not part of the pack
 
     stack = argv[0] if argv else "prod"
     run = harness.run(stack)

@@ -1,7 +1,7 @@
 """Check recorded resources against what the real providers enforce, offline.
 
 A mocked run accepts any input; the providers do not. This module checks every custom
-resource of a `tools.harness` run against these kinds of upstream truth, each kept as data
+resource of a `testing.harness` run against these kinds of upstream truth, each kept as data
 under contracts/ with the upstream file and line it was transcribed from:
 
 1. schema: property names, types and required properties from the providers' published
@@ -32,7 +32,7 @@ settings (`registryAuth`) as JSON strings.
 
 Unknown values (preview) are tolerated everywhere: a rule only judges what it can see.
 
-`python -m tools.contracts [stack ...] [--preview]` prints the violations of each stack
+`python -m testing.contracts [stack ...] [--preview]` prints the violations of each stack
 and exits nonzero if there are any.
 """
 
@@ -50,7 +50,7 @@ from typing import Any
 
 import yaml
 
-from tools import harness
+from testing import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = ROOT / "contracts"

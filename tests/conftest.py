@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import harness
+from testing import harness
 
 STACKS = tuple(harness.stack_files())
 # mutmut's name for the active mutant, in the environment of the child that tests it.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import harness
+from testing import harness
 
 LOOPBACK = "127.0.0.1"
 # Where Debian keeps binaries that are not on a normal user's PATH.

@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools import harness
-from tools.harness import Run, direct_dependencies
+from testing import harness
+from testing.harness import Run, direct_dependencies
 
 
 def _short(type_: str) -> str:

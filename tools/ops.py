@@ -33,13 +33,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.dockerhost import DEPLOY_USER, DROPLET_LABEL, NETWORK_PREFIX, ssh_opts
+from components.droplets.dockerhost import DEPLOY_USER, DROPLET_LABEL, NETWORK_PREFIX, ssh_opts
 
 PULUMI = "pulumi"
 SSH = "ssh"
 # What `pulumi stack output --json` prints for a secret output without --show-secrets.
 SECRET_PLACEHOLDER = "[secret]"
-# The stack's own containers on every droplet (components/containers.py): web is named per
+# The stack's own containers on every droplet (components/droplets/containers.py): web is named per
 # release (`web-<RandomId hex>`), proxy and probe have fixed names.
 WEB_PATTERN = "web-[0-9a-f]+"
 EVERY_DROPLET = ("web", "proxy", "probe")

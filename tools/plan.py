@@ -5,7 +5,7 @@
 STACK is a stack of the project root (Pulumi.<STACK>.yaml) or a directory such as
 examples/pdf-smaller (its Pulumi.pdf-smaller.yaml, planned as stack pdf-smaller).
 
-It runs the program under the same recording mocks the tests use (tools/harness.py),
+It runs the program under the same recording mocks the tests use (testing/harness.py),
 pointed at the stack's real config. It prints types, names and non-secret key properties
 only; a secret value never reaches its output.
 """
@@ -22,12 +22,12 @@ from typing import Any
 import yaml
 
 from components.config import ConfigError
-from tools import harness
-from tools.harness import Resource, Run, direct_dependencies
+from testing import harness
+from testing.harness import Resource, Run, direct_dependencies
 
-HERE = Path(__file__).resolve().parent
-PRICES = yaml.safe_load((HERE / "prices.yaml").read_text())
-DURATIONS = yaml.safe_load((HERE / "durations.yaml").read_text())
+DATA = Path(__file__).resolve().parent / "data"
+PRICES = yaml.safe_load((DATA / "prices.yaml").read_text())
+DURATIONS = yaml.safe_load((DATA / "durations.yaml").read_text())
 
 # Properties worth comparing between stacks (never secret ones; checked against secret paths).
 KEY_PROPERTIES = (
@@ -72,7 +72,7 @@ def _row(r: Resource, kind: str, slug: str, qty: float, unit: float, source: str
 
 
 def cost_rows(run: Run) -> list[dict[str, Any]]:
-    """One row per billable item, priced from tools/prices.yaml."""
+    """One row per billable item, priced from tools/data/prices.yaml."""
     rows: list[dict[str, Any]] = []
     spaces_counted = False
     for r in sorted(run.resources, key=lambda r: r.urn):
@@ -80,7 +80,7 @@ def cost_rows(run: Run) -> list[dict[str, Any]]:
             continue
         rule = PRICES["billing"].get(r.type)
         if rule is None:
-            raise PlanError(f"no price row for {r.type} (add it to tools/prices.yaml billing)")
+            raise PlanError(f"no price row for {r.type} (add it to tools/data/prices.yaml billing)")
         i = r.inputs
         if rule == "droplet":
             entry = PRICES["droplet"][i["size"]]
@@ -140,7 +140,7 @@ def simulate_deploy(run: Run) -> dict[str, Any]:
             if r.name.endswith(suffix):
                 return float(typical)
         if r.type not in seconds:
-            raise PlanError(f"no duration row for {r.type} (add it to tools/durations.yaml)")
+            raise PlanError(f"no duration row for {r.type} (add it to tools/data/durations.yaml)")
         return float(seconds[r.type])
 
     def visit(urn: str) -> float:
@@ -250,7 +250,7 @@ def render(plan: dict[str, Any]) -> str:
     out += [f"  {t:<{width}}  {n:>3}" for t, n in plan["counts"].items()]
     out += [f"  {'total':<{width}}  {plan['total_resources']:>3}", ""]
     cost = plan["cost"]
-    out.append(f"Estimated monthly cost (USD, prices read {cost['prices_read_on']}, tools/prices.yaml):")
+    out.append(f"Estimated monthly cost (USD, prices read {cost['prices_read_on']}, tools/data/prices.yaml):")
     out.append(f"  {'kind':<26} {'slug':<18} {'qty':>4} {'unit':>9} {'monthly':>9}  resource")
     for row in cost["rows"]:
         out.append(
@@ -261,7 +261,7 @@ def render(plan: dict[str, Any]) -> str:
     deploy = plan["deploy"]
     out.append(
         f"Simulated `pulumi up` from scratch: {_minutes(deploy['critical_seconds'])} on the critical chain "
-        f"(serial sum {_minutes(deploy['serial_seconds'])}; typical times from tools/durations.yaml):"
+        f"(serial sum {_minutes(deploy['serial_seconds'])}; typical times from tools/data/durations.yaml):"
     )
     for step in deploy["critical_path"]:
         out.append(f"  {_minutes(step['finish']):>7}  +{step['seconds']:>5.0f}s  {step['type']} {step['name']}")

@@ -1,7 +1,7 @@
 """Backups: a private, versioned Spaces bucket with expiry, a key scoped to it, and a
 scheduled logical dump of Postgres into it, so a copy exists outside DigitalOcean's PITR; a
 second bucket in another region holding a copy of every dump and volume archive; and the
-heartbeat each complete run leaves there for the backup alert (components/monitoring.py).
+heartbeat each complete run leaves there for the backup alert (components/cloud/monitoring.py).
 
 What Spaces offers decides the shape. A key is limited to a bucket with `read`, `readwrite`
 (read, write and delete) or `fullaccess`: there is no write-only grant; Spaces has no Object
@@ -21,8 +21,8 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
-from components.dockerhost import DockerHost
-from components.spaces import bucket_options, scoped_key
+from components.cloud.spaces import bucket_options, scoped_key
+from components.droplets.dockerhost import DockerHost
 
 DUMP_PREFIX = "postgres"
 VOLUME_PREFIX = "volume"
@@ -52,7 +52,7 @@ def render_run_script(prefixes: tuple[str, ...], image_dir: str = "/") -> str:
     return "\n".join(
         [
             "#!/bin/sh",
-            "# Rendered by webstack (components/backups.py): one run of the backups, on backups.schedule.",
+            "# Rendered by webstack (components/cloud/backups.py): one run of the backups, on backups.schedule.",
             "set -eu",
             "set -o pipefail",
             "# backup.sh reads ./env.sh.",
@@ -153,7 +153,7 @@ class BackupsArgs:
     protect: bool = False
     """Protect the buckets and never force_destroy them; default False (config `protect`)."""
     memory_mb: int = 256
-    """Memory limit of the dump container; default 256 (components/config.py BACKUP_MEMORY_MB)."""
+    """Memory limit of the dump container; default 256 (components/config/sizing.py BACKUP_MEMORY_MB)."""
     volume_path: str | None = None
     """The data directory on the droplet's volume to archive under volume/ on `schedule`; default None."""
     volume_scratch: str | None = None

@@ -9,7 +9,7 @@ import pulumi_digitalocean as do
 import pulumi_docker as docker
 
 from components.config.data import VALKEY_IMAGE
-from components.dockerhost import DockerHost, data_container
+from components.droplets.dockerhost import DockerHost, data_container
 
 BROKER_POLICY = "noeviction"
 CACHE_POLICY = "allkeys-lru"

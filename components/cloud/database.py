@@ -10,7 +10,7 @@ import pulumi_digitalocean as do
 import pulumi_docker as docker
 
 from components.config.data import POSTGRES_IMAGE
-from components.dockerhost import DockerHost, data_container, exit_gate
+from components.droplets.dockerhost import DockerHost, data_container, exit_gate
 
 DB_NAME = "app"
 DB_USER = "app"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_digitalocean as do
 
-from components.spaces import bucket_options, scoped_key
+from components.cloud.spaces import bucket_options, scoped_key
 
 # What a browser may do with a presigned URL (direct uploads and downloads).
 CORS_METHODS = ("GET", "HEAD", "PUT", "POST")

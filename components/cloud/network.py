@@ -109,7 +109,7 @@ class Network(pulumi.ComponentResource):
             # the balancer was reached from (a Cloudflare edge): nginx believes CF-Connecting-IP
             # only when that address is Cloudflare's, as it does without a balancer, instead of
             # trusting whatever reaches it from the VPC. The health checks send it too, so
-            # nginx's port 80 expects it as well (components/proxy.py).
+            # nginx's port 80 expects it as well (components/render/nginx.py).
             enable_proxy_protocol=True,
             # TCP passthrough: nginx terminates TLS with the Cloudflare origin certificate,
             # so Full (strict) holds end to end. No plain-HTTP rule: Cloudflare reaches the

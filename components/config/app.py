@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from components import catalog
+from components.config import catalog
 from components.config.base import (
     Allowed,
     Image,

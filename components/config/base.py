@@ -150,7 +150,7 @@ def strings(min_len: int = 1) -> Any:
 
 ARGV = (
     "an argument of a container's command: Docker passes it to exec as is, and the job script "
-    "quotes it with shlex.quote (components/cron.py)"
+    "quotes it with shlex.quote (components/render/cron.py)"
 )
 
 

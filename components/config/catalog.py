@@ -2,7 +2,7 @@
 
 Read on 2026-11-22 from DigitalOcean's product documentation (URLs beside each table).
 Config validation checks slugs against these tables so a typo fails in the plan, not
-twenty minutes into `pulumi up`. Prices live in tools/prices.yaml, not here.
+twenty minutes into `pulumi up`. Prices live in tools/data/prices.yaml, not here.
 """
 
 from __future__ import annotations

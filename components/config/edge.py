@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
-from components import catalog
+from components.config import catalog
 from components.config.base import Allowed, OneLine, Section, choice, problem, raise_if, text
 from components.config.dns import _PAGES_NAME, DnsRecord, Hex32, _join, _lower
 

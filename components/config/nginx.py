@@ -1,13 +1,13 @@
-"""The nginx settings of a stack config (components/proxy.py renders them), and what nginx
+"""The nginx settings of a stack config (components/render/nginx.py renders them), and what nginx
 would refuse, named by config key."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from components import cloudflare_ips
-from components import proxy as proxy_renderer
+from components.config import cloudflare_ips
 from components.config.base import problem
+from components.render import nginx as proxy_renderer
 
 if TYPE_CHECKING:
     from components.config.stack import StackConfig

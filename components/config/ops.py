@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from components import catalog
+from components.config import catalog
 from components.config.base import Allowed, Image, Section, choice, text
 
 

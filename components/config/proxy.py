@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from components import proxy as renderer
 from components.config.base import Allowed, Image, OneLine, Section, text, whole
+from components.render import nginx as renderer
 
 
 class ProxyConfig(Section):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from components import catalog
+from components.config import catalog
 from components.config.base import is_domain, problem, whole
 from components.config.dns import zone_problems
 from components.config.nginx import proxy_problems

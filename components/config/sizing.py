@@ -3,7 +3,7 @@ and the containers' memory limits fit the droplet (principle 10)."""
 
 from __future__ import annotations
 
-from components import catalog
+from components.config import catalog
 from components.config.app import AppConfig
 from components.config.base import NAMESPACE
 from components.config.data import DatabaseConfig, ValkeyConfig

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
-from components import catalog
+from components.config import catalog
 from components.config.app import AppConfig
 from components.config.base import Allowed, OneLine, SecretText, Section, choice, is_domain, one_line, raise_if, text
 from components.config.data import DatabaseConfig, ValkeyConfig

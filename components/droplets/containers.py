@@ -18,8 +18,8 @@ import pulumi_random as random
 from components.config.app import APP_CAPABILITIES
 from components.config.base import IMAGE_RE
 from components.config.process import Process
-from components.dockerhost import DEPLOY_USER, DROPLET_LABEL, DockerHost, VolumeMount, exit_gate, exited_ok
-from components.proxy import CLIENT_CA_PATH
+from components.droplets.dockerhost import DEPLOY_USER, DROPLET_LABEL, DockerHost, VolumeMount, exit_gate, exited_ok
+from components.render.nginx import CLIENT_CA_PATH
 
 CERT_PATH = "/etc/nginx/certs/origin.pem"
 KEY_PATH = "/etc/nginx/certs/origin.key"
@@ -30,7 +30,7 @@ WEB_ALIAS = "web"
 # them too).
 WEB_NAME = "web-[0-9a-f]{8}"
 LIVE_NETWORK_SUFFIX = "-live"
-# nginx keeps what `web` resolved to for 10 s (components/proxy.py: `resolver ... valid=10s`).
+# nginx keeps what `web` resolved to for 10 s (components/render/nginx.py: `resolver ... valid=10s`).
 # The promotion returns only after longer than that, so by the time anything stops the previous
 # web (the engine, at the end of the update) every nginx cache also holds the new one.
 DNS_SETTLE_SECONDS = 15
@@ -171,7 +171,7 @@ class AppContainersArgs:
     release_env: pulumi.Input[list[str]]
     """Secret KEY=value list for the release command (direct DATABASE_URL); no default."""
     nginx_conf: str
-    """Rendered nginx.conf; no default (components/proxy.py)."""
+    """Rendered nginx.conf; no default (components/render/nginx.py)."""
     cert_pem: pulumi.Input[str]
     """Origin certificate nginx serves; no default."""
     key_pem: pulumi.Input[str]

@@ -13,9 +13,9 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.cloudinit import DOCKER_LOG_OPTS
 from components.config.sizing import SOCKET_PROXY_MEMORY_MB
-from components.dockerapi import DOCKER_SOCKET, SOCKET_PROXY_IMAGE, proxy_command
+from components.render.cloudinit import DOCKER_LOG_OPTS
+from components.render.dockerapi import DOCKER_SOCKET, SOCKET_PROXY_IMAGE, proxy_command
 
 DEPLOY_USER = "deploy"
 NETWORK_PREFIX = "webstack-"
@@ -196,7 +196,7 @@ class DockerHost(pulumi.ComponentResource):
     ) -> docker.Container:
         """The only container that mounts the daemon's socket: a proxy reachable on `network`
         as `name`, answering only the container `client` and only the requests `allow` admits
-        (components/dockerapi.py)."""
+        (components/render/dockerapi.py)."""
         image = self.image(f"{resource_name}-image", SOCKET_PROXY_IMAGE, parent)
         return self.container(
             resource_name,

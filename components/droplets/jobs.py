@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components import cron
 from components.config.app import APP_CAPABILITIES
-from components.containers import APP_TMPFS, PROBE_IMAGE, PROBE_USER
-from components.dockerapi import PROXY_PORT, job_runner_allowlist
-from components.dockerhost import DockerHost
+from components.droplets.containers import APP_TMPFS, PROBE_IMAGE, PROBE_USER
+from components.droplets.dockerhost import DockerHost
+from components.render import cron
+from components.render.dockerapi import PROXY_PORT, job_runner_allowlist
 
 # busybox crond and the docker CLI in one small pinned image (tag and multi-arch index digest).
 RUNNER_IMAGE = "docker:27.5.1-cli@sha256:851f91d241214e7c6db86513b270d58776379aacc5eb9c4a87e5b47115e3065c"

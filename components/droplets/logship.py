@@ -12,14 +12,14 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
-from components.dockerapi import PROXY_PORT, log_reader_allowlist
-from components.dockerhost import DockerHost
-from components.spaces import bucket_options, scoped_key
+from components.cloud.spaces import bucket_options, scoped_key
+from components.droplets.dockerhost import DockerHost
+from components.render.dockerapi import PROXY_PORT, log_reader_allowlist
 
 CONFIG_PATH = "/etc/vector/vector.json"
 DATA_DIR = "/var/lib/vector"
 CONTAINER_NAME = "logship"
-# Vector reads the daemon through a proxy that admits only reads (components/dockerapi.py);
+# Vector reads the daemon through a proxy that admits only reads (components/render/dockerapi.py);
 # it runs as root (its buffer volume is root's), with no capability.
 PROXY_NAME = "logship-docker"
 # A batch goes out at least this often: what a droplet that vanishes can lose.

@@ -10,9 +10,9 @@ import pulumi
 import pulumi_command as command
 import pulumi_digitalocean as do
 
-from components.catalog import DROPLET_IMAGE
-from components.cloudinit import reboot_time, render_cloud_init, volume_mount_point
-from components.dockerhost import DEPLOY_USER
+from components.config.catalog import DROPLET_IMAGE
+from components.droplets.dockerhost import DEPLOY_USER
+from components.render.cloudinit import reboot_time, render_cloud_init, volume_mount_point
 
 # Wait for cloud-init (exit 2 means finished with warnings, e.g. deprecations), then for
 # the Docker daemon; print its version so the step's stdout says what it found.

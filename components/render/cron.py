@@ -1,5 +1,5 @@
 """The job runner's files: a crontab and the script each crontab line calls. Pure functions,
-no resources (components/jobs.py deploys them).
+no resources (components/droplets/jobs.py deploys them).
 
 The runner is busybox crond in the docker CLI image, on the first droplet. It holds no docker
 socket and no secret: each job is a container the program created beforehand from the app
@@ -59,7 +59,7 @@ class JobSpec:
 
 def render_crontab(jobs: tuple[JobSpec, ...]) -> str:
     """One line per job, sorted by name: the schedule, then the script with the job's name."""
-    lines = ["# Rendered by webstack (components/cron.py); times are UTC."]
+    lines = ["# Rendered by webstack (components/render/cron.py); times are UTC."]
     lines += [f"{job.schedule} {SCRIPT} {job.name} {CONTAINER_LOG}" for job in sorted(jobs, key=lambda j: j.name)]
     return "\n".join(lines) + "\n"
 
@@ -78,7 +78,7 @@ def render_job_script(jobs: tuple[JobSpec, ...], *, stack: str, alert: bool) -> 
     names = "|".join(job.name for job in sorted(jobs, key=lambda j: j.name))
     lines = [
         "#!/bin/sh",
-        "# Rendered by webstack (components/cron.py): webstack-job NAME runs one scheduled job.",
+        "# Rendered by webstack (components/render/cron.py): webstack-job NAME runs one scheduled job.",
         'name="${1:-}"',
         'case "$name" in',
         f"  {names}) ;;",

@@ -1,5 +1,5 @@
 """What the containers that talk to the Docker API may ask of it, and the socket proxy that
-holds them to that. Pure functions, no resources (components/dockerhost.py deploys the proxy).
+holds them to that. Pure functions, no resources (components/droplets/dockerhost.py deploys the proxy).
 
 No container but a socket proxy mounts the daemon's socket: a container with the socket is
 root on the droplet (mounting it read-only limits nothing, it only stops the file itself from

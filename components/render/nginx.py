@@ -655,7 +655,7 @@ def render_nginx_conf(spec: ProxySpec) -> str:
     if spec.media_host:
         http += [*_media_maps(), ""]
     lines = [
-        "# Rendered by webstack (components/proxy.py); edit the renderer, not this file.",
+        "# Rendered by webstack (components/render/nginx.py); edit the renderer, not this file.",
         "worker_processes auto;",
         "",
         *_block("events", ["worker_connections 1024;"], 0),

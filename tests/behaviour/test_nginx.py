@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from components.config import nginx_spec
-from components.proxy import MEDIA_CONTENT_SECURITY_POLICY, ProxySpec, render_nginx_conf
+from components.render.nginx import MEDIA_CONTENT_SECURITY_POLICY, ProxySpec, render_nginx_conf
 from tests import realprog
 from tests.conftest import STACKS, recorded
 

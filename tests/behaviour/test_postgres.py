@@ -3,7 +3,7 @@
 DigitalOcean's setup is mirrored: a bootstrap superuser creates ``doadmin`` (LOGIN, CREATEDB,
 CREATEROLE, not a superuser: DigitalOcean keeps superuser to itself); doadmin creates the
 database and the LOGIN user ``app`` (neither superuser nor CREATEDB), as the API does. Then the
-admin step of components/database.py, ``admin_script(admin_sql(...))``, runs under ``sh`` exactly
+admin step of components/cloud/database.py, ``admin_script(admin_sql(...))``, runs under ``sh`` exactly
 as the pg-grant container runs it, its credentials file (``admin_env``) pointing at the local
 server over TLS.
 
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from components import backups, database
-from components.database import (
+from components.cloud import backups, database
+from components.cloud.database import (
     ADMIN_CONNECT_TIMEOUT,
     ADMIN_FILE,
     DB_NAME,
@@ -46,7 +46,7 @@ from components.database import (
 from tests import fake_aws, realprog
 from tests.conftest import STACKS, recorded
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN, ADMIN_PASSWORD = "doadmin", "doadmin pw 'x'"
 APP_PASSWORD = "app-pw"
 RUNTIME_PASSWORD = "runtime-pw"

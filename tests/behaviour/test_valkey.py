@@ -1,6 +1,6 @@
 """Valkey in container mode, run for real.
 
-The container runs ``sh -c "exec valkey-server <server_args>"`` (components/cache.py); here the
+The container runs ``sh -c "exec valkey-server <server_args>"`` (components/cloud/cache.py); here the
 same shell line starts Debian's ``redis-server`` (Valkey's parent, same arguments and protocol)
 on a free loopback port, with the password in the environment as the container has it. Only
 ``--port``/``--bind``/``--dir`` are added. Everything is checked over the wire (RESP).
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cache import BROKER_POLICY, ValkeyArgs, server_args
+from components.cloud.cache import BROKER_POLICY, ValkeyArgs, server_args
 from tests import realprog
 from tests.conftest import STACKS, recorded
 

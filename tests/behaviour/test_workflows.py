@@ -28,7 +28,7 @@ import yaml
 
 from tests import realprog
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 # The environment secrets of `staging` and of `production` (the same names in each; the

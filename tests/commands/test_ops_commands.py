@@ -27,9 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from components import dockerhost
+from components.droplets import dockerhost
+from testing import harness
 from tests.conftest import STACKS, recorded
-from tools import harness, ops
+from tools import ops
 
 CONTAINER = "docker:index/container:Container"
 COMMAND = ["python", "manage.py", "createsuperuser"]

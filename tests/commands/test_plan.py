@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
+from testing import harness
+from testing.harness import direct_dependencies
 from tests.conftest import recorded
-from tools import graph, harness, plan
-from tools.harness import direct_dependencies
+from tools import graph, plan
 
 
 @pytest.fixture(params=harness.stack_files())
@@ -133,7 +134,7 @@ def test_graph_edges_are_the_recorded_dependencies():
 def test_cost_of_a_small_configuration_equals_the_hand_computed_sum():
     run = harness.run("staging", {"monitoring.enabled": False, "backups.enabled": False})
     # s-1vcpu-2gb droplet 12.00 + Postgres db-s-1vcpu-1gb 15.00 + Valkey db-s-1vcpu-1gb 15.00
-    # + an assigned reserved IP 0.00, from tools/prices.yaml
+    # + an assigned reserved IP 0.00, from tools/data/prices.yaml
     assert plan.build(run)["cost"]["monthly_total"] == pytest.approx(42.00)
 
 

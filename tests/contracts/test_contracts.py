@@ -1,4 +1,4 @@
-"""Provider contracts (tools/contracts.py, data in contracts/): every stack, and every config
+"""Provider contracts (testing/contracts.py, data in contracts/): every stack, and every config
 variant the test suite runs that registers something the stacks do not, meets what the real
 providers enforce; every type and property we use is covered, the check catches a value
 broken one at a time, and the data cites its upstream lines.
@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 import yaml
 
-from components import cloudinit
+from components.render import cloudinit
 from contracts import regen
+from testing import contracts, harness
 from tests.conftest import STACKS, recorded, recorded_with
-from tests.test_domain_records import PROD as DOMAIN_FEATURES
-from tests.test_logship import LOGS
-from tests.test_media import PUBLIC as PUBLIC_MEDIA
-from tests.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
-from tests.test_volume import ON as VOLUME_ON
-from tests.test_volume import PROD_SINGLE, SINGLE
-from tools import contracts, harness
+from tests.graph.test_domain_records import PROD as DOMAIN_FEATURES
+from tests.graph.test_logship import LOGS
+from tests.graph.test_media import PUBLIC as PUBLIC_MEDIA
+from tests.graph.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
+from tests.graph.test_volume import ON as VOLUME_ON
+from tests.graph.test_volume import PROD_SINGLE, SINGLE
 
 UNKNOWN = harness.UNKNOWN
 
@@ -748,7 +748,7 @@ SPACES_POLICY = DO + "spacesBucketPolicy:SpacesBucketPolicy"
 
 def _with_bucket_policy(name: str) -> tuple[list[harness.Resource], harness.Resource]:
     """The resources of a recording (copies) and a SpacesBucketPolicy on its media bucket, as
-    the program registered it before media went policy-free (components/media.py)."""
+    the program registered it before media went policy-free (components/cloud/media.py)."""
     resources = [dataclasses.replace(r, inputs=copy.deepcopy(r.inputs)) for r in recording(name).resources]
     bucket = next(r for r in resources if r.type == BUCKET and r.name.endswith("-media-bucket"))
     policy_name = bucket.name.removesuffix("-bucket") + "-public-read"

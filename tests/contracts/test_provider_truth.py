@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from components.database import admin_env, admin_script, admin_sql
-from components.dockerhost import DROPLET_LABEL, SWAP_FACTOR
+from components.cloud.database import admin_env, admin_script, admin_sql
+from components.droplets.dockerhost import DROPLET_LABEL, SWAP_FACTOR
+from testing import harness
 from tests.conftest import recorded
-from tools import harness
 
 DROPLET = "digitalocean:index/droplet:Droplet"
 CONTAINER = "docker:index/container:Container"
@@ -192,9 +192,9 @@ def _nginx_auth_locations(conf: str) -> list[str]:
 @pytest.mark.parametrize("path", ["/login", "/login/", "/login/reset", "/loginx", "/logi", "/api/auth/", "/api/auth/x",
                                   "/api/auth", "/api/", "/", "/Login"])  # fmt: skip
 def test_an_auth_path_means_the_same_at_the_edge_and_in_nginx(path):
+    from components.cloud.edge import auth_expression
     from components.config import nginx_spec
-    from components.edge import auth_expression
-    from components.proxy import render_nginx_conf
+    from components.render.nginx import render_nginx_conf
 
     cfg = recorded("prod").cfg
     expression = recorded("prod").one(RULESET).inputs["rules"][0]["expression"]
@@ -206,7 +206,7 @@ def test_an_auth_path_means_the_same_at_the_edge_and_in_nginx(path):
 
 
 def test_the_rate_limit_rule_counts_only_what_the_zone_plan_allows():
-    from components.catalog import ZONE_PLANS
+    from components.config.catalog import ZONE_PLANS
 
     run = recorded("prod")
     (rule,) = run.one(RULESET).inputs["rules"]
@@ -233,7 +233,7 @@ def test_the_origin_certificate_names_are_sent_in_a_stable_order():
 
 def test_hsts_has_one_source_for_the_zone_and_nginx():
     from components.config import nginx_spec
-    from components.proxy import render_nginx_conf
+    from components.render.nginx import render_nginx_conf
 
     for max_age in (31536000, 15552000):
         run = harness.run("prod", {"edge.hstsMaxAge": max_age})

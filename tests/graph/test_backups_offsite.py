@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from components import backups
+from components.cloud import backups
 from components.config import BackupsConfig, ConfigError
 from components.config.ops import OFFSITE_REGIONS, schedule_gap_minutes
+from testing import harness
 from tests import fake_aws
 from tests.conftest import STACKS, recorded, recorded_with
-from tests.test_volume import ON, SINGLE
-from tools import harness
+from tests.graph.test_volume import ON, SINGLE
 
 BUCKET = "digitalocean:index/spacesBucket:SpacesBucket"
 KEY = "digitalocean:index/spacesKey:SpacesKey"

@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from components.cloudinit import DOCKER_DAEMON_PATH, FAIL2BAN_JAIL_PATH, render_cloud_init
+from components.render.cloudinit import DOCKER_DAEMON_PATH, FAIL2BAN_JAIL_PATH, render_cloud_init
 from tests.conftest import STACKS, recorded
 
 

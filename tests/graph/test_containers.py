@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from components import containers, database
+from components.cloud import database
+from components.droplets import containers
+from testing import harness
 from tests import realprog
 from tests.conftest import recorded, recorded_with
-from tools import harness
 
 CONTAINER = "docker:index/container:Container"
 COMMAND = "command:remote:Command"
@@ -437,7 +438,7 @@ def test_the_origin_key_reaches_nginx_only_as_a_secret(any_run):
 
 @pytest.mark.parametrize("stack", harness.stack_files())
 def test_nginx_conf_of_every_stack_passes_nginx_t(stack, tmp_path):
-    from tests.test_renderers import nginx_t_with_throwaway_cert
+    from tests.unit.test_renderers import nginx_t_with_throwaway_cert
 
     run = recorded(stack)
     conf = {
@@ -481,7 +482,7 @@ def _admin_password(run) -> str:
 def test_the_admin_password_persists_in_no_input_of_the_exited_admin_container(run):
     """The exited pg-grant stays on droplet 0: its config (env, command, labels) must hold no
     credential. The password travels only in the uploaded file, which its script reads and
-    deletes before it connects (tests/test_behaviour_postgres.py runs it), and as a secret."""
+    deletes before it connects (tests/behaviour/test_postgres.py runs it), and as a secret."""
     (grant,) = _containers(run, "pg-grant")
     password = _admin_password(run)
     assert harness.SECRET_MARK in password, "a recorded secret, or this proves nothing"

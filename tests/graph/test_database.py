@@ -127,7 +127,7 @@ def test_with_a_runtime_role_the_processes_write_rows_and_only_the_release_owns_
 
 
 def test_the_runtime_role_is_off_by_default_and_refused_in_container_mode():
-    from tests.test_config import _reject
+    from tests.unit.test_config import _reject
 
     assert [u.inputs["name"] for u in recorded("staging").of_type(USER)] == ["app"]
     message = str(_reject("dev", {"database.runtimeRole": True}))

@@ -11,9 +11,10 @@ import pytest
 
 from components.config import ConfigError
 from components.config.dns import txt_content, txt_strings
+from testing import contracts, harness
 from tests.conftest import recorded
-from tests.test_edge import EXPECTED, exposure
-from tools import contracts, harness, plan
+from tests.graph.test_edge import EXPECTED, exposure
+from tools import plan
 
 RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 PROJECT = "cloudflare:index/pagesProject:PagesProject"

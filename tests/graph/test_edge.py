@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from components import cloudflare_ips
+from components.config import cloudflare_ips
 from tests.conftest import recorded, recorded_with
 
 FIREWALL = "digitalocean:index/firewall:Firewall"

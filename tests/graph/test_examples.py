@@ -24,13 +24,16 @@ import jsonschema
 import pytest
 import yaml
 
-from components import cron, logship
 from components.config import ConfigError
-from components.proxy import CLIENT_CA_PATH
+from components.droplets import logship
+from components.render import cron
+from components.render.nginx import CLIENT_CA_PATH
+from testing import contracts, harness
 from tests.conftest import recorded, recorded_with
-from tests.test_renderers import _nginx_t, _stripped_lines
-from tests.test_secrets import _plain_strings
-from tools import config_schema, contracts, harness, plan
+from tests.graph.test_secrets import _plain_strings
+from tests.unit.test_renderers import _nginx_t, _stripped_lines
+from tools import plan
+from tools.dev import config_schema
 
 EXAMPLES_DIR = harness.ROOT / "examples"
 EXAMPLES = tuple(sorted(p.parent.name for p in EXAMPLES_DIR.glob("*/Pulumi.*.yaml")))
@@ -38,7 +41,7 @@ CONTAINER = "docker:index/container:Container"
 PROVIDER = "pulumi:providers:docker"
 VALKEY_CLUSTER_PREFIX = "-valkey-"
 MODELINE = "# yaml-language-server: $schema=../../schema/stack.schema.json"
-# Names the stack sets itself when Valkey exists (components/envmap.py DEFAULT_NAMES).
+# Names the stack sets itself when Valkey exists (components/render/env.py DEFAULT_NAMES).
 VALKEY_NAMES = ("REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL")
 DO, CF = "digitalocean:index/", "cloudflare:index/"
 BUCKET, SPACES_KEY, CORS = (
@@ -458,7 +461,7 @@ def test_secure_values_validate_against_the_schema_as_written(slug):
 @pytest.mark.parametrize("slug", EXAMPLES)
 def test_secrets_are_only_secure_placeholders_in_the_file(slug):
     # The CLI reports secrecy per top-level key (one {secure: ...} leaf makes all of webstack:app
-    # secret); the program finds a plaintext leaf in its stack file (tests/test_secrets.py), and
+    # secret); the program finds a plaintext leaf in its stack file (tests/graph/test_secrets.py), and
     # this reads the examples as written: every secret a placeholder, no secret-looking plain name.
     app = yaml.safe_load(harness.stack_path(f"examples/{slug}").read_text())["config"]["webstack:app"]
     need = NEEDS[slug]

@@ -12,13 +12,13 @@ import os
 
 import pytest
 
-from components import cron, dockerapi
-from components.backups import VOLUME_BACKUP_IMAGE
+from components.cloud.backups import VOLUME_BACKUP_IMAGE
 from components.config.app import APP_CAPABILITIES
 from components.config.base import IMAGE_RE
 from components.config.ops import BackupsConfig, LogsConfig
+from components.render import cron, dockerapi
+from testing import harness
 from tests.conftest import recorded, recorded_with
-from tools import harness
 
 CONTAINER = "docker:index/container:Container"
 SOCKET = dockerapi.DOCKER_SOCKET
@@ -152,7 +152,7 @@ def test_config_accepts_images_with_or_without_a_digest():
 @pytest.fixture(scope="module")
 def pull_pki(tmp_path_factory):
     """A throwaway origin-pull CA and client certificates, as the nginx behaviour tests use."""
-    from tests.test_behaviour_nginx import Pki, _client_pki
+    from tests.behaviour.test_nginx import Pki, _client_pki
 
     directory = tmp_path_factory.mktemp("pull")
     ca, client = _client_pki(directory, "stack")
@@ -170,9 +170,9 @@ def _nginx_holding(caps: tuple[str, ...], cert, pki) -> tuple[int | None, str]:
     import subprocess
     import time
 
-    from components.proxy import render_nginx_conf
+    from components.render.nginx import render_nginx_conf
     from tests import realprog
-    from tests.test_behaviour_nginx import _adapt, _stack_spec
+    from tests.behaviour.test_nginx import _adapt, _stack_spec
 
     nginx, setpriv = shutil.which("nginx") or "/usr/sbin/nginx", shutil.which("setpriv")
     if os.geteuid() != 0 or not setpriv or not os.path.exists(nginx):

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from components import cron
 from components.config.process import cron_problem
+from components.render import cron
+from testing import harness
 from tests.conftest import recorded, recorded_with
-from tests.test_secrets import plain_leaks
-from tools import harness
+from tests.graph.test_secrets import plain_leaks
 
 CONTAINER = "docker:index/container:Container"
 JOBS = {
@@ -157,14 +157,14 @@ def test_only_schedules_busybox_crond_runs_are_accepted(schedule, ok):
 
 
 def test_a_bad_job_names_its_key():
-    from tests.test_config import _reject
+    from tests.unit.test_config import _reject
 
     message = str(_reject("staging", {"app.jobs": {"cleanup": {"schedule": "@daily", "command": ["x"]}}}))
     assert "webstack:app.jobs.cleanup.schedule" in message and "five fields" in message
 
 
 def test_the_largest_job_counts_in_the_first_droplets_memory():
-    from tests.test_config import _reject
+    from tests.unit.test_config import _reject
 
     message = str(
         _reject("staging", {"app.jobs": {"big": {"schedule": "0 * * * *", "command": ["x"], "memoryMb": 900}}})
@@ -269,7 +269,7 @@ def test_an_unknown_job_is_refused(script_env):
 
 
 def test_env_values_must_be_single_lines_for_the_env_file():
-    from tests.test_config import _reject
+    from tests.unit.test_config import _reject
 
     jobs = {"app.jobs": {"nightly": {"schedule": "0 3 * * *", "command": ["x"], "memoryMb": 64}}}
     message = str(_reject("staging", {**jobs, "app.env": {"GREETING": "hello\nworld"}}))

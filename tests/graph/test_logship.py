@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from components import logship
+from components.droplets import logship
+from testing import harness
 from tests.conftest import recorded_with
-from tests.test_secrets import plain_leaks
-from tools import harness
+from tests.graph.test_secrets import plain_leaks
 
 CONTAINER = "docker:index/container:Container"
 LOGS = {"logs": {"enabled": True, "retentionDays": 14}, "app.webMemoryMb": 896}
@@ -108,7 +108,7 @@ def test_without_logs_nothing_ships():
 
 
 def test_the_shipper_counts_in_each_droplets_memory():
-    from tests.test_config import _reject
+    from tests.unit.test_config import _reject
 
     message = str(_reject("prod", {"app.webMemoryMb": 1024}))
     assert "log shipper 112 + logs API proxy 16" in message

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from components.config import nginx_spec
-from components.proxy import render_nginx_conf
+from components.render.nginx import render_nginx_conf
+from testing import harness
 from tests.conftest import recorded_with
-from tests.test_renderers import nginx_t_with_throwaway_cert
-from tests.test_secrets import plain_leaks
-from tools import harness
+from tests.graph.test_secrets import plain_leaks
+from tests.unit.test_renderers import nginx_t_with_throwaway_cert
 
 DO = "digitalocean:index/"
 BUCKET, KEY, POLICY = (
@@ -139,7 +139,7 @@ def test_the_public_media_server_passes_nginx_t(tmp_path):
     ],
 )
 def test_bad_media_config_names_its_key(overrides, key, words):
-    from tests.test_config import _reject
+    from tests.unit.test_config import _reject
 
     message = str(_reject("staging", overrides))
     assert f"webstack:{key}" in message and words in message

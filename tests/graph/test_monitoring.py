@@ -47,7 +47,7 @@ def test_resource_alerts_follow_config_on_the_app_tag():
 
 def test_each_hostname_gets_a_check_and_three_alerts_as_configured():
     run = _run()
-    # The backups' heartbeat has a check of its own (tests/test_backups_offsite.py).
+    # The backups' heartbeat has a check of its own (tests/graph/test_backups_offsite.py).
     checks = {c.inputs["target"]: c for c in run.of_type(CHECK) if not c.name.endswith("-backups")}
     assert set(checks) == {f"https://{h}/healthz" for h in run.cfg.app.hostnames}
     for c in checks.values():

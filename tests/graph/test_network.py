@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import cloudflare_ips
+from components.config import cloudflare_ips
 from tests.conftest import recorded
 
 # https://www.cloudflare.com/ips-v4 and https://www.cloudflare.com/ips-v6, read 2026-11-22.

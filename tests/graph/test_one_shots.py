@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 import pulumi
 import pytest
 
-from components import database
-from components.containers import stop_script
-from components.dockerhost import redact
+from components.cloud import database
+from components.droplets.containers import stop_script
+from components.droplets.dockerhost import redact
+from testing import harness
 from tests.conftest import recorded, recorded_with
-from tools import harness
 
 CONTAINER = "docker:index/container:Container"
 COMMAND = "command:remote:Command"
@@ -182,7 +182,7 @@ def test_the_tail_is_redacted_before_it_is_cut_and_read_as_text():
     """A multi-line secret (a PEM key) that starts above the last 20 lines shows none of its
     lines; Docker's stream headers (kept raw by older providers) and control characters go;
     a very long line is cut."""
-    from components.dockerhost import output_tail
+    from components.droplets.dockerhost import output_tail
 
     pem = "-----BEGIN KEY-----\n" + "\n".join(f"c2VjcmV0{i:02d}bGluZQ" for i in range(25)) + "\n-----END KEY-----"
     env = [f"SIGNING_KEY={pem}"]

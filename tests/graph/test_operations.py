@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testing import harness
 from tests.conftest import recorded
-from tools import harness
 
 ALERT = "digitalocean:index/monitorAlert:MonitorAlert"
 CHECK = "digitalocean:index/uptimeCheck:UptimeCheck"
@@ -26,7 +26,7 @@ def test_prod_alerts_cover_the_app_tag_and_every_hostname():
     for a in alerts.values():
         assert a["tags"] == [tag] and a["window"] == "5m" and a["compare"] == "GreaterThan"
         assert a["alerts"]["emails"] == list(run.cfg.alert_emails)
-    # Per hostname; the backups' heartbeat has a check of its own (tests/test_backups_offsite.py).
+    # Per hostname; the backups' heartbeat has a check of its own (tests/graph/test_backups_offsite.py).
     checks = [c for c in run.of_type(CHECK) if not c.name.endswith("-backups")]
     assert sorted(c.inputs["target"] for c in checks) == sorted(
         f"https://{h}{run.cfg.app.health_path}" for h in run.cfg.app.hostnames

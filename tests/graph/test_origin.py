@@ -63,7 +63,7 @@ def test_nginx_presents_that_certificate_with_that_key(stack):
 def test_the_origin_pull_ca_is_the_stacks_own_and_signs_a_leaf_for_client_auth(stack):
     """The CA nginx trusts exists in this stack only; the certificate it signs is a leaf
     (Cloudflare refuses a CA there) for client authentication; both keys stay secret."""
-    from components import origin
+    from components.cloud import origin
 
     run = recorded(stack)
     (ca,) = run.of_type("tls:index/selfSignedCert:SelfSignedCert")

@@ -12,9 +12,9 @@ import json
 
 import pytest
 
+from testing import harness
 from tests.conftest import STACKS, recorded_with
-from tests.test_secrets import plain_leaks
-from tools import harness
+from tests.graph.test_secrets import plain_leaks
 
 CONFIG_SECRETS = {
     "app.image": "ghcr.io/example/shop:1.4.2",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.proxy import ProxySpecError, render_nginx_conf, validate
+from components.render.nginx import ProxySpecError, render_nginx_conf, validate
 from tests.conftest import recorded_with
-from tests.test_renderers import _spec
+from tests.unit.test_renderers import _spec
 
 LIMITS = {"proxy.apiRatePerSecond": 12, "proxy.apiBurst": 30, "proxy.authRatePerSecond": 3, "proxy.authBurst": 7}
 

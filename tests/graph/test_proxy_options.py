@@ -1,7 +1,7 @@
 """The nginx options the seed guides need (issue 13): WebSocket paths, the read timeout and
 a cached static prefix, from config key to rendered line, and checked by the real `nginx -t`.
 
-What they do in a running nginx is proven in tests/test_behaviour_nginx.py (section "proxy
+What they do in a running nginx is proven in tests/behaviour/test_nginx.py (section "proxy
 options"); here: the renderer's own rules, the text it writes, and that the config reaches it.
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from components import proxy as renderer
 from components.config import ConfigError, ProxyConfig, nginx_spec
-from components.proxy import ProxySpecError, render_nginx_conf
-from tests.test_renderers import _nginx_t, _spec, _stripped_lines, nginx_t_with_throwaway_cert
-from tools import harness
+from components.render import nginx as renderer
+from components.render.nginx import ProxySpecError, render_nginx_conf
+from testing import harness
+from tests.unit.test_renderers import _nginx_t, _spec, _stripped_lines, nginx_t_with_throwaway_cert
 
 OPTIONS: dict[str, Any] = {
     "websocket_paths": ("/ws", "/api/live/"),

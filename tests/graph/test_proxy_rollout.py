@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import STACKS, recorded
-from tests.test_promises_containers import _started_when_failing
+from tests.graph.test_one_shots import _started_when_failing
 
 CONTAINER = "docker:index/container:Container"
 ASSOCIATION = "cloudflare:index/authenticatedOriginPulls:AuthenticatedOriginPulls"

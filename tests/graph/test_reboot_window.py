@@ -11,12 +11,12 @@ import re
 import pytest
 import yaml
 
-from components.cloudinit import AUTO_REBOOT_PATH, REBOOT_SPACING_MINUTES, auto_reboot, reboot_time
 from components.config import ConfigError
+from components.render.cloudinit import AUTO_REBOOT_PATH, REBOOT_SPACING_MINUTES, auto_reboot, reboot_time
+from testing import harness
 from tests import realprog
 from tests.conftest import recorded, recorded_with
-from tests.test_renderers import _schema
-from tools import harness
+from tests.unit.test_renderers import _schema
 
 DROPLET = "digitalocean:index/droplet:Droplet"
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from testing import harness
 from tests.conftest import recorded, recorded_with
-from tools import harness
 
 
 def _plain_strings(value, path, secret_paths):
@@ -35,7 +35,7 @@ def plain_leaks(run: harness.Run) -> list[tuple[str, str]]:
 
 
 # Up mode only: the stack files hold no `secure:` value, so their preview recordings hold no
-# secret value to find. The preview search is tests/test_promises_secrets.py, with config
+# secret value to find. The preview search is tests/graph/test_preview_secrets.py, with config
 # secrets (known in preview) that it can find.
 def test_no_fake_secret_in_any_plain_input(run):
     assert plain_leaks(run) == []

@@ -7,9 +7,9 @@ import re
 
 import yaml
 
+from testing import harness
 from tests.conftest import recorded
-from tests.test_renderers import _schema
-from tools import harness
+from tests.unit.test_renderers import _schema
 
 DROPLET = "digitalocean:index/droplet:Droplet"
 CLUSTER = "digitalocean:index/databaseCluster:DatabaseCluster"

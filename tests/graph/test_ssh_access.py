@@ -19,13 +19,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from components.cloudinit import SSHD_DROPIN_PATH, sshd_dropin
 from components.config import ConfigError
 from components.config.base import ONE_LINE, shown
-from components.servers import authorized_keys, key_sync_script
+from components.droplets.servers import authorized_keys, key_sync_script
+from components.render.cloudinit import SSHD_DROPIN_PATH, sshd_dropin
+from testing import harness
 from tests import realprog
 from tests.conftest import recorded, recorded_with
-from tools import harness
 
 COMMAND = "command:remote:Command"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from testing import contracts, harness
 from tests.conftest import recorded
-from tools import contracts, harness
 
 CLUSTER = "digitalocean:index/databaseCluster:DatabaseCluster"
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.cloudinit import VOLUME_MOUNT_OPTIONS
 from components.config import ConfigError
 from components.config.process import RESERVED_NAMES
-from components.servers import ready_script
+from components.droplets.servers import ready_script
+from components.render.cloudinit import VOLUME_MOUNT_OPTIONS
+from testing import harness
 from tests.conftest import recorded, recorded_with
-from tests.test_secrets import plain_leaks
-from tools import harness
+from tests.graph.test_secrets import plain_leaks
 
 DO = "digitalocean:index/"
 VOLUME, DROPLET, PROJECT = DO + "volume:Volume", DO + "droplet:Droplet", DO + "project:Project"

@@ -19,7 +19,7 @@ import pytest
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from components import cloudflare_ips
+from components.config import cloudflare_ips
 from policy.adapter import Res, Violation, evaluate, evaluate_run
 from policy.rules import ALL_POLICIES, pack_config
 from tests.conftest import STACKS, recorded
@@ -466,7 +466,7 @@ def test_pack_shape():
 
 
 def test_readme_lists_every_rule_with_its_level():
-    readme = (Path(__file__).resolve().parent.parent / "policy" / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "policy" / "README.md").read_text()
     rows = {m[0]: m[1] for m in re.findall(r"^\| `([a-z0-9-]+)` \| (?:resource|stack) \| (\w+) \|", readme, re.M)}
     assert rows == {p.name: (p.enforcement_level or MANDATORY).value for p in ALL_POLICIES}
 
@@ -477,7 +477,7 @@ def test_main_only_assembles_the_pack(monkeypatch):
 
     built: dict = {}
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.update(kwargs))
-    pack_dir = str(Path(__file__).resolve().parent.parent / "policy")
+    pack_dir = str(Path(__file__).resolve().parents[2] / "policy")
     monkeypatch.syspath_prepend(pack_dir)
     try:
         runpy.run_path(pack_dir, run_name="__main__")

@@ -6,8 +6,8 @@ import pulumi
 import pytest
 
 from components.config import ConfigError, connections_needed
+from testing import harness
 from tests.conftest import recorded
-from tools import harness
 
 # (stack, overrides, the key the message must name, a word of what is allowed)
 BAD = [

@@ -29,8 +29,8 @@ from pydantic import BaseModel
 
 from components.config import ConfigError, StackConfig, loading, parse
 from components.config.base import FREE_TEXT_MAX_BYTES, FreeText, Secret, shown
+from testing import harness
 from tests import realprog
-from tools import harness
 
 KEY, ITEM, VALUE = "{}", "[]", "*"  # a map's key, a list's item, a map's value, in a leaf's path
 
@@ -388,14 +388,14 @@ def test_what_the_config_accepts_runs_through_the_whole_program_and_reaches_its_
         assert values[("app", *path, 0)] in containers[name]["command"], name  # one argv item, as written
     assert f"DJANGO_SETTINGS_MODULE={values[('app', 'env', 'DJANGO_SETTINGS_MODULE')]}" in containers["web"]["envs"]
     # nginx takes the accepted CSP and WebSocket paths (nginx -t).
-    from tests.test_renderers import nginx_t_with_throwaway_cert
+    from tests.unit.test_renderers import nginx_t_with_throwaway_cert
 
     conf = next(u["content"] for u in containers["proxy"]["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
     checked = nginx_t_with_throwaway_cert(tmp_path, conf)
     assert checked.returncode == 0, checked.stderr
     # The job is a container of the app image with its command as one argv item, as written;
     # the runner's script only names it, parses, and runs under busybox sh with nothing run.
-    from components import cron
+    from components.render import cron
 
     assert containers["job"]["command"][-1] == values[("app", "jobs", "nightly", "command", 0)]
     script = next(u["content"] for u in containers["jobs"]["uploads"] if u["file"] == cron.SCRIPT)
@@ -435,7 +435,7 @@ def run_job_script(tmp: Path, script: str, job: str, fail: bool = False) -> list
     each docker call's arguments, byte for byte, and the alert message the alert container
     would post when it is started. Nothing the script should not run may run: a `touch`
     hidden in a value would leave tmp/webstack-pwned."""
-    from components import cron
+    from components.render import cron
 
     busybox = realprog.require("busybox", "busybox")
     alert_dir = tmp / "alert"
@@ -476,7 +476,7 @@ def run_job_script(tmp: Path, script: str, job: str, fail: bool = False) -> list
 )  # fmt: skip
 def test_the_alert_names_any_stack_as_text_in_valid_json(tmp_path, stack):
     """Pulumi's stack names hold no quote or `$`, but the renderer does not rely on it."""
-    from components import cron
+    from components.render import cron
 
     job = cron.JobSpec(name="nightly", schedule="0 3 * * *", command=("manage.py", "it's"), memory_mb=64)
     script = cron.render_job_script((job,), stack=stack, alert=True)
@@ -567,8 +567,8 @@ def test_the_hostile_corpus(case, tmp_path, monkeypatch):
 
 def _nginx(case: dict, tmp_path: Path) -> None:
     from components.config import nginx_spec
-    from components.proxy import render_nginx_conf
-    from tests.test_renderers import nginx_t_with_throwaway_cert
+    from components.render.nginx import render_nginx_conf
+    from tests.unit.test_renderers import nginx_t_with_throwaway_cert
 
     cfg = harness.parsed_config("staging", case["overrides"])
     checked = nginx_t_with_throwaway_cert(tmp_path, render_nginx_conf(nginx_spec(cfg)))
@@ -576,7 +576,7 @@ def _nginx(case: dict, tmp_path: Path) -> None:
 
 
 def _job(case: dict, tmp_path: Path) -> None:
-    from components import cron
+    from components.render import cron
 
     cfg = harness.parsed_config("staging", case["overrides"])
     jobs = tuple(
@@ -592,7 +592,7 @@ def _job(case: dict, tmp_path: Path) -> None:
 
 
 def _cloud_init(case: dict, tmp_path: Path) -> None:
-    from components.cloudinit import render_cloud_init
+    from components.render.cloudinit import render_cloud_init
 
     cfg = harness.parsed_config("staging", case["overrides"])
     text = render_cloud_init(ssh_public_keys=cfg.ssh_public_keys, memory_mb=2048)

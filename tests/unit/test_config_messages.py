@@ -1,11 +1,11 @@
 """What a user reads when the config is wrong (principle 8), word for word.
 
 The message is the whole interface of a refused config: the key as the user wrote it, the
-value, what is allowed, every problem at once. tests/config_errors.yaml holds one case per
+value, what is allowed, every problem at once. tests/unit/config_errors.yaml holds one case per
 problem the config package can report (a stack and its overrides) with the exact message it
 must give, so a change of wording, key or value in any of them is a visible, reviewed diff.
 Rewrite the messages (keeping the cases) after a deliberate change by running this file:
-`venv/bin/python -m tests.test_config_messages`; then read the diff.
+`venv/bin/python -m tests.unit.test_config_messages`; then read the diff.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError
-from tools import harness
+from testing import harness
 
 CASES_FILE = Path(__file__).with_name("config_errors.yaml")
 CASES = yaml.safe_load(CASES_FILE.read_text())
@@ -45,7 +45,7 @@ if __name__ == "__main__":
     for case in CASES:
         case["message"] = _message(case)
     CASES_FILE.write_text(
-        "# Bad configs and the exact message each gives (tests/test_config_messages.py).\n"
+        "# Bad configs and the exact message each gives (tests/unit/test_config_messages.py).\n"
         # Non-ASCII escaped: with allow_unicode PyYAML writes NEL and U+2028 raw and reads them back as spaces.
         + yaml.safe_dump(CASES, sort_keys=False, width=1000)
     )

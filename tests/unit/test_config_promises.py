@@ -9,8 +9,8 @@ import re
 import pytest
 
 from components.config import ConfigError, connections_needed
+from testing import harness
 from tests.conftest import recorded
-from tools import harness
 
 
 def _cfg(stack: str, overrides: dict):
@@ -262,7 +262,7 @@ def test_every_proxy_key_reaches_nginx_as_configured():
     """Each `proxy.*` setting (and edge.hstsMaxAge) is what nginx gets, not the renderer's
     default; behind a load balancer nginx reads the PROXY protocol and still believes
     Cloudflare's ranges only (never the VPC), and an empty policy means nginx sends none."""
-    from components import cloudflare_ips
+    from components.config import cloudflare_ips
     from components.config.nginx import nginx_spec
 
     configured = {

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from components.config import NAMESPACE, SECRET_KEYS, StackConfig
-from tools import config_schema, harness
+from testing import harness
+from tools.dev import config_schema
 
 SCHEMA = json.loads(config_schema.SCHEMA_PATH.read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -114,7 +115,7 @@ def test_every_pattern_matches_whole_values_for_editors_as_for_the_program():
     """A Python `$` (and jsonschema's re.search) matches before a final newline; ECMA-262, what
     editors run, has no \\Z: every pattern ends in `$(?!\\n)` (base.whole), so both refuse
     "10m\\n" as the program does."""
-    from tests.test_config_hostile import LEAVES, _valid
+    from tests.unit.test_config_hostile import LEAVES, _valid
 
     samples = {s for stack in harness.stack_files() for s in _strings(_stack_doc(stack))}
     samples |= {_valid(leaf) for leaf in LEAVES}

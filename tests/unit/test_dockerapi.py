@@ -1,5 +1,5 @@
 """The socket proxies' allow-lists, judged the way the proxy judges them, against what the real
-docker CLI sends (components/dockerapi.py): the job runner can start and wait for its job
+docker CLI sends (components/render/dockerapi.py): the job runner can start and wait for its job
 containers and nothing else; the log reader can only read."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from components import dockerapi
+from components.render import dockerapi
 from tests.fakedocker import ProxiedDaemon, admitted
 
 DOCKER = shutil.which("docker")
@@ -156,8 +156,8 @@ def test_the_proxy_command_has_one_flag_per_pattern_and_its_one_client():
 def test_the_deployed_script_runs_jobs_and_the_alert_through_the_deployed_proxy_rules(tmp_path):
     """End to end on the recording: the runner's uploaded script, under a real shell with the real
     docker CLI, against the allow-list parsed back from the proxy container's own arguments."""
-    from components import cron
-    from tests.test_jobs import _container, _run, _runner, _upload
+    from components.render import cron
+    from tests.graph.test_jobs import _container, _run, _runner, _upload
 
     run = _run("prod")
     flags = [a for a in _container(run, "jobs-docker").inputs["command"] if a.startswith("-allow")]

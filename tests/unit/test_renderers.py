@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cloudinit import (
+from components.render.cloudinit import (
     FAIL2BAN_JAIL_PATH,
     SSHD_DROPIN_PATH,
     render_cloud_init,
     swap_size_mb,
 )
-from components.proxy import CLIENT_CA_PATH, PERMISSIONS_POLICY, ProxySpec, render_nginx_conf
+from components.render.nginx import CLIENT_CA_PATH, PERMISSIONS_POLICY, ProxySpec, render_nginx_conf
 from tests import realprog
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"

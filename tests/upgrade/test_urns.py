@@ -4,12 +4,12 @@ A resource's URN is its identity in the stack's state: its name, its type and th
 the components above it. A change to any of them makes `pulumi up` delete the old resource and
 create a new one: a new droplet (downtime), a new database cluster (its data gone, or `protect`
 refusing the update in prod), a new certificate. So every URN a stack had keeps existing:
-tests/urns/<stack>.txt lists them, and a resource may be added but none renamed, moved to
+tests/upgrade/urns/<stack>.txt lists them, and a resource may be added but none renamed, moved to
 another component or retyped without an alias (then rewrite the list, in the same commit, by
-running this file: `venv/bin/python -m tests.test_promises_urns`).
+running this file: `venv/bin/python -m tests.upgrade.test_urns`).
 
 Keeping the URN is not enough: a resource whose force-new inputs (contracts/replacement.yaml)
-change is replaced too. tests/urns/<stack>.json holds, for every resource that carries data,
+change is replaced too. tests/upgrade/urns/<stack>.json holds, for every resource that carries data,
 an address or a service (everything but the containers, images, networks and readiness steps
 that each release replaces by design), the values of those inputs as the last release sent
 them, and of those the program replaces it on (`replace_on_changes`); an input the resource
@@ -29,7 +29,7 @@ from tests.conftest import STACKS, recorded
 HERE = Path(__file__).parent / "urns"
 FORCE_NEW = {
     kind: sorted({path.split("[")[0].split(".")[0] for path in spec.get("force_new") or {}})
-    for kind, spec in yaml.safe_load((HERE.parents[1] / "contracts" / "replacement.yaml").read_text())["types"].items()
+    for kind, spec in yaml.safe_load((HERE.parents[2] / "contracts" / "replacement.yaml").read_text())["types"].items()
 }
 # Replaced by design on a release (a new image, env or config): their identity is not pinned.
 REPLACEABLE = ("docker:index/container:", "docker:index/network:", "docker:index/remoteImage:", "command:")

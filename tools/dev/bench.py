@@ -1,6 +1,6 @@
 """Benchmark of the offline plan, median of 5 runs each, as whole processes.
 
-    python -m tools.bench [--runs 5]
+    python -m tools.dev.bench [--runs 5]
 
 Measures: the bare import of the provider SDKs (the floor every Pulumi Python program
 pays); `plan` of every stack; prod with app.replicas = 1, 10 and 50 (database sized so the
@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from tools import harness
+from testing import harness
 
 PROVIDERS = (
     "import pulumi, pulumi_digitalocean, pulumi_cloudflare, pulumi_docker, pulumi_random, pulumi_tls, pulumi_command"

@@ -1,6 +1,6 @@
 """The config models, published: a JSON Schema of a stack file for editors, and the README's
 config reference tables. Both are generated from components/config; tests fail when the
-committed copies are stale. `make schema` (python -m tools.config_schema --write) renews them.
+committed copies are stale. `make schema` (python -m tools.dev.config_schema --write) renews them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from components.config import NAMESPACE, SECRET_KEYS, StackConfig
 from components.config.base import SECURE_SCHEMA
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schema" / "stack.schema.json"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- config-reference:begin (make schema) -->", "<!-- config-reference:end -->"

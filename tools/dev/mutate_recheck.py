@@ -1,7 +1,7 @@
 """Stage 2 of `make mutate-each`: each mutant a cheap mutmut run left alive, again, against the
 module's full list of test files.
 
-    python -m tools.mutate_recheck [--sample N] build/mutate-<module> tests/test_a.py tests/test_b.py ...
+    python -m tools.dev.mutate_recheck [--sample N] build/mutate-<module> tests/test_a.py tests/test_b.py ...
 
 It reads the survivors (and timeouts, no-tests) from <dir>/mutmut-report.txt, collects the tests
 once, then forks one pytest per mutant with MUTANT_UNDER_TEST set, in <dir>/mutants, as
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
     os.chdir(where / "mutants")
     os.environ["MUTANT_UNDER_TEST"] = ""
     # The tests must import the copy's tools and components, not this checkout's (`-m tools...`).
-    sys.path[:] = [os.getcwd(), *(p for p in sys.path if p not in ("", str(Path(__file__).parents[1])))]
+    sys.path[:] = [os.getcwd(), *(p for p in sys.path if p not in ("", str(Path(__file__).parents[2])))]
     _forget_our_modules()
     import pytest
 
