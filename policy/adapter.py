@@ -149,8 +149,12 @@ def evaluate(
 
 
 def run_config(run) -> dict[str, dict[str, Any]]:
-    """The stack's policy config, from the config its program validated."""
-    return pack_config(admin_cidrs=list(run.cfg.ssh_trusted_cidrs), protect_data=run.cfg.protect)
+    """The stack's policy config, from the config its program validated. Nothing a rule that
+    bounds exposure reads comes from the stack: `firewall-sources-bounded` takes only
+    allowedWorldPorts, left at its default (none)."""
+    return pack_config(
+        admin_cidrs=list(run.cfg.ssh_trusted_cidrs), protect_data=run.cfg.protect, app_images=[run.cfg.app.image]
+    )
 
 
 def evaluate_run(run, resources: Sequence | None = None, policies: Iterable[Policy] = ALL_POLICIES) -> list[Violation]:

@@ -1,5 +1,7 @@
 """Cloudflare: where the stack owns the zone's settings, Full (strict) TLS, TLS >= 1.2,
-Always Use HTTPS and a long HSTS; every web record proxied; rate limits that count clients."""
+Always Use HTTPS and a long HSTS; every web record proxied; rate limits that count clients;
+Authenticated Origin Pulls with the stack's own certificate on every hostname it serves, and
+the zone-wide origin-pull setting left to the zone's owner."""
 
 from __future__ import annotations
 
@@ -7,7 +9,23 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .common import DNS_RECORD, RULESET, ZONE_SETTING, known, of_type, resource_policy, stack_policy
+from .common import (
+    DNS_RECORD,
+    DROPLET,
+    LOAD_BALANCER,
+    ORIGIN_PULLS,
+    ORIGIN_PULLS_HOSTNAME_CERT,
+    ORIGIN_PULLS_SETTINGS,
+    ORIGIN_PULLS_ZONE_CERT,
+    RESERVED_IP,
+    RULESET,
+    ZONE_SETTING,
+    items,
+    known,
+    of_type,
+    resource_policy,
+    stack_policy,
+)
 
 HSTS_MIN_AGE = 15552000  # 6 months, the shortest max-age Cloudflare's dashboard calls long enough
 MIN_TLS = (1, 2)
@@ -15,6 +33,11 @@ RATE_LIMIT_KEYS = ("ip.src", "cf.colo.id")
 PROXIABLE = ("A", "AAAA", "CNAME")
 # The settings a stack that manages the zone must own, each checked by its own rule below.
 TLS_SETTINGS = ("ssl", "min_tls_version", "always_use_https", "security_header")
+# What a DNS record served by this stack points at, and the output holding that address.
+FRONT_DOORS = {LOAD_BALANCER: ("ip",), RESERVED_IP: ("ipAddress",), DROPLET: ("ipv4Address", "ipv6Address")}
+# Zone-wide origin pulls: the setting, the zone-level certificate, and the zone setting of old.
+ZONE_PULLS = (ORIGIN_PULLS_SETTINGS, ORIGIN_PULLS_ZONE_CERT)
+ZONE_PULLS_SETTING = "tls_client_auth"
 
 
 def _setting(setting_id: str):
@@ -92,6 +115,73 @@ def _rate_limit_keys(props: Mapping[str, Any], args) -> Iterator[str]:
             yield f"rate-limit rule {rule.get('description') or rule.get('expression')!r} does not count by {missing}"
 
 
+def _host(value: Any) -> str:
+    return str(value).strip().rstrip(".").lower()
+
+
+def _same_zone(a, b) -> bool:
+    """Unknown zone ids (a zone looked up in preview) match any."""
+    za, zb = known(a.props, "zoneId"), known(b.props, "zoneId")
+    return za is None or zb is None or za == zb
+
+
+def served_records(args) -> list:
+    """Proxied web records whose address is one of this stack's front doors (a load balancer,
+    a reserved IP or a droplet): through the property dependency of `content`, or by value."""
+    doors = [r for r in args.resources if r.resource_type in FRONT_DOORS]
+    addresses = {known(d.props, key) for d in doors for key in FRONT_DOORS[d.resource_type]} - {None}
+    door_urns = {d.urn for d in doors}
+    out = []
+    for record in of_type(args, DNS_RECORD):
+        if known(record.props, "proxied") is not True or known(record.props, "type") not in PROXIABLE:
+            continue
+        deps = {dep.urn for dep in record.property_dependencies.get("content", [])}
+        if deps & door_urns or known(record.props, "content") in addresses:
+            out.append(record)
+    return out
+
+
+def _pulls_per_hostname(args) -> Iterator[tuple[str | None, str]]:
+    certs = of_type(args, ORIGIN_PULLS_HOSTNAME_CERT)
+    cert_urns = {c.urn for c in certs}
+    cert_ids = {known(c.props, "id") for c in certs} - {None}
+    for record in served_records(args):
+        name = _host(known(record.props, "name"))
+        covered = False
+        for association in of_type(args, ORIGIN_PULLS):
+            if not _same_zone(association, record):
+                continue
+            from_cert = any(dep.urn in cert_urns for dep in association.property_dependencies.get("configs", []))
+            for entry in items(association.props, "configs"):
+                if _host(known(entry, "hostname")) == name and known(entry, "enabled") is True:
+                    covered |= from_cert or known(entry, "certId") in cert_ids
+        if not covered:
+            yield (
+                record.urn,
+                (
+                    f"{name} is served by this stack through Cloudflare but has no enabled Authenticated Origin Pulls "
+                    "association with a hostname certificate: the origin cannot tell this zone's requests from any "
+                    "other Cloudflare customer's"
+                ),
+            )
+
+
+def _zone_pulls_owned(args) -> Iterator[tuple[str | None, str]]:
+    owned = {known(s.props, "zoneId") for s in of_type(args, ZONE_SETTING) if known(s.props, "settingId") == "ssl"}
+    zone_wide = [r for r in args.resources if r.resource_type in ZONE_PULLS]
+    zone_wide += [s for s in of_type(args, ZONE_SETTING) if known(s.props, "settingId") == ZONE_PULLS_SETTING]
+    for resource in zone_wide:
+        if known(resource.props, "zoneId") not in owned:
+            yield (
+                resource.urn,
+                (
+                    f"{resource.name} sets the zone's own Authenticated Origin Pulls, but this stack does not own the "
+                    "zone's settings: use per-hostname associations (a zone-wide setting changes, and its removal "
+                    "turns off, what Cloudflare presents to every origin of the zone)"
+                ),
+            )
+
+
 ssl_strict = resource_policy(
     "cloudflare-ssl-strict",
     "Zone SSL/TLS encryption mode is Full (strict). Prowler zone_ssl_strict; Cloudflare docs: SSL/TLS encryption "
@@ -139,4 +229,30 @@ rate_limit_keys = resource_policy(
     _rate_limit_keys,
 )
 
-POLICIES = [ssl_strict, min_tls, always_https, hsts, settings_complete, proxied, rate_limit_keys]
+pulls_per_hostname = stack_policy(
+    "cloudflare-origin-pulls-per-hostname",
+    "Every proxied record pointing at this stack's front door (load balancer, reserved IP, droplet) has an enabled "
+    "per-hostname Authenticated Origin Pulls association with a hostname certificate the stack uploads, so the "
+    "origin can require a client certificate only this zone presents (Cloudflare's shared one is every zone's). "
+    "Cloudflare docs: Authenticated Origin Pulls, per-hostname setup.",
+    _pulls_per_hostname,
+)
+zone_pulls_owned = stack_policy(
+    "cloudflare-zone-origin-pulls-owner-only",
+    "Zone-level Authenticated Origin Pulls (the settings resource, a zone-level certificate, the tls_client_auth "
+    "zone setting) only in the stack that owns the zone's settings. Cloudflare docs: Authenticated Origin Pulls, "
+    "zone-level and per-hostname are independent configurations.",
+    _zone_pulls_owned,
+)
+
+POLICIES = [
+    ssl_strict,
+    min_tls,
+    always_https,
+    hsts,
+    settings_complete,
+    proxied,
+    rate_limit_keys,
+    pulls_per_hostname,
+    zone_pulls_owned,
+]

@@ -42,6 +42,13 @@ SPACES_KEY = "digitalocean:index/spacesKey:SpacesKey"
 MONITOR_ALERT = "digitalocean:index/monitorAlert:MonitorAlert"
 UPTIME_CHECK = "digitalocean:index/uptimeCheck:UptimeCheck"
 DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+ORIGIN_PULLS = "cloudflare:index/authenticatedOriginPulls:AuthenticatedOriginPulls"
+ORIGIN_PULLS_HOSTNAME_CERT = (
+    "cloudflare:index/authenticatedOriginPullsHostnameCertificate:AuthenticatedOriginPullsHostnameCertificate"
+)
+ORIGIN_PULLS_ZONE_CERT = "cloudflare:index/authenticatedOriginPullsCertificate:AuthenticatedOriginPullsCertificate"
+ORIGIN_PULLS_SETTINGS = "cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings"
+RESERVED_IP = "digitalocean:index/reservedIp:ReservedIp"
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
 RULESET = "cloudflare:index/ruleset:Ruleset"
 CONTAINER = "docker:index/container:Container"
@@ -106,6 +113,12 @@ CONFIG_PROPERTIES: dict[str, dict[str, Any]] = {
         "items": {"type": "integer", "minimum": 1, "maximum": 65535},
         "default": [],
         "description": "Ports a cloud firewall may open to 0.0.0.0/0 and ::/0; default none.",
+    },
+    "appImages": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+        "description": "The stack's own images (its app.image), which the digest advisory leaves alone; default none.",
     },
 }
 
@@ -193,6 +206,18 @@ def known(props: Mapping[str, Any], key: str) -> Any:
         return plain(props.get(key))
     except UnknownValueError:
         return None
+
+
+def items(props: Mapping[str, Any], key: str) -> list:
+    """The entries of a list input, each still a proxy (read its fields with `known`), so one
+    unknown field (an id computed in preview) does not hide the others; [] when absent or unknown."""
+    try:
+        value = props.get(key)
+        return (
+            [value[i] for i in range(len(value))] if isinstance(value, Sequence) and not isinstance(value, str) else []
+        )
+    except UnknownValueError:
+        return []
 
 
 def is_set(props: Mapping[str, Any], key: str) -> bool:

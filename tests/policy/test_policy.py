@@ -48,6 +48,12 @@ T = {
     "image": "docker:index/remoteImage:RemoteImage",
     "docker": "pulumi:providers:docker",
     "password": "random:index/randomPassword:RandomPassword",
+    "reserved-ip": "digitalocean:index/reservedIp:ReservedIp",
+    "pull-cert": "cloudflare:index/authenticatedOriginPullsHostnameCertificate:"
+    "AuthenticatedOriginPullsHostnameCertificate",
+    "pulls": "cloudflare:index/authenticatedOriginPulls:AuthenticatedOriginPulls",
+    "zone-pulls": "cloudflare:index/authenticatedOriginPullsSettings:AuthenticatedOriginPullsSettings",
+    "zone-pull-cert": "cloudflare:index/authenticatedOriginPullsCertificate:AuthenticatedOriginPullsCertificate",
 }
 
 
@@ -159,10 +165,54 @@ def ratelimit(*characteristics: str) -> Res:
     return res("ruleset", phase="http_ratelimit", rules=[{"expression": "true", "ratelimit": limit}])
 
 
-def container(name: str = "web", **over) -> Res:
-    inputs = dict(name=name, image="sha256:" + "a" * 64, restart="unless-stopped")
+def container(name: str = "web", deps: dict | None = None, **over) -> Res:
+    inputs = dict(
+        name=name,
+        image="sha256:" + "a" * 64,
+        restart="unless-stopped",
+        capabilities={"drops": ["ALL"]},
+        securityOpts=["no-new-privileges"],
+    )
     inputs.update(over)
-    return res("container", name, **{k: v for k, v in inputs.items() if v is not None})
+    return res("container", name, deps=deps, **{k: v for k, v in inputs.items() if v is not None})
+
+
+SOCKET_PROXY = "wollomatic/socket-proxy:1.13.1@sha256:" + "c" * 64
+SOCKET = [{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock", "readOnly": True}]
+
+
+def pulled(image: str, name: str = "img") -> Res:
+    return res("image", name, name=image)
+
+
+def socket_holder(image: str, volumes=SOCKET, name: str = "sock") -> list[Res]:
+    """A container running `image` (through its RemoteImage, as the program passes image ids) with `volumes`."""
+    source = pulled(image, f"{name}-image")
+    return [source, container(name, volumes=volumes, deps={"image": [source.urn]})]
+
+
+# A served hostname: its record points at the front door (through the dependency), and the
+# stack's hostname certificate is associated with it.
+DOOR = res("reserved-ip", "ip", region="nyc3")
+PULL_CERT = res("pull-cert", "pull-cert", zoneId="z1", certificate="-----BEGIN CERTIFICATE-----")
+
+
+def served(name: str = "example.com", zone: str = "z1") -> Res:
+    return res("record", name, name=name, type="A", proxied=True, zoneId=zone, content=UNKNOWN,
+               deps={"content": [DOOR.urn]})  # fmt: skip
+
+
+def association(host: str = "example.com", cert: Res | None = PULL_CERT, zone: str = "z1", **config) -> Res:
+    entry = {"hostname": host, "certId": UNKNOWN if cert else "foreign-cert", "enabled": True, **config}
+    return res("pulls", f"pulls-{host}", zoneId=zone, configs=[entry], deps={"configs": [cert.urn] if cert else []})
+
+
+def web_firewall(*sources: dict, deps: dict | None = None) -> Res:
+    web = [{"protocol": "tcp", "portRange": port, **source} for source in sources for port in ("80", "443")]
+    return firewall(rule("22", "203.0.113.0/24"), *web, deps=deps)
+
+
+BALANCER = lb(enableProxyProtocol=True)
 
 
 # --------------------------------------------------------------------------- the table
@@ -298,6 +348,25 @@ CASES = [
         lb(redirectHttpToHttps=True, forwardingRules=[{"entryProtocol": "http", "entryPort": 80.0}]),
     ),
     bad("lb-no-plain-http", "plain-http", lb(forwardingRules=[{"entryProtocol": "http", "entryPort": 80}])),
+    good(
+        "lb-proxy-protocol",
+        "on",
+        BALANCER,
+        web_firewall({"sourceLoadBalancerUids": [UNKNOWN]}, deps={"inboundRules": [BALANCER.urn]}),
+    ),
+    good(
+        "lb-proxy-protocol",
+        "droplets-also-open-to-cloudflare",
+        lb(),
+        web_firewall({"sourceLoadBalancerUids": ["lb-1"], "sourceAddresses": list(cloudflare_ips.ALL)}),
+    ),
+    bad(
+        "lb-proxy-protocol",
+        "off",
+        lb(),
+        web_firewall({"sourceLoadBalancerUids": [UNKNOWN]}, deps={"inboundRules": [lb().urn]}),
+    ),
+    bad("lb-proxy-protocol", "off-by-id", lb(id="lb-1"), web_firewall({"sourceLoadBalancerUids": ["lb-1"]})),
     # managed databases
     good("db-cluster-in-vpc", "vpc", CLUSTER),
     bad("db-cluster-in-vpc", "no-vpc", res("cluster", engine="pg")),
@@ -388,6 +457,45 @@ CASES = [
     good("cloudflare-ratelimit-by-client", "ip-and-colo", ratelimit("ip.src", "cf.colo.id")),
     bad("cloudflare-ratelimit-by-client", "colo-only", ratelimit("cf.colo.id")),
     bad("cloudflare-ratelimit-by-client", "none", ratelimit()),
+    good("cloudflare-origin-pulls-per-hostname", "associated", DOOR, PULL_CERT, served(), association()),
+    good(
+        "cloudflare-origin-pulls-per-hostname",
+        "by-cert-id",
+        DOOR,
+        res("pull-cert", "c", zoneId="z1", id="cert-1"),
+        served(),
+        res("pulls", zoneId="z1", configs=[{"hostname": "example.com", "certId": "cert-1", "enabled": True}]),
+    ),
+    good(
+        "cloudflare-origin-pulls-per-hostname",
+        "pages-cname-not-served-here",
+        DOOR,
+        res("record", "app", name="app.example.com", type="CNAME", proxied=True, content="shop.pages.dev"),
+    ),
+    bad("cloudflare-origin-pulls-per-hostname", "none", DOOR, PULL_CERT, served()),
+    bad(
+        "cloudflare-origin-pulls-per-hostname",
+        "other-hostname",
+        DOOR,
+        PULL_CERT,
+        served(),
+        association("www.example.com"),
+    ),
+    bad("cloudflare-origin-pulls-per-hostname", "disabled", DOOR, PULL_CERT, served(), association(enabled=False)),
+    bad("cloudflare-origin-pulls-per-hostname", "no-certificate", DOOR, served(), association(cert=None)),
+    bad("cloudflare-origin-pulls-per-hostname", "other-zone", DOOR, PULL_CERT, served(), association(zone="z2")),
+    bad(
+        "cloudflare-origin-pulls-per-hostname",
+        "record-by-address",
+        res("lb", "lb", ip="192.0.2.10"),
+        record("example.com"),  # content 192.0.2.1 is not the balancer's
+        res("lb", "lb2", ip="192.0.2.1"),
+    ),
+    good("cloudflare-zone-origin-pulls-owner-only", "owner", ZONE, res("zone-pulls", zoneId="z1", enabled=True)),
+    good("cloudflare-zone-origin-pulls-owner-only", "per-hostname-only", PULL_CERT, association()),
+    bad("cloudflare-zone-origin-pulls-owner-only", "not-owner", res("zone-pulls", zoneId="z1", enabled=True)),
+    bad("cloudflare-zone-origin-pulls-owner-only", "zone-cert", ZONE, res("zone-pull-cert", zoneId="z2")),
+    bad("cloudflare-zone-origin-pulls-owner-only", "zone-setting", setting("tls_client_auth", "on", zone="z2"), ZONE),
     # containers
     good("container-image-pinned", "image-id", container()),
     good("container-image-pinned", "tag", container(image="nginx:1.27.5-alpine")),
@@ -402,7 +510,68 @@ CASES = [
     bad("container-restart-policy", "no", container(restart="no")),
     good("container-not-privileged", "plain", container()),
     bad("container-not-privileged", "privileged", container(privileged=True)),
-    bad("container-not-privileged", "sys-admin", container(capabilities={"adds": ["SYS_ADMIN"]})),
+    good("container-drops-all-capabilities", "all", container()),
+    good(
+        "container-drops-all-capabilities", "lower-case", container(capabilities={"drops": ["all"], "adds": ["CHOWN"]})
+    ),
+    bad("container-drops-all-capabilities", "docker-defaults", container(capabilities=None)),
+    bad("container-drops-all-capabilities", "some", container(capabilities={"drops": ["NET_RAW", "MKNOD"]})),
+    good(
+        "container-capabilities-baseline",
+        "nginx",
+        container(capabilities={"drops": ["ALL"], "adds": ["CAP_CHOWN", "NET_BIND_SERVICE", "SETGID", "setuid"]}),
+    ),
+    bad("container-capabilities-baseline", "net-raw", container(capabilities={"drops": ["ALL"], "adds": ["NET_RAW"]})),
+    bad("container-capabilities-baseline", "sys-admin", container(capabilities={"adds": ["cap_sys_admin"]})),
+    bad("container-capabilities-baseline", "shocker", container(capabilities={"adds": ["CAP_DAC_READ_SEARCH"]})),
+    bad("container-capabilities-baseline", "all", container(capabilities={"adds": ["ALL"]})),
+    good("container-no-new-privileges", "set", container()),
+    good("container-no-new-privileges", "old-separator", container(securityOpts=["no-new-privileges:true"])),
+    bad("container-no-new-privileges", "unset", container(securityOpts=None)),
+    bad(
+        "container-no-new-privileges",
+        "turned-off-after",
+        container(securityOpts=["no-new-privileges", "no-new-privileges=false"]),
+    ),
+    good("container-docker-socket-proxy-only", "read-only-proxy", socket_holder(SOCKET_PROXY)),
+    good(
+        "container-docker-socket-proxy-only",
+        "proxy-by-literal-image",
+        container("sock", image="docker.io/wollomatic/socket-proxy:1.13.1", volumes=SOCKET),
+    ),
+    good("container-docker-socket-proxy-only", "other-volumes", container(volumes=[{"hostPath": "/srv/data"}])),
+    bad("container-docker-socket-proxy-only", "job-runner", socket_holder("docker:27.5.1-cli")),
+    bad(
+        "container-docker-socket-proxy-only",
+        "writable-proxy",
+        socket_holder(SOCKET_PROXY, [{**SOCKET[0], "readOnly": False}]),
+    ),
+    bad(
+        "container-docker-socket-proxy-only",
+        "proxy-holds-run",
+        socket_holder(SOCKET_PROXY, [{"hostPath": "/run/", "readOnly": True}]),
+    ),
+    bad(
+        "container-docker-socket-proxy-only",
+        "bind-mount-of-var-run",
+        container("shipper", mounts=[{"type": "bind", "source": "/var/run", "target": "/host", "readOnly": True}]),
+    ),
+    bad("container-docker-socket-proxy-only", "image-unknown", container("sock", volumes=SOCKET)),
+    good("container-image-digest", "digest", pulled(SOCKET_PROXY)),
+    good("container-image-digest", "image-id", container()),
+    good(
+        "container-image-digest",
+        "the-apps-own",
+        pulled("ghcr.io/acme/shop:1.4.2"),
+        app_images=["ghcr.io/acme/shop:1.4.1"],
+    ),
+    bad(
+        "container-image-digest",
+        "tag-only",
+        pulled("timberio/vector:0.43.1-alpine"),
+        app_images=["ghcr.io/acme/shop:1"],
+    ),
+    bad("container-image-digest", "no-app-images-given", pulled("ghcr.io/acme/shop:1.4.2")),
     good("container-ports-proxy-only", "proxy", container("proxy", ports=[{"internal": 443, "external": 443}])),
     good("container-ports-proxy-only", "web-no-ports", container("web")),
     bad("container-ports-proxy-only", "web-ports", container("web", ports=[{"internal": 8000, "external": 8000}])),
@@ -493,7 +662,10 @@ def test_main_only_assembles_the_pack(monkeypatch):
 def test_unknown_values_are_advisory_cant_run():
     """A value unknown in preview makes a rule that needs it an advisory "can't run", never mandatory."""
     found = evaluate([container(image=UNKNOWN)], pack_config(admin_cidrs=ADMIN))
-    assert [(v.policy, v.level) for v in found] == [("container-image-pinned", EnforcementLevel.ADVISORY)]
+    assert [(v.policy, v.level) for v in found] == [
+        ("container-image-pinned", EnforcementLevel.ADVISORY),
+        ("container-image-digest", EnforcementLevel.ADVISORY),
+    ]
 
 
 # --------------------------------------------------------------------------- the real stacks
@@ -567,6 +739,16 @@ def _untag(resources):
     _one(resources, "webstack-prod-node-0").property_dependencies["tags"] = []
 
 
+def _worker_holds_the_socket(resources):
+    worker = _one(resources, "webstack-prod-app-1-worker")
+    worker.inputs["volumes"] = [dict(SOCKET[0])]
+
+
+def _zone_pulls_elsewhere(resources):
+    """Zone-level origin pulls for a zone whose settings prod does not manage."""
+    resources.append(res("zone-pulls", "zone-wide-pulls", zoneId="another-zone", enabled=True))
+
+
 MUTATIONS = {
     # policy: (mutation, name of the resource the violation must point at)
     "droplet-monitoring": (_set("webstack-prod-node-0", monitoring=False), "webstack-prod-node-0"),
@@ -603,6 +785,19 @@ MUTATIONS = {
     ),
     "cloudflare-zone-tls-settings-owned": (_drop("webstack-prod-edge-hsts"), None),
     "uptime-check-per-hostname": (_drop("webstack-prod-monitoring-www-example-com"), "webstack-prod-edge-www"),
+    "cloudflare-origin-pulls-per-hostname": (_drop("webstack-prod-edge-origin-pull-www"), "webstack-prod-edge-www"),
+    "cloudflare-zone-origin-pulls-owner-only": (_zone_pulls_elsewhere, "zone-wide-pulls"),
+    "lb-proxy-protocol": (_set("webstack-prod-lb", enableProxyProtocol=False), "webstack-prod-lb"),
+    "container-docker-socket-proxy-only": (_worker_holds_the_socket, "webstack-prod-app-1-worker"),
+    "container-capabilities-baseline": (
+        _set("webstack-prod-app-0-web", capabilities={"drops": ["ALL"], "adds": ["CAP_CHOWN", "CAP_NET_RAW"]}),
+        "webstack-prod-app-0-web",
+    ),
+    "container-drops-all-capabilities": (
+        _set("webstack-prod-jobs-runner", capabilities={"adds": ["CAP_SETGID", "CAP_SETUID"]}),
+        "webstack-prod-jobs-runner",
+    ),
+    "container-no-new-privileges": (_set("webstack-prod-app-0-proxy", securityOpts=[]), "webstack-prod-app-0-proxy"),
 }
 
 
@@ -640,6 +835,37 @@ def test_the_world_in_halves_is_caught_even_when_the_stack_lists_it_as_admin():
         f"({', '.join(HALVES)}); at most a /8 of IPv4 and a /16 of IPv6"
         for v in (4, 6)
     ]
+
+
+def test_the_ssh_coverage_rule_takes_nothing_from_the_stack():
+    """The stack's own config fills adminCidrs (firewall-ssh-admin-only) but never what
+    firewall-sources-bounded reads: that rule's line holds whatever the stack lists."""
+    from policy.adapter import run_config
+
+    for stack in STACKS:
+        assert run_config(recorded(stack))["firewall-sources-bounded"] == {"allowedWorldPorts": []}
+
+
+def test_zone_wide_origin_pulls_are_the_owners_alone():
+    """On the real graphs: staging does not own the zone (no zone settings), prod does; the
+    same zone-level setting is refused in the one and allowed in the other."""
+    policy = BY_NAME["cloudflare-zone-origin-pulls-owner-only"]
+    for stack, refused in (("staging", True), ("prod", False)):
+        run = recorded(stack)
+        (record, *_) = run.of_type(T["record"])
+        zone_wide = res("zone-pulls", "zone-wide-pulls", zoneId=record.inputs["zoneId"], enabled=True)
+        found = evaluate_run(run, [*run.resources, zone_wide], [policy])
+        assert bool(found) == refused, (stack, _report(found))
+
+
+def test_the_readmes_count_the_rules():
+    total = len(ALL_POLICIES)
+    mandatory = sum((p.enforcement_level or MANDATORY) == MANDATORY for p in ALL_POLICIES)
+    counted = f"{total} rules ({mandatory}\nmandatory, {total - mandatory} advisory)"
+    root = Path(__file__).resolve().parent.parent
+    for readme in (root / "policy" / "README.md", root / "README.md"):
+        text = " ".join(readme.read_text().split())
+        assert " ".join(counted.split()) in text, readme
 
 
 def test_the_pack_and_the_config_draw_the_ssh_line_in_the_same_place():
