@@ -14,26 +14,10 @@ from components.cloud.origin import OriginTls, OriginTlsArgs
 from components.cloud.project import Project, ProjectArgs
 from components.cloud.registry import registry_auth
 from components.cloud.secrets import AppSecrets, AppSecretsArgs
-from components.config import (
-    BACKUP_MEMORY_MB,
-    JOB_RUNNER_MEMORY_MB,
-    LOGSHIP_MEMORY_MB,
-    PROBE_MEMORY_MB,
-    PROXY_MEMORY_MB,
-    VOLUME_BACKUP_MEMORY_MB,
-    cloudflare_ips,
-    load,
-    nginx_spec,
-)
-from components.droplets.containers import AppContainers, AppContainersArgs
-from components.droplets.dockerhost import DockerHost, DockerHostArgs, VolumeMount
-from components.droplets.jobs import JobRunner, JobRunnerArgs
-from components.droplets.logship import LogShipping, LogShippingArgs
-from components.droplets.servers import AppServers, AppServersArgs, VolumeSpec
-from components.render.cloudinit import volume_data_dir, volume_scratch_dir
-from components.render.cron import JobSpec
+from components.config import BACKUP_MEMORY_MB, VOLUME_BACKUP_MEMORY_MB, cloudflare_ips, load
+from components.droplets.engine import DropletEngine
+from components.engine import Engine, Release
 from components.render.env import app_env
-from components.render.nginx import render_nginx_conf
 
 cfg = load()
 name = f"webstack-{cfg.stack}"
@@ -58,48 +42,16 @@ network = Network(
         health_path=app.health_path,
     ),
 )
-servers = AppServers(
-    f"{name}-node",
-    AppServersArgs(
-        region=cfg.region,
-        vpc_id=network.vpc.id,
-        tags=(network.app_tag.name, f"env:{cfg.stack}"),
-        size=app.droplet_size,
-        memory_mb=app.droplet_memory_mb,
-        replicas=app.replicas,
-        ssh_public_keys=cfg.ssh_public_keys,
-        ssh_key_fingerprints=cfg.ssh_key_fingerprints,
-        ready_after=(network.firewall,),
-        backups=cfg.backups.droplet_backups,
-        backup_plan=cfg.backups.droplet_plan,
-        backup_hour=cfg.backups.droplet_hour,
-        reboot_hour=cfg.reboot_window.hour if cfg.reboot_window.enabled else None,
-        reserved_ip=network.reserved_ip,
-        volume=VolumeSpec(name=cfg.volume_name, size_gb=cfg.volume.size_gb, owner=cfg.volume.owner, protect=cfg.protect)
-        if cfg.volume.enabled
-        else None,
-    ),
-)
-volume_mount = (
-    VolumeMount(host_path=volume_data_dir(cfg.volume_name), path=cfg.volume.path, users=cfg.volume_users)
-    if cfg.volume.enabled
-    else None
-)
-hosts = [
-    DockerHost(
-        f"{name}-host-{i}",
-        # After readiness and the key sync: docker never runs with a removed key still in place.
-        DockerHostArgs(address=droplet.ipv4_address, droplet_id=droplet.id, ready=keys, registry_auth=pull_auth),
-    )
-    for i, (droplet, keys) in enumerate(zip(servers.droplets, servers.keys, strict=True))
-]
+# The app tier's engine: servers and their docker hosts (the Kubernetes engine, chosen by
+# `engine` in the config, implements the same seam, components/engine.py).
+engine: Engine = DropletEngine(name, cfg, network, pull_auth)
 postgres = Postgres(
     f"{name}-db",
     PostgresArgs(
         mode=cfg.database.mode,
         region=cfg.region,
         vpc_id=network.vpc.id,
-        app_tag=network.app_tag.name,
+        trusted=engine.trusted,
         version=cfg.database.version,
         size=cfg.database.size,
         nodes=cfg.database.nodes,
@@ -108,7 +60,7 @@ postgres = Postgres(
         maintenance_day=cfg.database.maintenance_day,
         maintenance_hour=cfg.database.maintenance_hour,
         protect=cfg.protect,
-        docker_host=hosts[0],
+        runner=engine.data,
         container_image=cfg.database.container_image,
         extensions=cfg.database.extensions,
         runtime_role=cfg.database.runtime_role,
@@ -122,13 +74,13 @@ if cfg.valkey.mode != "none":
             mode=cfg.valkey.mode,
             region=cfg.region,
             vpc_id=network.vpc.id,
-            app_tag=network.app_tag.name,
+            trusted=engine.trusted,
             version=cfg.valkey.version,
             size=cfg.valkey.size,
             split_cache=cfg.valkey.split_cache,
             cache_size=cfg.valkey.cache_size_slug,
             protect=cfg.protect,
-            docker_host=hosts[0],
+            runner=engine.data,
             container_image=cfg.valkey.container_image,
         ),
     )
@@ -175,7 +127,7 @@ edge = Edge(
     EdgeArgs(
         domain=cfg.domain,
         hostnames=cfg.served_hostnames,
-        target=network.public_ip,
+        target=engine.front_door,
         zone_id=cfg.edge.zone_id,
         import_rate_limit=cfg.edge.import_rate_limit,
         import_records=cfg.edge.import_records,
@@ -204,72 +156,16 @@ edge = Edge(
     ),
 )
 
-# Behind the load balancer every connection opens with a PROXY protocol header (network.py).
-nginx_conf = render_nginx_conf(nginx_spec(cfg, proxy_protocol=load_balanced))
-containers: list[AppContainers] = []
-for i, host in enumerate(hosts):
-    first = containers[0] if containers else None
-    previous = containers[-1] if containers else None
-    containers.append(
-        AppContainers(
-            f"{name}-app-{i}",
-            AppContainersArgs(
-                host=host,
-                address=servers.addresses[i],
-                image=app.image,
-                proxy_image=cfg.proxy.image,
-                env=app_env_lines,
-                release_env=release_env_lines,
-                nginx_conf=nginx_conf,
-                cert_pem=origin.cert_pem,
-                key_pem=origin.key_pem,
-                client_ca_pem=origin.pull_ca_pem,
-                web_command=app.web_command,
-                web_memory_mb=app.web_memory_mb,
-                web_stop_seconds=app.web_stop_seconds,
-                processes=tuple(sorted(app.processes.items())),
-                release_command=app.release_command,
-                port=app.port,
-                health_path=app.health_path,
-                health_status=app.health_status,
-                health_host=app.hostnames[0],
-                proxy_memory_mb=PROXY_MEMORY_MB,
-                probe_memory_mb=PROBE_MEMORY_MB,
-                first=first is None,
-                release_gate=first.release_gate if first else None,
-                release_resource=first.migrate if first else None,
-                rollout_after=previous.rolled_out if previous else (),
-                rollout_gate=previous.healthy if previous else None,
-                volume=volume_mount,
-                app_caps=app.capabilities,
-                read_only_root=app.read_only_root,
-                # nginx asks for the client certificate only once Cloudflare has it, and a new
-                # conf reaches one droplet at a time.
-                proxy_after=(*edge.origin_pulls, *([previous.proxy] if previous else [])),
-            ),
-        )
+engine.deploy(
+    Release(
+        env=app_env_lines,
+        release_env=release_env_lines,
+        cert_pem=origin.cert_pem,
+        key_pem=origin.key_pem,
+        client_ca_pem=origin.pull_ca_pem,
+        edge_ready=edge.origin_pulls,
     )
-
-if app.jobs:
-    JobRunner(
-        f"{name}-jobs",
-        JobRunnerArgs(
-            host=hosts[0],
-            jobs=tuple(
-                JobSpec(name=job, schedule=spec.schedule, command=spec.command, memory_mb=spec.memory_mb)
-                for job, spec in sorted(app.jobs.items())
-            ),
-            app_image_id=containers[0].released_image,
-            env=app_env_lines,
-            stack=cfg.stack,
-            alert_url=cfg.slack_webhook_url,
-            memory_mb=JOB_RUNNER_MEMORY_MB,
-            after=(containers[0].promote,),
-            volume=volume_mount.volumes("jobs") if volume_mount else (),
-            app_caps=app.capabilities,
-            read_only_root=app.read_only_root,
-        ),
-    )
+)
 
 frontend = None
 if cfg.frontend.hostname:
@@ -306,21 +202,6 @@ if cfg.monitoring.enabled:
         ),
     )
 
-logs = None
-if cfg.logs.enabled:
-    logs = LogShipping(
-        f"{name}-logs",
-        LogShippingArgs(
-            bucket_name=cfg.logs_bucket_name,
-            region=cfg.region,
-            hosts=tuple(hosts),
-            retention_days=cfg.logs.retention_days,
-            image=cfg.logs.image,
-            memory_mb=LOGSHIP_MEMORY_MB,
-            protect=cfg.protect,
-        ),
-    )
-
 backups = None
 if cfg.backups.enabled:
     backups = Backups(
@@ -330,7 +211,7 @@ if cfg.backups.enabled:
             region=cfg.region,
             offsite_bucket_name=cfg.offsite_bucket_name,
             offsite_region=cfg.offsite_region,
-            docker_host=hosts[0],
+            runner=engine.data,
             pg_host=postgres.host,
             pg_port=postgres.port,
             pg_database=postgres.database,
@@ -343,34 +224,21 @@ if cfg.backups.enabled:
             image=cfg.backups.image,
             protect=cfg.protect,
             memory_mb=BACKUP_MEMORY_MB,
-            volume_path=volume_mount.host_path if volume_mount else None,
-            volume_scratch=volume_scratch_dir(cfg.volume_name) if cfg.volume.enabled else None,
             volume_memory_mb=VOLUME_BACKUP_MEMORY_MB,
         ),
     )
 
-# The API lists a reserved IP in a project as do:floatingip:<ip>, whatever URN the resource
-# reports; sending that form keeps the next `pulumi up` from trying to move it (provider
-# issues #1031, #1264).
-front_door = (
-    network.load_balancer.load_balancer_urn
-    if network.load_balancer
-    else pulumi.Output.concat("do:floatingip:", network.reserved_ip.ip_address)
-)
 Project(
     name,
     ProjectArgs(
         environment=cfg.environment,
         description=f"webstack {cfg.stack} for {cfg.domain}",
         resources=(
-            *(d.droplet_urn for d in servers.droplets),
-            *([servers.volume.volume_urn] if servers.volume else []),
-            front_door,
+            *engine.project_resources(),
             *([postgres.cluster.cluster_urn] if postgres.cluster else []),
             *(c.cluster_urn for c in (valkey.clusters if valkey else [])),
             *([backups.bucket.bucket_urn, backups.offsite.bucket_urn] if backups else []),
             *([media.bucket.bucket_urn] if media else []),
-            *([logs.bucket.bucket_urn] if logs else []),
         ),
     ),
 )
@@ -381,13 +249,10 @@ pulumi.export("frontend_url", frontend.url if frontend else None)
 pulumi.export("frontend_project", frontend.project_name if frontend else None)
 pulumi.export("vpc_id", network.vpc.id)
 pulumi.export("public_ip", network.public_ip)
-pulumi.export("front_door", "load balancer" if load_balanced else "reserved IP")
-pulumi.export("droplet_ips", servers.addresses)
-pulumi.export("ssh", [pulumi.Output.concat("ssh deploy@", address) for address in servers.addresses])
-# For `make exec/logs/ssh` (tools/ops.py), all plain: droplet ids (known_hosts file, docker
-# network and label per droplet, in droplet_ips order), the background processes' layout, and
+for key, value in engine.exports().items():
+    pulumi.export(key, value)
+# For `make exec/logs/ssh` (tools/ops.py), all plain: the background processes' layout, and
 # whether a release command (the `migrate` container) runs.
-pulumi.export("droplet_ids", [droplet.id for droplet in servers.droplets])
 # The job runner (`jobs`, first droplet) counts as a singleton process for `make logs`.
 pulumi.export(
     "processes",
@@ -399,7 +264,6 @@ pulumi.export("database_host", postgres.host)
 pulumi.export("valkey_host", valkey.host if valkey else None)
 pulumi.export("backup_bucket", backups.bucket.name if backups else None)
 pulumi.export("media_bucket", media.bucket.name if media else None)
-pulumi.export("logs_bucket", logs.bucket.name if logs else None)
 pulumi.export("backup_endpoint", backups.endpoint if backups else None)
 pulumi.export("backup_offsite_bucket", backups.offsite.name if backups else None)
 pulumi.export("backup_offsite_endpoint", backups.offsite_endpoint if backups else None)

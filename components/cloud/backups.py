@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_digitalocean as do
-import pulumi_docker as docker
 
+from components.cloud.runner import DataRunner, File
 from components.cloud.spaces import bucket_options, scoped_key
-from components.droplets.dockerhost import DockerHost
 
 DUMP_PREFIX = "postgres"
 VOLUME_PREFIX = "volume"
@@ -127,8 +126,8 @@ class BackupsArgs:
     """The off-site copy's bucket; no default (derived from domain and stack)."""
     offsite_region: str
     """Its Spaces region, not `region`; no default (config `backups.offsiteRegion`)."""
-    docker_host: DockerHost
-    """Host that runs the dump container (the first droplet); no default."""
+    runner: DataRunner
+    """Where the dump and the volume archiver run (the engine); no default."""
     pg_host: pulumi.Input[str]
     """Postgres host the dump connects to directly (not through the pool); no default."""
     pg_port: pulumi.Input[int]
@@ -154,10 +153,6 @@ class BackupsArgs:
     """Protect the buckets and never force_destroy them; default False (config `protect`)."""
     memory_mb: int = 256
     """Memory limit of the dump container; default 256 (components/config/sizing.py BACKUP_MEMORY_MB)."""
-    volume_path: str | None = None
-    """The data directory on the droplet's volume to archive under volume/ on `schedule`; default None."""
-    volume_scratch: str | None = None
-    """A directory on the volume, outside volume_path, for the archive before its upload; default None."""
     volume_memory_mb: int = 128
     """Memory limit of the volume archiver; default 128 (VOLUME_BACKUP_MEMORY_MB)."""
 
@@ -192,7 +187,7 @@ class Backups(pulumi.ComponentResource):
         self.endpoint = f"https://{args.region}.digitaloceanspaces.com"
         self.offsite_endpoint = f"https://{args.offsite_region}.digitaloceanspaces.com"
         self.heartbeat_url = heartbeat_url(args.offsite_bucket_name, args.offsite_region)
-        prefixes = (DUMP_PREFIX, VOLUME_PREFIX) if args.volume_path else (DUMP_PREFIX,)
+        prefixes = (DUMP_PREFIX, VOLUME_PREFIX) if args.runner.volume_archived else (DUMP_PREFIX,)
         names = {DUMP_PREFIX: "dumps", VOLUME_PREFIX: "volume"}
         kept = [_expiry(names[p], p, args.retention_days, args.retention_days) for p in prefixes]
         self.bucket = do.SpacesBucket(
@@ -254,19 +249,15 @@ class Backups(pulumi.ComponentResource):
                 f"PGSSLMODE={args.pg_sslmode}",
             ]
         )
-        self._scheduler(
-            args.docker_host, f"{name}-dump", f"{name}-image", args.image, "pg-backup", args.memory_mb, env,
+        args.runner.scheduled(
+            self, f"{name}-dump", f"{name}-image", image=args.image, role="pg-backup", memory_mb=args.memory_mb,
+            env=env,
             # The image's own run.sh would call its backup.sh alone (go-cron is in the image).
             command=["/bin/sh", "-c", f'exec go-cron "$SCHEDULE" /bin/sh {RUN_SCRIPT}'],
-            uploads=[
-                docker.ContainerUploadArgs(file=RUN_SCRIPT, content=render_run_script(prefixes), executable=True),
-                docker.ContainerUploadArgs(file=AWS_CONFIG, content=AWS_CONFIG_TEXT),
-            ],
+            files=[File(RUN_SCRIPT, render_run_script(prefixes), executable=True), File(AWS_CONFIG, AWS_CONFIG_TEXT)],
             caps=DUMP_CAPS,
         )  # fmt: skip
-        if args.volume_path:
-            if not args.volume_scratch:
-                raise ValueError("volume_path needs volume_scratch: the archive must not land on the root disk")
+        if args.runner.volume_archived:
             self._volume_archiver(name, args, key)
         self.register_outputs(
             {
@@ -276,23 +267,6 @@ class Backups(pulumi.ComponentResource):
                 "offsite_endpoint": self.offsite_endpoint,
                 "heartbeat_url": self.heartbeat_url,
             }
-        )
-
-    def _scheduler(
-        self, host: DockerHost, resource: str, image_resource: str, image: str, container: str, memory_mb: int, env,
-        **extra,
-    ) -> None:  # fmt: skip
-        """A container that runs its own schedule, from a pinned image, its env a secret."""
-        pulled = host.image(image_resource, image, self)
-        host.container(
-            resource,
-            parent=self,
-            memory_mb=memory_mb,
-            name=container,
-            image=pulled.image_id,
-            envs=pulumi.Output.secret(env),
-            restart="unless-stopped",
-            **extra,
         )
 
     def _volume_archiver(self, name: str, args: BackupsArgs, key: do.SpacesKey) -> None:
@@ -309,10 +283,8 @@ class Backups(pulumi.ComponentResource):
                 f"AWS_SECRET_ACCESS_KEY={v[1]}",
             ]
         )
-        source = docker.ContainerVolumeArgs(host_path=args.volume_path, container_path="/backup/volume", read_only=True)
-        # The archive is as large as the data: on the volume, never on the droplet's root disk.
-        scratch = docker.ContainerVolumeArgs(host_path=args.volume_scratch, container_path="/tmp")
-        self._scheduler(
-            args.docker_host, f"{name}-volume", f"{name}-volume-image", VOLUME_BACKUP_IMAGE, "volume-backup",
-            args.volume_memory_mb, env, volumes=[source, scratch], caps=VOLUME_BACKUP_CAPS,
+        # The volume read-only, and scratch space for the archive on the volume, never the root disk.
+        args.runner.scheduled(
+            self, f"{name}-volume", f"{name}-volume-image", image=VOLUME_BACKUP_IMAGE, role="volume-backup",
+            memory_mb=args.volume_memory_mb, env=env, caps=VOLUME_BACKUP_CAPS, read_volume=True,
         )  # fmt: skip

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_digitalocean as do
-import pulumi_docker as docker
 
+from components.cloud.runner import DataRunner, TrustedSource
 from components.config.data import VALKEY_IMAGE
-from components.droplets.dockerhost import DockerHost, data_container
 
 BROKER_POLICY = "noeviction"
 CACHE_POLICY = "allkeys-lru"
@@ -19,13 +18,13 @@ CONTAINER_PORT = 6379
 @dataclass(frozen=True, kw_only=True)
 class ValkeyArgs:
     mode: str
-    """`managed` (DigitalOcean cluster) or `container` (on the first app host); default managed."""
+    """`managed` (DigitalOcean cluster) or `container` (run by the engine beside the app); default managed."""
     region: pulumi.Input[str]
     """Region slug; no default (config `region`)."""
     vpc_id: pulumi.Input[str]
     """VPC the clusters live in; no default."""
-    app_tag: pulumi.Input[str]
-    """The only tag the DB firewalls admit; no default."""
+    trusted: tuple[TrustedSource, ...]
+    """What the DB firewalls admit (the engine's app tier), nothing else; no default."""
     version: str = "8"
     """Valkey major version; default 8."""
     size: str = "db-s-1vcpu-1gb"
@@ -38,8 +37,8 @@ class ValkeyArgs:
     """Refuse deletion of the clusters; default False (config `protect`)."""
     tags: tuple[pulumi.Input[str], ...] = ()
     """Extra tags on the clusters; default none."""
-    docker_host: DockerHost | None = None
-    """Container mode only: the host that runs the container; default None."""
+    runner: DataRunner | None = None
+    """Container mode only: where the server runs (the engine); default None."""
     container_image: str = VALKEY_IMAGE
     """Container mode only: pinned image; default valkey/valkey:8.1.9-alpine (by digest)."""
     memory_mb: int = 256
@@ -101,20 +100,19 @@ class Valkey(pulumi.ComponentResource):
         firewall = do.DatabaseFirewall(
             f"{role}-firewall",
             cluster_id=cluster.id,
-            rules=[do.DatabaseFirewallRuleArgs(type="tag", value=args.app_tag)],
+            rules=[do.DatabaseFirewallRuleArgs(type=t.kind, value=t.value) for t in args.trusted],
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.clusters.append(cluster)
         return cluster, pulumi.Output.all(config.id, firewall.id).apply(lambda _: "")
 
     def _container(self, name: str, args: ValkeyArgs) -> None:
-        host = args.docker_host
-        if host is None:
-            raise ValueError("Valkey in container mode needs a docker_host")
-        container, password = data_container(
+        runner = args.runner
+        if runner is None:
+            raise ValueError("Valkey in container mode needs a runner (the engine)")
+        service = runner.service(
             self,
             name,
-            host,
             role="valkey",
             image=args.container_image,
             data_path="/data",
@@ -123,19 +121,13 @@ class Valkey(pulumi.ComponentResource):
             env=lambda pw: [f"VALKEY_PASSWORD={pw}"],
             # The password reaches the server through the environment, never the command line
             # (which `docker inspect` and `ps` show).
-            entrypoints=["sh", "-c"],
-            command=["exec valkey-server " + " ".join(server_args(args.memory_mb))],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD-SHELL", 'valkey-cli -a "$VALKEY_PASSWORD" --no-auth-warning ping | grep -q PONG'],
-                interval="10s",
-                timeout="5s",
-                retries=5,
-            ),
+            shell_command="exec valkey-server " + " ".join(server_args(args.memory_mb)),
+            health='valkey-cli -a "$VALKEY_PASSWORD" --no-auth-warning ping | grep -q PONG',
             # It writes only its data directory (the volume); a scratch /tmp for the shell.
             tmpfs={"/tmp": "rw,nosuid,nodev,noexec"},
         )
-        self.host = container.name  # consumers wait for the container
-        base = pulumi.Output.format("redis://default:{0}@{1}:{2}", password, self.host, CONTAINER_PORT)
+        self.host = service.host  # consumers wait for the service
+        base = pulumi.Output.format("redis://default:{0}@{1}:{2}", service.password, self.host, CONTAINER_PORT)
         self.broker_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/0"))
         self.cache_url = pulumi.Output.secret(base.apply(lambda b: f"{b}/1"))
 

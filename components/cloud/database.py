@@ -1,4 +1,4 @@
-"""Postgres: managed cluster with a connection pool, or a container on the first app host (dev)."""
+"""Postgres: managed cluster with a connection pool, or a service the engine runs beside the app (dev)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_digitalocean as do
-import pulumi_docker as docker
 
+from components.cloud.runner import DataRunner, File, TrustedSource
 from components.config.data import POSTGRES_IMAGE
-from components.droplets.dockerhost import DockerHost, data_container, exit_gate
 
 DB_NAME = "app"
 DB_USER = "app"
@@ -126,10 +125,6 @@ def admin_command(extensions: tuple[str, ...] = (), runtime_role: bool = False) 
     return admin_script(admin_sql(DB_USER, extensions, runtime), owner_sql=runtime_sql(runtime) if runtime else None)
 
 
-def _admin_env(conn: dict) -> str:
-    return admin_env(**conn)
-
-
 @dataclass(frozen=True, kw_only=True)
 class PostgresArgs:
     mode: str
@@ -138,8 +133,8 @@ class PostgresArgs:
     """Region slug of the cluster; no default (config `region`)."""
     vpc_id: pulumi.Input[str]
     """VPC the cluster lives in; no default."""
-    app_tag: pulumi.Input[str]
-    """The only tag the DB firewall admits; no default."""
+    trusted: tuple[TrustedSource, ...]
+    """What the DB firewall admits (the engine's app tier), nothing else; no default."""
     version: str = "17"
     """Postgres major version; default 17."""
     size: str = "db-s-1vcpu-1gb"
@@ -158,8 +153,8 @@ class PostgresArgs:
     """Refuse deletion of the cluster and database; default False (config `protect`)."""
     tags: tuple[pulumi.Input[str], ...] = ()
     """Extra tags on the cluster; default none."""
-    docker_host: DockerHost | None = None
-    """Container mode only: the host that runs the container; default None."""
+    runner: DataRunner | None = None
+    """Where the admin step and, in container mode, the server run (the engine); default None."""
     container_image: str = POSTGRES_IMAGE
     """Container mode only: pinned image; default postgres:17.6-alpine (by digest)."""
     memory_mb: int = 256
@@ -186,7 +181,6 @@ class Postgres(pulumi.ComponentResource):
     password: pulumi.Output[str]
     database: str
     cluster: do.DatabaseCluster | None = None
-    container: docker.Container | None = None
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:database:Postgres", name, None, opts)
@@ -243,14 +237,14 @@ class Postgres(pulumi.ComponentResource):
         firewall = do.DatabaseFirewall(
             f"{name}-firewall",
             cluster_id=self.cluster.id,
-            rules=[do.DatabaseFirewallRuleArgs(type="tag", value=args.app_tag)],
+            rules=[do.DatabaseFirewallRuleArgs(type=t.kind, value=t.value) for t in args.trusted],
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.password = user.password
         # The URLs carry the firewall (and the grant below) as dependencies: a process that
         # gets one can connect.
         reachable = firewall.id.apply(lambda _: "")
-        if args.docker_host is not None:
+        if args.runner is not None:
             admin = pulumi.Output.all(
                 self.cluster.private_host,
                 self.cluster.port,
@@ -285,70 +279,59 @@ class Postgres(pulumi.ComponentResource):
         self, name: str, args: PostgresArgs, conn: pulumi.Output[dict], after: list[pulumi.Resource]
     ) -> pulumi.Output[str]:
         """The admin step (admin_sql: extensions, then schema public for the app user) as a
-        one-shot psql on the first droplet, as the database owner (`conn`: admin_env's
-        arguments); empty text once it exited 0. It is replaced, so it runs again, whenever
-        its command or the connection changes (uploads force a replacement).
+        one-shot psql where the engine runs the app, as the database owner (`conn`: admin_env's
+        arguments); empty text once it exited 0. It runs again whenever its command or the
+        connection changes.
 
-        The owner's password reaches it only in an uploaded file that the script deletes before
-        it connects: the exited container keeps no copy (its config holds no secret), and a
-        failure's output is redacted of it all the same."""
-        host = args.docker_host
-        assert host is not None
-        client = host.image(f"{name}-client", args.container_image, self)
-        grant = host.container(
-            f"{name}-grant",
-            parent=self,
-            memory_mb=128,
-            depends_on=after,
-            name="pg-grant",
-            image=client.image_id,
-            entrypoints=["sh", "-c"],
-            command=[admin_command(args.extensions, args.runtime_role)],
-            uploads=[docker.ContainerUploadArgs(file=ADMIN_FILE, content=pulumi.Output.secret(conn.apply(_admin_env)))],
-            user=ADMIN_USER,
-            caps=(),
-            restart="no",
-            must_run=False,
-            attach=True,
-            logs=True,
-        )
+        The owner's password reaches it only in a file that the script deletes before it
+        connects, and a failure's output is redacted of it all the same."""
+        runner = args.runner
+        assert runner is not None
         secrets = pulumi.Output.secret(
             conn.apply(lambda c: [f"PGPASSWORD={c['password']}", f"OWNER_PGPASSWORD={c.get('owner_password', '')}"])
         )
-        return exit_gate(grant, "the database admin step (extensions, schema grant)", secrets=secrets)
-
-    def _container(self, name: str, args: PostgresArgs) -> None:
-        host = args.docker_host
-        if host is None:
-            raise ValueError("Postgres in container mode needs a docker_host")
-        self.container, password = data_container(
+        return runner.admin_step(
             self,
             name,
-            host,
+            image=args.container_image,
+            command=admin_command(args.extensions, args.runtime_role),
+            credentials=File(ADMIN_FILE, pulumi.Output.secret(conn.apply(lambda c: admin_env(**c)))),
+            user=ADMIN_USER,
+            after=after,
+            secrets=secrets,
+            what="the database admin step (extensions, schema grant)",
+        )
+
+    def _container(self, name: str, args: PostgresArgs) -> None:
+        runner = args.runner
+        if runner is None:
+            raise ValueError("Postgres in container mode needs a runner (the engine)")
+        service = runner.service(
+            self,
+            name,
             role="postgres",
             image=args.container_image,
             data_path="/var/lib/postgresql/data",
             memory_mb=args.memory_mb,
             protect=args.protect,
             env=lambda pw: [f"POSTGRES_DB={DB_NAME}", f"POSTGRES_USER={DB_USER}", f"POSTGRES_PASSWORD={pw}"],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD-SHELL", f"pg_isready -U {DB_USER} -d {DB_NAME}"], interval="10s", timeout="5s", retries=5
-            ),
+            health=f"pg_isready -U {DB_USER} -d {DB_NAME}",
             # The server's socket and lock file (the entrypoint makes the directory the
             # postgres user's), and anything a session spills to temporary files.
             tmpfs={"/var/run/postgresql": "rw,nosuid,nodev,noexec,mode=3777", "/tmp": "rw,nosuid,nodev,noexec"},
         )
         # Reachable only on the host's docker network, which never leaves the droplet: no TLS.
         # The container's user owns the database, so the same admin step runs as it.
+        server, password = service.host, service.password
         url = pulumi.Output.format(
-            "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password, self.container.name, CONTAINER_PORT, DB_NAME
+            "postgresql://{0}:{1}@{2}:{3}/{4}", DB_USER, password, server, CONTAINER_PORT, DB_NAME
         )
-        conn = pulumi.Output.all(self.container.name, password).apply(
+        conn = pulumi.Output.all(server, password).apply(
             lambda v: dict(host=v[0], port=CONTAINER_PORT, user=DB_USER, password=v[1], database=DB_NAME, sslmode=None)
         )
-        ready = self._admin(name, args, conn, [self.container])
+        ready = self._admin(name, args, conn, [service.resource])
         # The container's name (and the admin step) make every consumer wait until it is usable.
-        self.host = pulumi.Output.concat(self.container.name, ready)
+        self.host = pulumi.Output.concat(server, ready)
         self.port = pulumi.Output.from_input(CONTAINER_PORT)
         self.password = password
         self.url = pulumi.Output.secret(pulumi.Output.concat(url, ready))

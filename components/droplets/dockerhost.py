@@ -5,13 +5,12 @@ one way to put an image or a container on that droplet.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from components.config.sizing import SOCKET_PROXY_MEMORY_MB
 from components.render.cloudinit import DOCKER_LOG_OPTS
@@ -263,56 +262,6 @@ class DockerHost(pulumi.ComponentResource):
             ),
             **kwargs,
         )
-
-
-def data_container(
-    owner: pulumi.Resource,
-    name: str,
-    host: DockerHost,
-    *,
-    role: str,
-    image: str,
-    data_path: str,
-    memory_mb: int,
-    protect: bool,
-    env: Callable[[str], list[str]],
-    tmpfs: Mapping[str, str],
-    **container_args,
-) -> tuple[docker.Container, pulumi.Output[str]]:
-    """A data service (dev's Postgres or Valkey) as a container on `host`, children of `owner`.
-
-    A generated password reaches it only through its secret environment (`env(password)`),
-    its data lives in a named volume (protected with the stack), and it is reachable only
-    on the host's docker network under the alias `role`. Its root is read-only (it writes
-    the volume and `tmpfs`), and it keeps only what its entrypoint needs to prepare the data
-    directory and drop to the service's user (ENTRYPOINT_CAPS). Returns the container and
-    the password.
-    """
-    password = random.RandomPassword(
-        f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=owner)
-    )
-    volume = host.volume(f"{name}-data", owner, protect)
-    pulled = host.image(f"{name}-image", image, owner)
-    container = host.container(
-        f"{name}-container",
-        parent=owner,
-        memory_mb=memory_mb,
-        name=f"{name}-{role}",
-        image=pulled.image_id,
-        envs=pulumi.Output.secret(password.result.apply(env)),
-        restart="unless-stopped",
-        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=data_path)],
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[role])],
-        wait=True,
-        # The provider sends a healthcheck at create only (not force-new upstream, not in its
-        # update): a changed probe must replace the container or it never reaches the daemon.
-        replace_on_changes=["healthcheck"],
-        caps=ENTRYPOINT_CAPS,
-        read_only=True,
-        tmpfs=tmpfs,
-        **container_args,
-    )
-    return container, password.result
 
 
 def redact(text: str, env: Sequence[str]) -> str:
