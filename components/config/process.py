@@ -19,7 +19,7 @@ from components.config.base import (
     raise_if,
     whole,
 )
-from components.render.env import PROVIDED_ENV, STACK_VALUES
+from components.config.envnames import PROVIDED_ENV, STACK_VALUES
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 _ENV_NAME = re.compile(whole(ENV_NAME))
