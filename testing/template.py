@@ -27,7 +27,7 @@ import yaml
 from testing.harness import ROOT
 
 LEGACY_MANIFEST = ".pulumi.template.yaml"
-PROJECT, DESCRIPTION = "${PROJECT}", "${DESCRIPTION}"
+PROJECT, DESCRIPTION = "$" + "{PROJECT}", "$" + "{DESCRIPTION}"
 
 
 def repository_files() -> list[str]:
