@@ -3,8 +3,10 @@
 Transcribed from the Pulumi CLI (github.com/pulumi/pulumi at 1b5949891b3c):
 - pkg/cmd/pulumi/templates/project_templates.go `walkFiles`: every file of the repository is
   copied except the `.git` directory and a legacy `.pulumi.template.yaml`; `CopyTemplateFiles`
-  and `transform`: in every text file (no zero byte in its first 8000 bytes) `${PROJECT}` and
-  `${DESCRIPTION}` are replaced by the project's name and description.
+  and `transform`: in every text file (no zero byte in its first 8000 bytes) the placeholders
+  PROJECT and DESCRIPTION, each written as a dollar sign and the word in braces, are replaced by
+  the project's name and description. This file spells them in two pieces so that a project
+  made from the template keeps it intact.
 - pkg/cmd/pulumi/project/newcmd/new.go:307-311: the project's `name` becomes the name the user
   chose and the `template:` section is removed before Pulumi.yaml is saved (`Project.Validate`
   runs on save).
@@ -25,6 +27,7 @@ import yaml
 from testing.harness import ROOT
 
 LEGACY_MANIFEST = ".pulumi.template.yaml"
+PROJECT, DESCRIPTION = "$" + "{PROJECT}", "$" + "{DESCRIPTION}"
 
 
 def repository_files() -> list[str]:
@@ -38,7 +41,7 @@ def _is_binary(data: bytes) -> bool:
 
 
 def _transform(text: str, project: str, description: str) -> str:
-    return text.replace("${PROJECT}", project).replace("${DESCRIPTION}", description)
+    return text.replace(PROJECT, project).replace(DESCRIPTION, description)
 
 
 def prompts() -> dict[str, dict[str, Any]]:
