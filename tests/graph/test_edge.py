@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
+from pathlib import Path
 
 import pytest
 
@@ -238,6 +239,41 @@ EXPECTED = {
 @pytest.mark.parametrize("stack", sorted(EXPECTED))
 def test_exposure_matrix(stack):
     assert exposure(recorded(stack)) == EXPECTED[stack]
+
+
+README_COLUMNS = {
+    "internet": "internet",
+    "Cloudflare": "cloudflare",
+    "other zone": "other zone",
+    "load balancer": "load balancer",
+    "VPC": "vpc",
+    "trusted SSH CIDR": "trusted ssh",
+    "app tag": "app tag",
+}
+
+
+def readme_matrix(text: str) -> dict[str, dict[str, dict[str, bool]]]:
+    """The README's exposure table as {stack: matrix}: a cell is `all`, `no` or stack names."""
+    start = text.index("| port | internet |")
+    lines = text[start:].split("\n\n")[0].splitlines()
+    header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
+    tables: dict[str, dict[str, dict[str, bool]]] = {stack: {} for stack in EXPECTED}
+    for line in lines[2:]:
+        port, *cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        port = {"Postgres": "postgres", "Valkey": "valkey"}.get(port, port)
+        for column, cell in zip(header[1:], cells, strict=True):
+            stacks = set(EXPECTED) if cell == "all" else set() if cell == "no" else set(cell.split(", "))
+            assert stacks <= set(EXPECTED), cell
+            for stack in EXPECTED:
+                tables[stack].setdefault(port, {})[README_COLUMNS[column]] = stack in stacks
+    return tables
+
+
+def test_the_readmes_exposure_table_is_the_computed_one():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert readme_matrix(readme) == EXPECTED
+    opened = readme.replace("| 443 | no | all | no |", "| 443 | no | all | all |")
+    assert opened != readme and readme_matrix(opened) != EXPECTED
 
 
 def test_the_matrix_can_fail():
