@@ -75,3 +75,17 @@ def test_every_output_the_readme_reads_is_exported():
 def test_every_make_target_the_readme_runs_exists(target):
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), target
+
+
+def test_the_readme_says_what_every_spaces_key_the_program_mints_can_do():
+    """Each key the stacks (and the media variant) mint has a row in the README's credential
+    table, under its name in the DigitalOcean account."""
+    runs = [recorded(s) for s in ("dev", "staging", "prod")] + [recorded_with(*VARIANTS[0])]
+    keys = {
+        key.inputs["name"].replace(f"webstack-{run.stack}-", "webstack-<stack>-", 1)
+        for run in runs
+        for key in run.of_type("digitalocean:index/spacesKey:SpacesKey")
+    }
+    assert len(keys) == 4
+    for key in sorted(keys):
+        assert re.search(rf"^\| [^|]*`{re.escape(key)}`\) \| [^|]+ \| [^|]*only", README, re.MULTILINE), key
