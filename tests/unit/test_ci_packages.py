@@ -9,6 +9,7 @@ every Debian system (Essential or Priority: required)."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from tests.behaviour.test_workflows import _ci_run_packages
@@ -22,6 +23,7 @@ COMES_WITH = {
 IN_EVERY_SYSTEM = {"dash", "apt"}  # dash: Essential: yes; apt: Priority: required
 
 
+@functools.cache
 def required_packages(root: Path = ROOT) -> dict[str, set[str]]:
     """Package -> the programs the tests `require` from it (every call with literal arguments)."""
     found: dict[str, set[str]] = {}
