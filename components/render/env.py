@@ -9,15 +9,29 @@ that would shadow one of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
 
 import pulumi
 
+# The stack's connection URLs, each also offered in parts (`databaseHost`, `brokerPassword`,
+# ...) for apps that read DB_HOST, DB_PASSWORD and the like instead of a URL.
+URL_VALUES: tuple[str, ...] = ("databaseUrl", "directDatabaseUrl", "brokerUrl", "cacheUrl")
+URL_PARTS: tuple[str, ...] = ("Host", "Port", "Name", "User", "Password", "Sslmode")
+# The parts carrying a credential (secret like the URL they come from; every part is, and the
+# whole env is, but these are the ones that must be).
+SECRET_PARTS: tuple[str, ...] = ("Password",)
+
+
+def part_names(url_value: str) -> tuple[str, ...]:
+    """`databaseUrl` -> databaseHost, databasePort, ..., databaseSslmode."""
+    stem = url_value.removesuffix("Url")
+    return tuple(stem + part for part in URL_PARTS)
+
+
 # The stack's own values an app can receive, by the name `app.envAliases` uses for them.
 STACK_VALUES: tuple[str, ...] = (
-    "databaseUrl",
-    "directDatabaseUrl",
-    "brokerUrl",
-    "cacheUrl",
+    *URL_VALUES,
+    *(name for url in URL_VALUES for name in part_names(url)),
     "mediaBucket",
     "mediaEndpoint",
     "mediaRegion",
@@ -25,6 +39,10 @@ STACK_VALUES: tuple[str, ...] = (
     "mediaSecretAccessKey",
     "mediaPublicUrl",
     "mediaDefaultAcl",
+    "mediaHostname",
+    "port",
+    "workers",
+    "threads",
 )
 # Names the stack sets itself, and which of its values each carries (Valkey's and the media
 # bucket's only when they exist).
@@ -42,6 +60,42 @@ DEFAULT_NAMES: dict[str, str] = {
     "MEDIA_DEFAULT_ACL": "mediaDefaultAcl",
 }
 PROVIDED_ENV: tuple[str, ...] = (*DEFAULT_NAMES, "WEB_CONCURRENCY")
+# PORT is the stack's too (app.port, the convention of most platforms and servers: Next.js,
+# Express, Rails' puma.rb, Go apps), but `app.env` may spell it out with the same value.
+PORT_NAME = "PORT"
+_DEFAULT_PORTS = {"postgresql": "5432", "postgres": "5432", "redis": "6379", "rediss": "6379"}
+
+
+def url_parts(url: str) -> dict[str, str]:
+    """The parts of a connection URL by URL_PARTS name: host, port, name (the database, or a
+    Redis database number), user, password (percent-decoded) and sslmode (libpq's word:
+    `require` for `?sslmode=require` or a rediss:// URL, else `disable`)."""
+    split = urlsplit(url)
+    query = dict(q.split("=", 1) for q in split.query.split("&") if "=" in q)
+    tls = "require" if split.scheme == "rediss" else query.get("sslmode", "disable")
+    return {
+        "Host": split.hostname or "",
+        "Port": str(split.port) if split.port else _DEFAULT_PORTS.get(split.scheme, ""),
+        "Name": unquote(split.path.lstrip("/")),
+        "User": unquote(split.username or ""),
+        "Password": unquote(split.password or ""),
+        "Sslmode": tls,
+    }
+
+
+def with_url_parts(values: Mapping[str, pulumi.Input[str] | None]) -> dict[str, pulumi.Input[str] | None]:
+    """`values` plus each URL's parts (None where the URL is). A part comes out of its URL
+    with the URL's secrecy, and the password is made secret whatever the URL was."""
+    out = dict(values)
+    for url_value in URL_VALUES:
+        url = values.get(url_value)
+        for part, name in zip(URL_PARTS, part_names(url_value), strict=True):
+            if url is None:
+                out[name] = None
+                continue
+            value = pulumi.Output.from_input(url).apply(lambda u, p=part: url_parts(u)[p])
+            out[name] = pulumi.Output.secret(value) if part in SECRET_PARTS else value
+    return out
 
 
 def app_env(
@@ -51,19 +105,24 @@ def app_env(
     aliases: Mapping[str, str] = {},
     secrets: Mapping[str, pulumi.Input[str]],
     web_workers: int,
+    port: int | None = None,
 ) -> pulumi.Output[list[str]]:
     """`KEY=value` lines for a container, secret as a whole because URLs and secrets are.
 
     `values` maps each STACK_VALUES name to its Output (None where the stack has none, e.g.
-    no Valkey). Sorted so an unchanged config renders the same list and replaces nothing.
-    gunicorn reads WEB_CONCURRENCY as its worker count.
+    no Valkey); the URL parts are derived here. Sorted so an unchanged config renders the
+    same list and replaces nothing. gunicorn reads WEB_CONCURRENCY as its worker count; PORT
+    is `port` (app.port) when given.
     """
+    values = with_url_parts(values)
     env: dict[str, pulumi.Input[str]] = dict(plain)
     env.update(secrets)
     for name, value_name in {**DEFAULT_NAMES, **aliases}.items():
         if values.get(value_name) is not None:
             env[name] = values[value_name]
     env["WEB_CONCURRENCY"] = str(web_workers)
+    if port is not None:
+        env[PORT_NAME] = str(port)
     names = sorted(env)
     return pulumi.Output.secret(
         pulumi.Output.all(*[env[n] for n in names]).apply(
