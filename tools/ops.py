@@ -250,9 +250,9 @@ def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_
             'chmod 600 "$envfile"',
             'docker inspect --format \'{{json .Config.Env}}\' "$src" > "$envfile"',
             f'echo "webstack exec: droplet-{droplet.index}, image and env of $src" >&2',
-            shlex.join(["python3", "-c", ENV_SPLIT, "$envfile"]).replace("'$envfile'", '"$envfile"')
-            + " "
-            + shlex.join(["docker", "run", "--rm", "-it" if tty else "-i", "--network", droplet.network, "--env-file"])
+            f"envsplit={shlex.quote(ENV_SPLIT)}",
+            'python3 -c "$envsplit" "$envfile" \\',
+            shlex.join(["docker", "run", "--rm", "-it" if tty else "-i", "--network", droplet.network, "--env-file"])
             + ' "$envfile" --volumes-from "$src" "$image" '
             + shlex.join(command),
         ]
