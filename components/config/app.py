@@ -82,7 +82,7 @@ def listen_addresses(cmd: tuple[str, ...]) -> list[tuple[str, str | None, int]]:
         value = inline if eq else None
         if not eq and word.startswith(("-b", "-p")) and len(word) > 2 and not word.startswith("--"):
             flag, value = word[:2], word[2:]
-        if value is None and i + 1 < len(words) and flag in (*_ADDRESS_FLAGS, *_PORT_FLAGS):
+        if value is None and i + 1 < len(words) and flag in (*_ADDRESS_FLAGS, *_PORT_FLAGS, "--host"):
             value = words[i + 1]
         if flag == "-p" and program in _P_IS_PID:
             continue

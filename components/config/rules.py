@@ -47,6 +47,10 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
         for name, value in sorted(cfg.app.env_aliases.items()):
             if value.startswith("media"):
                 bad.append(problem(f"app.envAliases.{name}", value, "a non-media value while media.enabled is false"))
+    elif not cfg.media.public_hostname:
+        for name, value in sorted(cfg.app.env_aliases.items()):
+            if value in ("mediaPublicUrl", "mediaHostname"):
+                bad.append(problem(f"app.envAliases.{name}", value, "a value that exists: set media.publicHostname"))
     if cfg.valkey.mode == "none":
         for name, value in sorted(cfg.app.env_aliases.items()):
             if value.startswith(("broker", "cache")):
