@@ -96,7 +96,7 @@ def listen_addresses(cmd: tuple[str, ...]) -> list[tuple[str, str | None, int]]:
             found.append((word, m[1], int(m[2])))
     if _is_uvicorn(words) and "--host" not in {w.partition("=")[0] for w in words}:
         # uvicorn's own default host is 127.0.0.1 (uvicorn/config.py: host="127.0.0.1").
-        found.append(("uvicorn without --host", "127.0.0.1", 0))
+        found.append(("uvicorn's default host 127.0.0.1 (add --host 0.0.0.0)", "127.0.0.1", 0))
     return found
 
 
