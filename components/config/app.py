@@ -106,17 +106,29 @@ def _is_uvicorn(words: list[str]) -> bool:
 
 
 SECRET_ALPHABETS = ("alphanumeric", "base64", "hex", "urlsafe")
+# The policy pack's floor for a RandomPassword (policy/rules/secrets.py random-password-length).
+MIN_SECRET_CHARACTERS = 32
 
 
 class GeneratedSecret(Section):
-    length: Annotated[int, Field(ge=16, le=512)] = 64
-    """Characters (hex, alphanumeric, urlsafe), or for base64 the random bytes it encodes (32:
-    44 characters with padding)."""
+    length: Annotated[int, Field(ge=24, le=512)] = 64
+    """Characters (hex, alphanumeric, urlsafe: at least 32, the policy pack's
+    random-password-length), or for base64 the random bytes it encodes (at least 24; 32: 44
+    characters with padding)."""
     alphabet: choice(*SECRET_ALPHABETS) = "urlsafe"
     """hex: 0-9a-f; alphanumeric: A-Za-z0-9; urlsafe: those and - _; base64: standard base64
     (RFC 4648 section 4) of `length` random bytes."""
     rotation: Annotated[int, Field(ge=1), Allowed("an integer >= 1")] = 1
     """Rotation counter: bump it to regenerate this secret only."""
+
+    @model_validator(mode="after")
+    def _long_enough(self) -> GeneratedSecret:
+        if self.alphabet != "base64" and self.length < MIN_SECRET_CHARACTERS:
+            raise ValueError(
+                f"at least {MIN_SECRET_CHARACTERS} characters long for {self.alphabet}, not {self.length} "
+                "(the policy pack's minimum; base64: at least 24 bytes)"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
