@@ -16,7 +16,9 @@ exactly as `pulumi up` trusts it.
 
 No secret passes through this process: `exec` sends a short script to the first droplet
 that copies the env of a container already there (`migrate`, which holds the release env,
-or the current `web-*`) into a mode-0600 file, `docker run --env-file`s it and deletes it.
+or the current `web-*`) into a mode-0600 file, `docker run --env-file`s it and deletes it;
+a value of several lines (a PEM key), which an env file cannot hold, goes to `docker run`
+through its own environment (`-e NAME`, no value on the command line).
 The script itself holds container names, the droplet id and the command, nothing else.
 """
 
@@ -194,13 +196,37 @@ def _names(droplet: Droplet, *, running: bool = False) -> str:
     return f"docker ps {which} --filter {shlex.quote(f'label={DROPLET_LABEL}={droplet.id}')} --format '{{{{.Names}}}}'"
 
 
+# Run on the droplet between `docker inspect` and `docker run` (python3 is there: cloud-init
+# installs python3-systemd, components/render/cloudinit.py): rewrite the JSON env list at
+# argv[1] as an env file of its one-line entries, and start `docker run` (argv[2:]) with each
+# entry of several lines in its own environment and a bare `-e NAME` after `--env-file FILE`,
+# which docker reads from there (docs.docker.com/reference/cli/docker/container/run/#env).
+ENV_SPLIT = """import json, os, sys
+path, argv = sys.argv[1], sys.argv[2:]
+with open(path) as f:
+    entries = json.load(f) or []
+multi = {}
+with open(path, "w") as f:
+    for entry in entries:
+        name, _, value = entry.partition("=")
+        if "\\n" in value or "\\r" in value:
+            multi[name] = value
+        else:
+            f.write(entry + "\\n")
+at = argv.index("--env-file") + 2
+argv[at:at] = [word for name in multi for word in ("-e", name)]
+os.execvpe(argv[0], argv, {**os.environ, **multi})
+"""
+
+
 def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_command: bool) -> str:
     """Shell run on the first droplet: the one-off `command` from the app image with the env of
     `migrate` (the release env: direct DATABASE_URL) or, without a release command, of the
     running web container. The env goes from `docker inspect` into a mode-0600 file and from
-    there to `docker run --env-file`; it never reaches an argument, the terminal or this
-    process, and the file is removed when the script ends (normally or on a signal). The
-    command also gets that container's mounts (`--volumes-from`): the volume, where it has it."""
+    there to `docker run --env-file`, a value of several lines through the environment of
+    `docker run` (ENV_SPLIT); it never reaches an argument, the terminal or this process, and
+    the file is removed when the script ends (normally or on a signal). The command also gets
+    that container's mounts (`--volumes-from`): the volume, where it has it."""
     if release_command:  # exited after the release: inspect reads it all the same
         source, pattern, ps, where = RELEASE, RELEASE, _names(droplet), "the release command"
     else:  # during a release two may run: the newest, the new release
@@ -222,8 +248,10 @@ def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_
             "trap 'exit 143' TERM",
             "envfile=$(umask 077 && mktemp)",
             'chmod 600 "$envfile"',
-            'docker inspect --format \'{{range .Config.Env}}{{println .}}{{end}}\' "$src" > "$envfile"',
+            'docker inspect --format \'{{json .Config.Env}}\' "$src" > "$envfile"',
             f'echo "webstack exec: droplet-{droplet.index}, image and env of $src" >&2',
+            f"envsplit={shlex.quote(ENV_SPLIT)}",
+            'python3 -c "$envsplit" "$envfile" \\',
             shlex.join(["docker", "run", "--rm", "-it" if tty else "-i", "--network", droplet.network, "--env-file"])
             + ' "$envfile" --volumes-from "$src" "$image" '
             + shlex.join(command),

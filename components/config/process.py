@@ -21,7 +21,9 @@ from components.config.base import (
 )
 from components.config.envnames import PROVIDED_ENV, STACK_VALUES
 
-ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+# POSIX-portable names (IEEE Std 1003.1, Base Definitions 8.1: "letters, digits and the
+# underscore, not beginning with a digit"), in either case: apps write `LISTMONK_app__address`.
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _ENV_NAME = re.compile(whole(ENV_NAME))
 PROCESS_NAME = r"^[a-z][a-z0-9-]{0,30}$"
 _PROCESS_NAME = re.compile(whole(PROCESS_NAME))
@@ -44,7 +46,13 @@ def _process_name(name: str) -> str:
     return name
 
 
-EnvName = Annotated[str, AfterValidator(_env_name)]
+# The pattern also reaches the JSON Schema (propertyNames), so editors flag what the program refuses.
+EnvName = Annotated[
+    str,
+    Field(pattern=whole(ENV_NAME)),
+    Allowed("a POSIX-portable name: letters, digits and _, not starting with a digit"),
+    AfterValidator(_env_name),
+]
 # The CLI hands env values as it read them from YAML, where an unquoted 012345 is the number
 # 5349 (octal), 1.10 is 1.1 and true, null and 0x1F are not text at all: a value that is not a
 # string is refused rather than turned back into text the user never wrote.
@@ -59,7 +67,15 @@ EnvValue = Annotated[
     ),
 ]
 ProcessName = Annotated[str, AfterValidator(_process_name)]
-StackValue = choice(*STACK_VALUES)
+StackValue = Annotated[
+    choice(*STACK_VALUES),
+    Allowed(
+        "a stack value: databaseUrl, directDatabaseUrl, brokerUrl or cacheUrl, or one of their parts (databaseHost, "
+        "-Port, -Name, -User, -Password, -Sslmode, and so on), a media value (mediaBucket, mediaEndpoint, mediaRegion, "
+        "mediaAccessKeyId, mediaSecretAccessKey, mediaPublicUrl, mediaHostname, mediaDefaultAcl), "
+        "port, workers or threads"
+    ),
+]
 Seconds = Annotated[int, Field(ge=0, le=3600)]
 
 
@@ -74,6 +90,10 @@ class Process(Section):
     """Run on the first droplet only, like a scheduler (Celery beat): two would fire every job twice."""
     connections: Annotated[int, Field(ge=0, le=256)] = 1
     """Database connections each container opens at most (Celery: its concurrency); for the pool sizing."""
+    threads: Annotated[int, Field(ge=1, le=256)] = 1
+    """Threads each container runs (Sidekiq: its concurrency), each holding its own database
+    connection: the sizing counts the larger of connections and threads; the stack value
+    `threads` carries it to this process's containers (envAliases, e.g. RAILS_MAX_THREADS: threads)."""
     stop_seconds: Seconds = 30
     """Grace between SIGTERM and SIGKILL when the container is replaced (finish the task at hand)."""
 

@@ -45,12 +45,33 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
         for name, value in sorted(cfg.app.env_aliases.items()):
             if value.startswith("media"):
                 bad.append(problem(f"app.envAliases.{name}", value, "a non-media value while media.enabled is false"))
+    elif not cfg.media.public_hostname:
+        for name, value in sorted(cfg.app.env_aliases.items()):
+            if value in ("mediaPublicUrl", "mediaHostname"):
+                bad.append(problem(f"app.envAliases.{name}", value, "a value that exists: set media.publicHostname"))
     if cfg.valkey.mode == "none":
         for name, value in sorted(cfg.app.env_aliases.items()):
-            if value in ("brokerUrl", "cacheUrl"):
+            if value.startswith(("broker", "cache")):
+                why = "a value other than broker* and cache* with valkey.mode none"
+                bad.append(problem(f"app.envAliases.{name}", value, why))
+    if cfg.database.mode == "none":
+        for name, value in sorted(cfg.app.env_aliases.items()):
+            if value.startswith(("database", "directDatabase")):
                 bad.append(
-                    problem(f"app.envAliases.{name}", value, "databaseUrl or directDatabaseUrl with valkey.mode none")
+                    problem(
+                        f"app.envAliases.{name}",
+                        value,
+                        "a value other than database* and directDatabase* with database.mode none",
+                    )
                 )
+        if cfg.backups.enabled and not cfg.volume.enabled:
+            bad.append(
+                problem(
+                    "backups.enabled",
+                    True,
+                    "false with database.mode none and no volume (nothing to back up), or set volume.enabled",
+                )
+            )
     secret_leaves = [f"app.secretEnv.{n}" for n in cfg.app.secret_env]
     secret_leaves += ["app.registry.password"] if cfg.app.registry and cfg.app.registry.password else []
     secret_leaves += [f"secretEnv.{n}" for n in cfg.secret_env]

@@ -90,11 +90,16 @@ inspect)
     [ -f "$d/image/$last" ] || { echo "Error: No such object: $last" >&2; exit 1; }
     case "$2" in
     '{{.Image}}') cat "$d/image/$last" ;;
-    '{{range .Config.Env}}{{println .}}{{end}}') cat "$d/env/$last" ;;
+    '{{json .Config.Env}}') cat "$d/env/$last" ;;
     *) echo "fake docker: unknown format $2" >&2; exit 3 ;;
     esac ;;
 run)
-    prev=; for a in "$@"; do [ "$prev" = --env-file ] && f=$a; prev=$a; done
+    prev=; for a in "$@"; do
+        [ "$prev" = --env-file ] && f=$a
+        # A bare -e NAME: docker takes the value from its own environment.
+        [ "$prev" = -e ] && printenv "$a" > "$here/env-from-environment-$a"
+        prev=$a
+    done
     printf '%s\n' "$f" > "$here/env-file-path"
     stat -c '%a %u' "$f" > "$here/env-file-mode"
     cp "$f" "$here/env-file-content"
@@ -182,7 +187,7 @@ class World:
             (d / "ps-running").write_text("".join(f"{c['name']}\n" for c in newest_first if c["running"]))
             for c in containers:
                 (d / "image" / c["name"]).write_text(c["image"] + "\n")
-                (d / "env" / c["name"]).write_text("".join(line + "\n" for line in c["env"]))
+                (d / "env" / c["name"]).write_text(json.dumps(c["env"]))
 
     def set_outputs(self, outputs: dict) -> None:
         (self.root / "outputs.json").write_text(json.dumps(outputs))
@@ -320,6 +325,33 @@ def test_exec_hands_the_release_env_to_the_container_through_a_private_file(worl
     ]  # fmt: skip
     assert out.startswith("fake container ran: ") and out.rstrip().endswith(" ".join(COMMAND))
     assert "image and env of migrate" in err
+    w.assert_no_secret(out, err)
+
+
+def test_exec_carries_a_multi_line_secret_intact_without_it_reaching_an_argument(world, capfd, monkeypatch):
+    # A PEM key (SAML, JWT signing) as an app gets it in its env: an env file cannot hold it,
+    # so it reaches `docker run` through its environment, byte for byte.
+    w = world("prod")
+    body = harness.fake_secret("pem", length=64)
+    pem = f"-----BEGIN PRIVATE KEY-----\n{body}\n{body[::-1]}\n-----END PRIVATE KEY-----\n"
+    state = _droplets(w.run)
+    for containers in state.values():
+        for c in containers:
+            if c["name"] == "migrate":
+                c["env"] = [*c["env"], f"SAML_PRIVATE_KEY={pem}", "ONE_LINE=a=b c"]
+    w.set_droplets(state)
+    w.secrets |= {body, body[::-1]}
+    monkeypatch.setenv("FAKE_SSH", "run")
+    assert ops.main(["exec", "--stack", "prod", "--", *COMMAND]) == 0
+    out, err = capfd.readouterr()
+    # printenv adds one line break of its own.
+    assert (w.root / "env-from-environment-SAML_PRIVATE_KEY").read_text() == pem + "\n"
+    seen = w.env_file_seen()
+    assert "ONE_LINE=a=b c" in seen["env"] and not any("PRIVATE KEY" in line for line in seen["env"])
+    (run_call,) = [c for c in w.calls("docker") if c["argv"][0] == "run"]
+    at = run_call["argv"].index("--env-file")
+    assert run_call["argv"][at + 2 : at + 4] == ["-e", "SAML_PRIVATE_KEY"]
+    assert not os.path.exists(seen["path"])
     w.assert_no_secret(out, err)
 
 

@@ -23,6 +23,7 @@ from tests.conftest import STACKS, recorded, recorded_with
 from tests.graph.test_domain_records import PROD as DOMAIN_FEATURES
 from tests.graph.test_logship import LOGS
 from tests.graph.test_media import PUBLIC as PUBLIC_MEDIA
+from tests.graph.test_real_apps import SQLITE
 from tests.graph.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
 from tests.graph.test_volume import ON as VOLUME_ON
 from tests.graph.test_volume import PROD_SINGLE, SINGLE
@@ -101,6 +102,19 @@ PARTS = {
         {"database.extensions": ["uuid-ossp", "pgcrypto", "citext"]},
         "test_containers.py extensions: the admin container's script",
     ),
+    "secret-alphabets": Part(
+        "dev",
+        {
+            "app.generatedSecrets": {
+                "SECRET_KEY": 1,
+                "HEX_KEY": {"length": 64, "alphabet": "hex"},
+                "ALNUM_KEY": {"length": 32, "alphabet": "alphanumeric", "rotation": 2},
+                "B64_KEY": {"length": 32, "alphabet": "base64"},
+            }
+        },
+        "test_real_apps.py secrets in format: RandomPassword with upper, lower and numeric off (hex), "
+        "special off (alphanumeric), other specials (base64)",
+    ),
     "monitoring": Part(
         "dev",
         {"monitoring.enabled": True, "alertEmails": ["dev@example.com"]},
@@ -142,6 +156,13 @@ PARTS = {
         {**SINGLE, "volume": VOLUME_ON},
         "test_volume.py: a disposable Volume, the droplet's volumeIds, the read-only volume-backup "
         "container and the bucket's expire-volume lifecycle rule",
+        alone=True,
+    ),
+    "no-database": Part(
+        "staging",
+        SQLITE,
+        "test_real_apps.py database.mode none: no database, the backup container without a dump, "
+        "the bucket's volume rule alone",
         alone=True,
     ),
     "protected-volume": Part(
