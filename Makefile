@@ -139,7 +139,7 @@ clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
 
 # Operations on a deployed stack (tools/ops.py, docs/operations.md). They read
-# `pulumi stack output` (never --show-secrets) and reach the droplets over ssh as deploy:
+# the stack outputs through the Automation API (tools/stackapi.py, never --show-secrets) and reach the droplets over ssh as deploy:
 #   make exec STACK=prod CMD="python manage.py createsuperuser"   # release env, first droplet
 #   make logs STACK=prod PROCESS=web                               # every droplet running it
 #   make ssh STACK=prod DROPLET=1

@@ -8,8 +8,9 @@
 (`make exec/logs/ssh`, docs/operations.md.) Every command adds `--dry-run`: print the ssh
 command lines instead of running them.
 
-What they know about the stack comes from `pulumi stack output --json` (never
-`--show-secrets`): droplet_ips, droplet_ids, processes, release_command, all plain. They
+What they know about the stack comes from its outputs, read through Pulumi's Automation
+API (tools/stackapi.py; never with `--show-secrets`): droplet_ips, droplet_ids, processes,
+release_command, all plain. They
 reach a droplet as `deploy` over ssh with the docker provider's own options (per-droplet
 known_hosts file, StrictHostKeyChecking=accept-new), so a host key is trusted per droplet
 exactly as `pulumi up` trusts it.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import re
 import shlex
 import subprocess
@@ -34,11 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components.droplets.dockerhost import DEPLOY_USER, DROPLET_LABEL, NETWORK_PREFIX, ssh_opts
+from tools import stackapi
 
-PULUMI = "pulumi"
 SSH = "ssh"
 # What `pulumi stack output --json` prints for a secret output without --show-secrets.
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = stackapi.SECRET_PLACEHOLDER
 # The stack's own containers on every droplet (components/droplets/containers.py): web is named per
 # release (`web-<RandomId hex>`), proxy and probe have fixed names.
 WEB_PATTERN = "web-[0-9a-f]+"
@@ -87,24 +87,11 @@ class Stack:
 
 
 def stack_outputs(stack: str) -> dict:
-    """`pulumi stack output --json --stack <stack>`: secret outputs read as "[secret]"."""
-    argv = [PULUMI, "stack", "output", "--json", "--stack", stack]
+    """The stack's outputs through the Automation API (tools/stackapi.py): secret ones as "[secret]"."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise OpsError(
-            f"`{PULUMI}` is not on PATH: install the Pulumi CLI and log in (README, Running it for real)"
-        ) from None
-    if done.returncode != 0:
-        said = done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}"
-        raise OpsError(f"`{shlex.join(argv)}` failed: {said}")
-    try:
-        outputs = json.loads(done.stdout or "null")
-    except json.JSONDecodeError as exc:
-        raise OpsError(f"`{shlex.join(argv)}` did not print JSON ({exc})") from None
-    if not isinstance(outputs, dict):
-        raise OpsError(f"`{shlex.join(argv)}` printed no outputs: has stack {stack} been deployed (`pulumi up`)?")
-    return outputs
+        return stackapi.outputs(stack)
+    except stackapi.StackApiError as exc:
+        raise OpsError(str(exc)) from None
 
 
 def _need(outputs: dict, stack: str, key: str, what: str):

@@ -1,8 +1,10 @@
 """`make exec/logs/ssh` (tools/ops.py) against a stack built from a real recording.
 
 Fakes on PATH stand in for the outside world, each faithful where it matters:
-- `pulumi stack output --json` prints the recording's exports, secret ones as "[secret]"
-  (and, like the real CLI, in plain text with --show-secrets: using it would show here);
+- `pulumi`, the CLI that Pulumi's Automation API runs (tools/stackapi.py selects the stack
+  through `pulumi.automation.select_stack`): `version`, `stack select`, and `stack output
+  --json` printing the recording's exports, secret ones as "[secret]" (and, like the real CLI,
+  in plain text with --show-secrets: using it would show here);
 - `ssh` logs its arguments and either stops there (record) or, like sshd, runs the remote
   command with bash in a session of its own on "the droplet" (run);
 - `docker` answers `ps`, `inspect`, `run` and `logs` from the containers the recording put
@@ -57,7 +59,10 @@ printf '%s\\036' "$record" >> "$here/calls.log"
 """
 
 FAKE_PULUMI = r"""
+[ "$1" = --non-interactive ] && shift
+[ "$1" = version ] && { echo v3.272.0; exit 0; }
 if [ -n "${FAKE_PULUMI_FAIL:-}" ]; then echo "error: no stack named 'nope' found" >&2; exit 255; fi
+[ "$1 $2" = "stack select" ] && exit 0
 for a in "$@"; do [ "$a" = --show-secrets ] && exec cat "$here/outputs-plain.json"; done
 exec cat "$here/outputs.json"
 """
@@ -254,7 +259,13 @@ def test_exec_runs_once_on_the_first_droplet_with_rm_as_deploy(world, stack, cap
     script = call["argv"][-1]
     assert "docker run --rm -i --network " + f"webstack-{w.ids[0]}" in script
     assert script.rstrip("'").endswith(" ".join(COMMAND))
-    assert [c["argv"] for c in w.calls("pulumi")] == [["stack", "output", "--json", "--stack", stack]]
+    # Through the Automation API: its version check, `stack select`, then the outputs without
+    # --show-secrets.
+    assert [c["argv"] for c in w.calls("pulumi")] == [
+        ["version"],
+        ["--non-interactive", "stack", "select", "--stack", stack],
+        ["--non-interactive", "stack", "output", "--json", "--stack", stack],
+    ]
     w.assert_no_secret(*capfd.readouterr())
 
 
@@ -539,13 +550,13 @@ def test_pulumi_failing_or_absent_is_a_clear_error(world, capsys, monkeypatch):
     w = world("prod")
     monkeypatch.setenv("FAKE_PULUMI_FAIL", "1")
     assert ops.main(["ssh", "--stack", "nope"]) == 2
-    assert "pulumi stack output --json --stack nope` failed: error: no stack named" in capsys.readouterr().err
-    monkeypatch.setattr(ops, "PULUMI", "pulumi-not-installed")
+    assert "no stack named 'nope' in this backend: `pulumi stack ls` lists them" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", "/nonexistent")
     assert ops.main(["ssh", "--stack", "prod"]) == 2
-    assert "is not on PATH" in capsys.readouterr().err
+    assert "the `pulumi` CLI is not on PATH" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", w.env["PATH"])
     w.set_outputs({**_masked(w.run), "droplet_ids": "[secret]"})
     monkeypatch.delenv("FAKE_PULUMI_FAIL")
-    monkeypatch.setattr(ops, "PULUMI", "pulumi")
     assert ops.main(["ssh", "--stack", "prod"]) == 2
     assert "`droplet_ids` is a secret" in capsys.readouterr().err
 
