@@ -161,3 +161,17 @@ logs: $(BIN)/.installed
 
 ssh: $(BIN)/.installed
 	@$(BIN)/python -m tools.ops ssh --stack '$(STACK)' --droplet '$(or $(DROPLET),0)' $(ARGS)
+
+# Operator's commands on Pulumi's Automation API (tools/stackapi.py; README "Operating a stack"):
+#   make rollback STACK=prod [ARGS="--to 41 | --list | --dry-run | --yes"]
+#   make doctor STACK=prod
+#   make refresh-prices            # DIGITALOCEAN_TOKEN: rewrites tools/data/prices.yaml
+.PHONY: rollback doctor refresh-prices
+rollback: $(BIN)/.installed
+	@$(BIN)/python -m tools.rollback --stack '$(STACK)' $(ARGS)
+
+doctor: $(BIN)/.installed
+	@$(BIN)/python -m tools.doctor --stack '$(STACK)' $(ARGS)
+
+refresh-prices: $(BIN)/.installed
+	@$(BIN)/python -m tools.refresh_prices $(ARGS)
