@@ -182,3 +182,14 @@ def preview_refresh(stack: str, *, on_output: Callable[[str], None]) -> dict[str
     except auto.CommandError as exc:
         raise StackApiError(f"`pulumi refresh --preview-only` of stack {stack!r} failed: {_said(exc)}") from None
     return dict(done.change_summary)
+
+
+def secret_config(stack: str, path: str) -> str | None:
+    """One config value, decrypted (`pulumi config get --path`); None where unset. For a check
+    that must use it (doctor's registry pull); the caller prints none of it."""
+    auto = _auto()
+    selected = _select(stack)
+    try:
+        return selected.get_config(path, path=True).value
+    except auto.CommandError:
+        return None
