@@ -455,7 +455,7 @@ def test_logs_of_a_process_with_several_containers_per_droplet(world, capfd, mon
     assert _expected(run, "worker") == {0: {"worker-1", "worker-2"}, 1: {"worker-1", "worker-2"}}
     assert all("--tail 5" in c["argv"][-1] and "--follow" not in c["argv"][-1] for c in w.calls("ssh"))
     assert ops.main(["logs", "--stack", "staging", "--process", "migrate"]) == 2  # no release command here
-    assert "its processes: web, proxy, probe, beat, worker" in capfd.readouterr().err
+    assert "its processes: web, proxy, probe, pg-grant, beat, worker" in capfd.readouterr().err
 
 
 def test_following_stops_on_the_droplet_when_the_operator_goes_away(world, monkeypatch):
@@ -496,7 +496,7 @@ def _alive(pid: int) -> bool:
 def test_logs_refuse_an_unknown_process_naming_the_known_ones(world, capsys):
     world("prod")
     assert ops.main(["logs", "--stack", "prod", "--process", "celery"]) == 2
-    known = "web, proxy, probe, migrate, beat, jobs, worker"
+    known = "web, proxy, probe, migrate, pg-grant, beat, jobs, worker"
     assert f"no process 'celery'; its processes: {known}" in capsys.readouterr().err
     assert ops.main(["logs", "--stack", "prod", "--process", ""]) == 2
     assert "PROCESS=web" in capsys.readouterr().err
@@ -618,3 +618,30 @@ def test_make_targets_pass_the_command_intact_and_refuse_words_after_dashes(worl
         ["-m", "tools.ops", "logs", "--stack", "prod", "--process", "beat", "--tail", "5"],
         ["-m", "tools.ops", "ssh", "--stack", "prod", "--droplet", "1", "--tail", "5"],
     ]
+
+
+def test_logs_wait_for_a_one_shot_that_a_deploy_has_not_created_yet(world, capfd, monkeypatch):
+    """`make logs PROCESS=migrate ARGS=--wait` started beside `pulumi up`: the release command's
+    container appears a moment later and its output is shown (make plan's checklist names it)."""
+    import threading
+
+    w = world("prod")
+    full = _droplets(w.run)
+    w.set_droplets({ip: [c for c in cs if c["name"] != "migrate"] for ip, cs in full.items()})
+    monkeypatch.setenv("FAKE_SSH", "run")
+    assert ops.main(["logs", "--stack", "prod", "--process", "migrate", "--no-follow"]) == 1
+    assert "no migrate container on droplet-0" in capfd.readouterr().out
+    threading.Timer(1.0, w.set_droplets, [full]).start()
+    assert ops.main(["logs", "--stack", "prod", "--process", "migrate", "--no-follow", "--wait"]) == 0
+    out, _ = capfd.readouterr()
+    assert "waiting for migrate on droplet-0" in out
+    assert "migrate | migrate says hello" in out
+    # Both runs reach the first droplet only: the release command's place.
+    assert {_host(c) for c in w.calls("ssh")} == {f"deploy@{w.ips[0]}"}
+
+
+def test_the_admin_step_is_followed_on_the_first_droplet(world, capfd, monkeypatch):
+    w = world("prod")
+    assert ops.main(["logs", "--stack", "prod", "--process", "pg-grant", "--dry-run"]) == 0
+    out = capfd.readouterr().out
+    assert out.count("# droplet-") == 1 and f"# droplet-0 {w.ips[0]}" in out
