@@ -159,7 +159,7 @@ def test_the_critical_chain_prints_as_a_checklist_naming_how_to_watch_each_one_s
     assert "make logs STACK=prod PROCESS=pg-grant ARGS=--wait" in text
     assert "make logs STACK=prod PROCESS=probe ARGS=--wait" in text
     hints = plan.checklist(p)
-    promote = next(i for i, line in enumerate(hints) if line.endswith("-web-promote"))
+    promote = next(i for i, line in enumerate(hints) if line.split("\n")[0].endswith("-web-promote"))
     assert "shows as status in `pulumi up`" in hints[promote]
     vpc = next(line for line in hints if line.endswith("webstack-prod-vpc"))
     assert "\n" not in vpc  # no hint for a plain resource
