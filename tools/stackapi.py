@@ -174,11 +174,14 @@ def up(stack: str, *, message: str, on_output: Callable[[str], None]) -> str:
     return done.summary.result
 
 
-def preview_refresh(stack: str, *, on_output: Callable[[str], None]) -> dict[str, int]:
-    """`pulumi refresh --preview-only` (nothing changes): the changes a refresh would record."""
+def preview_refresh(
+    stack: str, *, on_output: Callable[[str], None], exclude: list[str] | None = None
+) -> dict[str, int]:
+    """`pulumi refresh --preview-only` (nothing changes): the changes a refresh would record.
+    `exclude`: URN globs not refreshed (`--exclude`, wildcards * and **)."""
     auto = _auto()
     try:
-        done = _select(stack).preview_refresh(on_output=on_output, show_secrets=False)
+        done = _select(stack).preview_refresh(on_output=on_output, show_secrets=False, exclude=exclude)
     except auto.CommandError as exc:
         raise StackApiError(f"`pulumi refresh --preview-only` of stack {stack!r} failed: {_said(exc)}") from None
     return dict(done.change_summary)
