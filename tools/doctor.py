@@ -412,6 +412,12 @@ def main(argv: Sequence[str] | None = None, probes: Probes | None = None) -> int
     from components.config import ConfigError
     from testing import harness
 
+    if not harness.stack_path(args.stack).is_file():
+        print(
+            f"webstack doctor: no stack file for {args.stack!r}; stacks: {', '.join(harness.stack_files())}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         cfg = harness.parsed_config(args.stack)
     except (ConfigError, harness.StackConfigError) as exc:

@@ -256,9 +256,13 @@ def test_an_open_registry_needs_no_token():
     assert not any("ghcr.io/token" in url for _, url, _ in p.requests)
 
 
-def test_an_invalid_config_is_reported_before_any_check(monkeypatch, capsys):
+def test_an_invalid_config_or_no_stack_is_reported_before_any_check(monkeypatch, capsys, tmp_path):
     p = FakeProbes()
-    monkeypatch.setattr(harness, "stack_path", lambda stack: harness.ROOT / "nope" / "Pulumi.x.yaml")
+    assert doctor.main(["--stack", "nope"], probes=p) == 2
+    assert "no stack file for 'nope'; stacks: dev, prod, staging" in capsys.readouterr().err
+    bad = tmp_path / "Pulumi.x.yaml"
+    bad.write_text("config:\n  webstack:region: nyc3\n")
+    monkeypatch.setattr(harness, "stack_path", lambda stack: bad)
     assert doctor.main(["--stack", "x"], probes=p) == 2
     assert "the config of stack x is invalid" in capsys.readouterr().err
     assert p.requests == []

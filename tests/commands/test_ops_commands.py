@@ -645,3 +645,25 @@ def test_the_admin_step_is_followed_on_the_first_droplet(world, capfd, monkeypat
     assert ops.main(["logs", "--stack", "prod", "--process", "pg-grant", "--dry-run"]) == 0
     out = capfd.readouterr().out
     assert out.count("# droplet-") == 1 and f"# droplet-0 {w.ips[0]}" in out
+
+
+def test_the_commands_read_the_stack_only_through_the_automation_api_boundary(monkeypatch, capsys):
+    """tools/stackapi.py faked in process: ops asks it for the outputs (no CLI, no ssh run)."""
+    from tools import stackapi
+
+    run = recorded("prod")
+    asked = []
+    monkeypatch.setattr(stackapi, "outputs", lambda stack: asked.append(stack) or _masked(run))
+    monkeypatch.setenv("PATH", "/nonexistent")  # no pulumi, no ssh: only the boundary answers
+    assert ops.main(["ssh", "--stack", "prod", "--droplet", "1", "--dry-run"]) == 0
+    assert asked == ["prod"]
+    assert f"deploy@{run.exports['droplet_ips'].value[1]}" in capsys.readouterr().out
+
+    def refused(stack):
+        raise stackapi.StackApiError(f"no stack named {stack!r} in this backend: `pulumi stack ls` lists them")
+
+    monkeypatch.setattr(stackapi, "outputs", refused)
+    assert ops.main(["exec", "--stack", "qa", "--", "true"]) == 2
+    assert (
+        capsys.readouterr().err == "webstack exec: no stack named 'qa' in this backend: `pulumi stack ls` lists them\n"
+    )
