@@ -197,3 +197,43 @@ def test_the_boundary_reads_history_without_secrets_through_the_automation_api(t
     calls = log.read_text()
     assert "stack history --json" in calls and "--show-secrets" not in calls
     assert [r.version for r in rollback.releases(found, "prod")] == [42, 41, 40, 39]
+
+
+def test_the_boundary_sets_release_config_as_plain_path_leaves_through_the_automation_api(tmp_path, monkeypatch):
+    """stackapi.release_config / set_release_config with the real Automation API against a fake
+    CLI: each key is read with `config get --path`, removed, then set leaf by leaf as plaintext."""
+    log = tmp_path / "calls"
+    fake = tmp_path / "pulumi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"printf '%s\\n' \"$*\" >> {log}\n"
+        '[ "$1" = version ] && { echo v3.272.0; exit 0; }\n'
+        'case "$*" in\n'
+        '  *"get --path webstack:app.image"*) echo \'{"value": "ghcr.io/example/shop:1.5.0", "secret": false}\' ;;\n'
+        '  *"get --path webstack:app.releaseCommand"*) echo \'{"value": "[\\"migrate\\"]", "secret": false}\' ;;\n'
+        '  *"config get"*) echo "error: configuration key not found" >&2; exit 255 ;;\n'
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    found = stackapi.release_config("prod", ["webstack:app.image", "webstack:app.releaseCommand", "webstack:app.jobs"])
+    assert found == {
+        "webstack:app.image": "ghcr.io/example/shop:1.5.0",
+        "webstack:app.releaseCommand": ["migrate"],
+        "webstack:app.jobs": None,
+    }
+    log.write_text("")
+    stackapi.set_release_config(
+        "prod",
+        {"webstack:app.image": "ghcr.io/example/shop:1.4.2", "webstack:app.releaseCommand": ["python", "migrate.py"]},
+    )
+    calls = [line for line in log.read_text().splitlines() if "config" in line]
+    set_all = "--non-interactive config set-all --stack prod --path"
+    assert calls == [
+        "--non-interactive config rm webstack:app.image --stack prod --path",
+        f"{set_all} --plaintext webstack:app.image=ghcr.io/example/shop:1.4.2",
+        "--non-interactive config rm webstack:app.releaseCommand --stack prod --path",
+        f"{set_all} --plaintext webstack:app.releaseCommand[0]=python"
+        " --plaintext webstack:app.releaseCommand[1]=migrate.py",
+    ]
+    assert "--secret" not in log.read_text()
