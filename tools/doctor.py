@@ -9,8 +9,9 @@ code is 1 when any check fails. The checks (README "Running it for real" lists t
                       every kind of resource the stack manages (GET /v2/account and one list
                       per kind; a 403 names the missing scope). Write scopes cannot be checked
                       without writing, so a read-only token passes this check.
-  spaces-keys         SPACES_ACCESS_KEY_ID/SECRET are set and the key exists in the account with
-                      full access (GET /v2/spaces/keys): the stack creates its buckets.
+  spaces-keys         SPACES_ACCESS_KEY_ID/SECRET are set, the key exists in the account with
+                      full access (GET /v2/spaces/keys): the stack creates its buckets; and the
+                      secret signs a ListBuckets Spaces accepts (AWS Signature Version 4).
   cloudflare-token    CLOUDFLARE_API_TOKEN is active (GET /user/tokens/verify) and reads the
                       zone of `domain` and its DNS records.
   ssh-agent           `ssh-add -L` lists a key of sshPublicKeys (pulumi up reaches the droplets
@@ -33,6 +34,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -99,6 +103,7 @@ class Probes(Protocol):
     def agent_keys(self) -> list[str] | None: ...
     def nameservers(self, domain: str) -> list[str]: ...
     def secret(self, stack: str, path: str) -> str | None: ...
+    def now(self) -> dt.datetime: ...
 
 
 @dataclass
@@ -117,6 +122,9 @@ class RealProbes:
 
     def env(self, name: str) -> str | None:
         return os.environ.get(name) or None
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
 
     def http(self, method: str, url: str, headers: dict[str, str]) -> Response:
         request = urllib.request.Request(url, method=method, headers=headers)
@@ -153,6 +161,39 @@ class RealProbes:
             return stackapi.secret_config(stack, path)
         except stackapi.StackApiError:
             return None
+
+
+# --------------------------------------------------------------------------- AWS SigV4
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def sigv4_headers(
+    method: str, url: str, key_id: str, secret: str, region: str, service: str, now: dt.datetime
+) -> dict[str, str]:
+    """Headers of a body-less request signed with AWS Signature Version 4, which Spaces takes
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html): the secret
+    key never leaves this machine, only a signature made with it."""
+    parts = urllib.parse.urlsplit(url)
+    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    query = "&".join(
+        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
+        for k, v in sorted(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    )
+    signed = "host;x-amz-date"
+    canonical = "\n".join(
+        [method, parts.path or "/", query, f"host:{parts.netloc}", f"x-amz-date:{stamp}", "", signed, EMPTY_SHA256]
+    )
+    scope = f"{day}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = f"AWS4{secret}".encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return {
+        "x-amz-date": stamp,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={signed}, Signature={signature}",
+    }
 
 
 # --------------------------------------------------------------------------- checks
@@ -224,7 +265,16 @@ def check_spaces(cfg, stack: str, p: Probes) -> Result:
         return Result(
             name, False, f"Spaces key {key_id} has grants {held}; the stack creates buckets (full access)", fix
         )
-    return Result(name, True, f"Spaces key {key_id} ({keys[key_id].get('name')}) with full access")
+    # The secret: a ListBuckets signed with it (S3 error codes: InvalidAccessKeyId, SignatureDoesNotMatch).
+    url = f"https://{cfg.region}.digitaloceanspaces.com/"
+    listed = p.http("GET", url, sigv4_headers("GET", url, key_id, secret, cfg.region, "s3", p.now()))
+    if listed.status != 200:
+        code = re.search(rb"<Code>([A-Za-z]+)</Code>", listed.body)
+        said = code[1].decode() if code else f"HTTP {listed.status}"
+        return Result(
+            name, False, f"Spaces refuses the key pair ({said}): SPACES_SECRET_ACCESS_KEY is not {key_id}'s", fix
+        )
+    return Result(name, True, f"Spaces key {key_id} ({keys[key_id].get('name')}) with full access; its secret signs")
 
 
 def check_cloudflare(cfg, stack: str, p: Probes) -> Result:

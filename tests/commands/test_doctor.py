@@ -9,6 +9,7 @@ and checks that exactly that check fails, saying what and how to fix it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -54,6 +55,15 @@ ZONES = {
                 "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"]}],
     "success": True,
 }  # fmt: skip
+SPACES = "https://nyc3.digitaloceanspaces.com/"
+LIST_BUCKETS = (
+    '<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    "<Owner><ID>6174283</ID><DisplayName>6174283</DisplayName></Owner><Buckets></Buckets></ListAllMyBucketsResult>"
+)
+SIGNATURE_MISMATCH = (
+    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code>'
+    "<RequestId>tx00000b5e3c9a1f</RequestId><HostId>6174283-nyc3a</HostId></Error>"
+)
 GHCR_TOKEN = "https://ghcr.io/token?service=ghcr.io&scope=repository%3Aexample%2Fshop%3Apull"
 GHCR_CHALLENGE = 'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:user/image:pull"'
 
@@ -86,13 +96,20 @@ class FakeProbes:
         self.answer("GET", GHCR_TOKEN, 200,
                     {"token": "djE6ZXhhbXBsZS9zaG9wOjE3"})  # fmt: skip
         self.answer("HEAD", "https://ghcr.io/v2/example/shop/manifests/1.4.2", 200, None)
+        self.xml("GET", SPACES, 200, LIST_BUCKETS)
 
     def answer(self, method, url, status, body, headers=None):
         raw = b"" if body is None else json.dumps(body).encode()
         self.routes[(method, url)] = doctor.Response(status, headers or {}, raw)
 
+    def xml(self, method, url, status, body):
+        self.routes[(method, url)] = doctor.Response(status, {"content-type": "application/xml"}, body.encode())
+
     def env(self, name):
         return self.envs.get(name)
+
+    def now(self):
+        return dt.datetime(2026, 12, 7, 10, 0, 0, tzinfo=dt.UTC)
 
     def http(self, method, url, headers):
         self.requests.append((method, url, headers))
@@ -188,6 +205,12 @@ def test_everything_in_order_passes_and_says_so(capsys):
             "cannot see the zone example.com",
             "Zone:Read",
         ),
+        (
+            lambda p: p.xml("GET", SPACES, 403, SIGNATURE_MISMATCH),
+            "spaces-keys",
+            "Spaces refuses the key pair (SignatureDoesNotMatch)",
+            "doctl spaces keys create",
+        ),
         (lambda p: setattr(p, "keys", None), "ssh-agent", "no ssh-agent answers", "ssh-add"),
         (lambda p: setattr(p, "keys", p.keys[1:]), "ssh-agent", "none of sshPublicKeys", "deploy-prod@example.com"),
         (
@@ -277,3 +300,22 @@ def test_the_real_agent_probe_reads_ssh_add(tmp_path, monkeypatch):
     assert doctor.RealProbes().agent_keys() == [PROD_KEY]
     monkeypatch.setenv("NO_AGENT", "1")
     assert doctor.RealProbes().agent_keys() is None
+
+
+def test_the_spaces_secret_is_only_a_signature_on_the_wire():
+    """AWS Signature Version 4 as AWS's own test suite signs its `get-vanilla` request
+    (aws-sig-v4-test-suite: AKIDEXAMPLE, 20150830T123600Z, us-east-1, service), and the doctor's
+    ListBuckets carries the signature, never the secret."""
+    vanilla = doctor.sigv4_headers(
+        "GET", "https://example.amazonaws.com/", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "us-east-1", "service", dt.datetime(2015, 8, 30, 12, 36, 0),
+    )  # fmt: skip
+    assert vanilla["Authorization"] == (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    )
+    p = FakeProbes()
+    assert _failing(_results(p)) == []
+    (call,) = [r for r in p.requests if r[1] == SPACES]
+    assert call[2]["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={SPACES_ID}/20261207/nyc3/s3/aws4_request")
+    assert p.envs["SPACES_SECRET_ACCESS_KEY"] not in json.dumps(p.requests)
