@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -143,20 +144,45 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# With --path the CLI stores "true"/"false" as booleans and integers as numbers (pulumi config
+# set --help); a string leaf that reads so is set on its own with `--type string`.
+_MISREAD = re.compile(r"true|false|[+-]?[0-9]+")
+
+
 def set_release_config(stack: str, values: dict[str, Any]) -> None:
     """Set each config path (`webstack:app.image`) to a plain value, replacing what was there:
     the path is removed first (a shorter list leaves no old element behind), then its leaves
-    are set with --path --plaintext; None removes it. Secrets are never set here."""
+    are set with --path --plaintext (a string the CLI would read as a number or a boolean with
+    `config set --type string`); None removes it. Secrets are never set here."""
     auto = _auto()
     selected = _select(stack)
+    workspace = selected.workspace
     try:
         for path, value in values.items():
             with contextlib.suppress(auto.CommandError):  # not set before
                 selected.remove_config(path, path=True)
             if value is None:
                 continue
-            leaves = {p: auto.ConfigValue(value=_text(v), secret=False) for p, v in _leaves(path, value)}
-            selected.set_all_config(leaves, path=True)
+            leaves = _leaves(path, value)
+            typed = [(p, v) for p, v in leaves if isinstance(v, str) and _MISREAD.fullmatch(v)]
+            plain = {p: auto.ConfigValue(value=_text(v), secret=False) for p, v in leaves if (p, v) not in typed}
+            if plain:
+                selected.set_all_config(plain, path=True)
+            for leaf, text_ in typed:
+                args = [
+                    "config",
+                    "set",
+                    leaf,
+                    "--path",
+                    "--plaintext",
+                    "--type",
+                    "string",
+                    "--stack",
+                    stack,
+                    "--",
+                    text_,
+                ]
+                workspace.pulumi_command.run(args, str(ROOT), dict(workspace.env_vars or {}))
     except auto.CommandError as exc:
         raise StackApiError(f"setting the config of stack {stack!r} failed: {_said(exc)}") from None
 

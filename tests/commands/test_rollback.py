@@ -225,15 +225,25 @@ def test_the_boundary_sets_release_config_as_plain_path_leaves_through_the_autom
     log.write_text("")
     stackapi.set_release_config(
         "prod",
-        {"webstack:app.image": "ghcr.io/example/shop:1.4.2", "webstack:app.releaseCommand": ["python", "migrate.py"]},
+        {
+            "webstack:app.image": "ghcr.io/example/shop:1.4.2",
+            "webstack:app.releaseCommand": ["python", "migrate.py"],
+            "webstack:app.env": {"WEB_CONCURRENCY": "4", "DEBUG": "false", "LOG_LEVEL": "warning"},
+        },
     )
     calls = [line for line in log.read_text().splitlines() if "config" in line]
     set_all = "--non-interactive config set-all --stack prod --path"
+    as_string = "--path --plaintext --type string --stack prod"
     assert calls == [
         "--non-interactive config rm webstack:app.image --stack prod --path",
         f"{set_all} --plaintext webstack:app.image=ghcr.io/example/shop:1.4.2",
         "--non-interactive config rm webstack:app.releaseCommand --stack prod --path",
         f"{set_all} --plaintext webstack:app.releaseCommand[0]=python"
         " --plaintext webstack:app.releaseCommand[1]=migrate.py",
+        "--non-interactive config rm webstack:app.env --stack prod --path",
+        f"{set_all} --plaintext webstack:app.env.LOG_LEVEL=warning",
+        # Strings the CLI would store as a number or a boolean under --path keep their type.
+        f"--non-interactive config set webstack:app.env.WEB_CONCURRENCY {as_string} -- 4",
+        f"--non-interactive config set webstack:app.env.DEBUG {as_string} -- false",
     ]
     assert "--secret" not in log.read_text()
