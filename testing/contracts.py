@@ -5,7 +5,8 @@ resource of a `testing.harness` run against these kinds of upstream truth, each 
 under contracts/ with the upstream file and line it was transcribed from:
 
 1. schema: property names, types and required properties from the providers' published
-   Pulumi schemas (contracts/schemas/<provider>.json, trimmed by contracts/regen.py);
+   Pulumi schemas (contracts/schemas/<provider>.json, trimmed by contracts/regen.py),
+   checked by jsonschema (Draft 2020-12) on those schemas turned into JSON Schema;
 2. value rules: the validators of each property we set (allowed values, ranges, formats),
    transcribed into contracts/rules.yaml;
 3. replacement: properties that force a replacement and the identity of each type
