@@ -100,9 +100,18 @@ class Process(Section):
 
 # What busybox crond (the job runner's scheduler) reads: five numeric fields, each a
 # comma list of `*`, `N`, `N-M`, optionally `/STEP`. Names (`mon`, `jan`) and the
-# extensions of other crons (`@daily`, `L`, `#`, `?`, seconds) are refused.
+# extensions of other crons (`@daily`, `L`, `#`, `?`, seconds) are refused: that subset rule
+# is ours (busybox miscutils/crond.c ParseField reads numbers, `*`, `-`, `/` and `,` only).
+# Whether each field's values are in range is croniter's (a maintained cron parser,
+# https://github.com/pallets-eco/croniter), asked one field at a time so the message names it.
 CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 _CRON_ITEM = re.compile(whole(r"(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?"))
+
+
+def _cron_valid(expression: str) -> bool:
+    from croniter import croniter
+
+    return bool(croniter.is_valid(expression))
 
 
 def cron_problem(schedule: str) -> str | None:
@@ -110,14 +119,16 @@ def cron_problem(schedule: str) -> str | None:
     fields = schedule.split()
     if len(fields) != len(CRON_FIELDS):
         return "five fields: minute hour day-of-month month day-of-week, e.g. '30 3 * * *' (UTC)"
-    for text, (what, lo, hi) in zip(fields, CRON_FIELDS, strict=True):
+    for i, (text, (what, lo, hi)) in enumerate(zip(fields, CRON_FIELDS, strict=True)):
         for item in text.split(","):
             m = _CRON_ITEM.match(item)
-            numbers = [int(n) for n in (m[2], m[3]) if n is not None] if m else []
-            if not m or any(not lo <= n <= hi for n in numbers) or (m[4] is not None and int(m[4]) == 0):
+            alone = " ".join(item if j == i else "*" for j in range(len(CRON_FIELDS)))
+            if not m or not _cron_valid(alone):
                 return f"{what} {item!r}: *, N, N-M or a list of them, optionally /STEP, with N in {lo}-{hi}"
-            if len(numbers) == 2 and numbers[0] > numbers[1]:
+            if m[3] is not None and int(m[2]) > int(m[3]):
                 return f"{what} {item!r}: a range from low to high"
+    if not _cron_valid(" ".join(fields)):
+        return "a schedule cron can read, e.g. '30 3 * * *' (UTC)"
     return None
 
 

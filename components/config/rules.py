@@ -4,8 +4,12 @@ the zone's records, what nginx accepts, and sizing."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
 
 from components.config import catalog
 from components.config.base import is_domain, problem, whole
@@ -16,6 +20,27 @@ from components.config.stack import StackConfig
 
 _VOLUME_NAME = re.compile(whole(r"[a-z][a-z0-9-]*"))
 _BUCKET_NAME = re.compile(whole(r"[a-z0-9][a-z0-9-]*"))
+
+
+def ssh_md5(key_line: str) -> str:
+    """The MD5 fingerprint DigitalOcean shows for an OpenSSH public key (`ssh-keygen -l -E md5`):
+    of the key's wire form, as cryptography serializes the key it parsed."""
+    key = serialization.load_ssh_public_key(" ".join(key_line.split()[:2]).encode())
+    blob = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).split()[1]
+    digest = hashlib.md5(base64.b64decode(blob), usedforsecurity=False).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, 32, 2))
+
+
+def _fingerprint_problems(cfg: StackConfig) -> list[str]:
+    """Each attached account key is one of sshPublicKeys: the droplets' authorized_keys follow
+    that list, so a key attached only by fingerprint would be removed by the first key sync."""
+    known = {ssh_md5(k): k for k in cfg.ssh_public_keys}
+    listed = ", ".join(f"{fp} ({' '.join(k.split()[2:]) or k.split()[0]})" for fp, k in known.items())
+    return [
+        problem("sshKeyFingerprints", fp, f"the MD5 fingerprint of a key in sshPublicKeys: {listed}")
+        for fp in cfg.ssh_key_fingerprints
+        if fp not in known
+    ]
 
 
 def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
@@ -96,6 +121,7 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     app_names = {**cfg.app.env, **cfg.app.secret_env, **cfg.app.env_aliases, **cfg.app.generated_secrets}
     for name in sorted(set(cfg.secret_env) & set(app_names)):
         bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
+    bad += _fingerprint_problems(cfg)
     bad += _media_problems(cfg)
     bad += _volume_problems(cfg, stack)
     if cfg.monitoring.enabled and not cfg.alert_emails and not context.get("has_slack"):

@@ -873,3 +873,28 @@ def test_the_cli_prints_violations_and_fails(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "valkeyMaxmemoryPolicy" in out and "resource_database_valkey_config.go:147" in out
     assert json.dumps("allkeys_lru") in out
+
+
+def test_the_schema_check_is_jsonschema_on_the_vendored_schemas():
+    """Types, required and unknown properties are judged by jsonschema (Draft 2020-12) on each
+    provider's vendored schema turned into JSON Schema; unknown values fit any type."""
+    import jsonschema
+
+    r = _first("prod", RULESET)
+    validator = contracts._validator(r.type)
+    assert validator.META_SCHEMA == jsonschema.Draft202012Validator.META_SCHEMA  # an extension of 2020-12
+    jsonschema.Draft202012Validator.check_schema(validator.schema)
+    assert not contracts.check_schema(r)
+    broken = dataclasses.replace(r, inputs=copy.deepcopy(r.inputs))
+    broken.inputs["rules"][0]["enabled"] = "yes"
+    broken.inputs["rules"][0]["colour"] = "red"
+    del broken.inputs["phase"]
+    found = {(v.path, v.rule) for v in contracts.check_schema(broken)}
+    assert found == {
+        ("rules[0].enabled", "schema type boolean, got str"),
+        ("rules[0].colour", "schema: no such property"),
+        ("phase", "schema: required property missing"),
+    }
+    broken.inputs["phase"] = contracts.UNKNOWN
+    broken.inputs["rules"][0] = contracts.UNKNOWN
+    assert not contracts.check_schema(broken)

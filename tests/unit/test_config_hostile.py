@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, EmailStr
 
 from components.config import ConfigError, StackConfig, loading, parse
 from components.config.base import FREE_TEXT_MAX_BYTES, FreeText, Secret, shown
@@ -79,6 +79,8 @@ def _leaves(annotation: Any, metadata: list[Any], path: tuple[str, ...]):
         for member in typing.get_args(annotation):
             yield from _leaves(member, metadata, path)
     else:
+        if annotation is EmailStr:  # pydantic's e-mail type: a str checked by email-validator
+            annotation = str
         assert annotation in (str, int, bool) or origin is typing.Literal, f"{'.'.join(path)}: a type this walk misses"
         choices = typing.get_args(annotation) if origin is typing.Literal else ()
         text = annotation is str or (bool(choices) and all(isinstance(c, str) for c in choices))
