@@ -39,19 +39,20 @@ from components.config.process import (
 
 URL_PATH = r"/[A-Za-z0-9/_.-]*"
 _URL_PATH = re.compile(whole(URL_PATH))
-# The capabilities Docker knows (moby oci/caps/defaults.go and the kernel's list), without
-# the CAP_ prefix. The app image is unknown: its containers keep what a typical entrypoint
-# needs to prepare files and drop to a user (chown, gosu/su-exec, tini signalling that user),
-# and a process may bind a port below 1024; Docker's other defaults (NET_RAW, MKNOD,
-# AUDIT_WRITE, SETFCAP, SETPCAP, SYS_CHROOT) are dropped.
-CAPABILITIES = (
-    "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "CHOWN",
-    "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE",
-    "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST",
-    "NET_RAW", "PERFMON", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYSLOG", "SYS_ADMIN", "SYS_BOOT",
-    "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME",
-    "SYS_TTY_CONFIG", "WAKE_ALARM",
+# What a container may keep after dropping ALL: the Kubernetes Pod Security Standards'
+# Baseline list (its "Capabilities" control), which is Docker's default set (moby
+# daemon/pkg/oci/caps/defaults.go) without NET_RAW. Anything else (SYS_ADMIN, NET_ADMIN,
+# SYS_PTRACE, DAC_READ_SEARCH: Docker's seccomp profile allows open_by_handle_at, the "shocker"
+# host-file read, only with it) is refused here and by the policy pack's
+# container-capabilities-baseline rule (policy/rules/containers.py), which reads this list.
+BASELINE_CAPABILITIES = (
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP",
+    "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 )  # fmt: skip
+# The app image is unknown: its containers keep what a typical entrypoint needs to prepare
+# files and drop to a user (chown, gosu/su-exec, tini signalling that user), and a process may
+# bind a port below 1024; the Baseline's others (MKNOD, AUDIT_WRITE, SETFCAP, SETPCAP,
+# SYS_CHROOT) are dropped unless listed.
 APP_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID")
 # Where the common servers are told their port (each tested in tests/unit/test_config.py):
 # gunicorn and hypercorn `--bind`/`-b HOST:PORT`, uvicorn, daphne, granian, waitress `--port`,
@@ -197,7 +198,13 @@ class AppConfig(Section):
     only that secret): `NAME: 1` is 64 URL-safe characters, `NAME: {length: 64, alphabet: hex,
     rotation: 1}` what the app validates (alphabet hex, alphanumeric, urlsafe or base64)."""
     capabilities: tuple[
-        Annotated[choice(*CAPABILITIES), Allowed("a Linux capability without CAP_, e.g. NET_BIND_SERVICE")], ...
+        Annotated[
+            choice(*BASELINE_CAPABILITIES),
+            Allowed(
+                f"a Baseline capability (Pod Security Standards), without CAP_: {', '.join(BASELINE_CAPABILITIES)}"
+            ),
+        ],
+        ...,
     ] = APP_CAPABILITIES
     """Linux capabilities the app's containers (web, processes, release, jobs) keep, without CAP_;
     every other one is dropped and none can be gained (no-new-privileges). The default lets a

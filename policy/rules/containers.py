@@ -9,6 +9,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from components.config import app as config_app
+
 from .common import (
     ADVISORY,
     CONTAINER,
@@ -30,10 +32,7 @@ RESTART_POLICIES = ("always", "unless-stopped", "on-failure")
 # namespaces: root on the host) to DAC_READ_SEARCH: Docker's seccomp profile allows
 # open_by_handle_at only to a container holding it (moby profiles/seccomp/default.json), the
 # call the 2014 "shocker" breakout read any host file with.
-BASELINE_CAPABILITIES = frozenset(
-    {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP",
-     "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
-)  # fmt: skip
+BASELINE_CAPABILITIES = frozenset(config_app.BASELINE_CAPABILITIES)
 # The daemon's socket, and every directory that holds it (/var/run is /run on Ubuntu): mounting
 # any of them hands the container the daemon's API, which is root on the host.
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")

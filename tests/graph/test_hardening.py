@@ -39,7 +39,7 @@ CAPS = {
     "probe": (),
     "pg-grant": (),
     "pg-backup": (),
-    "volume-backup": ("DAC_READ_SEARCH",),  # reads every file it archives
+    "volume-backup": ("DAC_OVERRIDE",),  # reads every file it archives (its mount is read-only)
     "logship": (),
     "logship-docker": (),
     "jobs": ("SETGID", "SETUID"),  # busybox crond sets each job's identity

@@ -576,7 +576,4 @@ def test_every_shape_passes_the_policy_pack(shape):
     from policy.adapter import evaluate_run
 
     mandatory = [v for v in evaluate_run(_run(shape)) if v.level == EnforcementLevel.MANDATORY]
-    # Not this change's: the volume archiver keeps DAC_READ_SEARCH (components/cloud/backups.py
-    # VOLUME_BACKUP_CAPS) beyond the pack's Baseline list, in any stack with a volume.
-    known = [v for v in mandatory if v.policy == "container-capabilities-baseline" and "volume-backup" in v.message]
-    assert [v for v in mandatory if v not in known] == []
+    assert mandatory == []
