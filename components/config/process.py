@@ -19,6 +19,7 @@ from components.config.base import (
     raise_if,
     whole,
 )
+from components.config.cluster import Autoscale
 from components.render.env import PROVIDED_ENV, STACK_VALUES
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
@@ -76,6 +77,11 @@ class Process(Section):
     """Database connections each container opens at most (Celery: its concurrency); for the pool sizing."""
     stop_seconds: Seconds = 30
     """Grace between SIGTERM and SIGKILL when the container is replaced (finish the task at hand)."""
+    cpu_millis: Annotated[int, Field(ge=10, le=32000)] = 100
+    """Kubernetes engine: CPU each pod requests (millicores), what autoscale.cpuPercent is relative to."""
+    autoscale: Autoscale | None = None
+    """Kubernetes engine: pods between min and max on CPU and/or memory use, instead of `count`
+    {min, max, cpuPercent, memoryPercent}; not with singleton."""
 
 
 # What busybox crond (the job runner's scheduler) reads: five numeric fields, each a
