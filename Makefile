@@ -35,7 +35,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Mutation testing (issue 11): mutmut mutates MODULES one change at a time and runs the tests
+# Mutation testing: mutmut mutates MODULES one change at a time and runs the tests
 # that reach each change; a mutant no test notices is a promise no test holds. It runs in a
 # copy of the work tree under build/mutate (mutmut reads its settings from setup.cfg there),
 # so its mutants/ never lands beside the code. MODULES are files or packages under

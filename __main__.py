@@ -1,4 +1,6 @@
-"""webstack: config -> components -> exports. Nothing else lives here."""
+"""webstack, in the order it is built: config -> shared cloud resources -> the app tier's engine
+-> data, TLS, media -> edge/DNS -> the app on the engine -> frontend, monitoring, backups ->
+project -> exports (docs/design.md). Nothing else lives here."""
 
 import pulumi
 
@@ -19,11 +21,13 @@ from components.droplets.engine import DropletEngine
 from components.engine import Engine, Release
 from components.render.env import app_env
 
+# --------------------------------------------------------------------------- config
 cfg = load()
 name = f"webstack-{cfg.stack}"
 app = cfg.app
 load_balanced = app.replicas >= 2
 
+# --------------------------------------------------------------------------- shared cloud resources
 secrets = AppSecrets(
     f"{name}-secrets",
     AppSecretsArgs(rotations=tuple(sorted(app.generated_secrets.items()))),
@@ -43,6 +47,7 @@ network = Network(
         health_path=app.health_path,
     ),
 )
+# --------------------------------------------------------------------------- engine
 # The app tier's engine: servers and their docker hosts (the Kubernetes engine, chosen by
 # `engine` in the config, implements the same seam, components/engine.py).
 if cfg.engine == "kubernetes":
@@ -52,25 +57,16 @@ if cfg.engine == "kubernetes":
     engine: Engine = KubernetesEngine(name, cfg, network, pull_auth)
 else:
     engine = DropletEngine(name, cfg, network, pull_auth)
+# --------------------------------------------------------------------------- data, TLS, media
 postgres = Postgres(
     f"{name}-db",
     PostgresArgs(
-        mode=cfg.database.mode,
+        config=cfg.database,
         region=cfg.region,
         vpc_id=network.vpc.id,
         trusted=engine.trusted,
-        version=cfg.database.version,
-        size=cfg.database.size,
-        nodes=cfg.database.nodes,
-        pool_size=cfg.database.pool_size,
-        pool_mode=cfg.database.pool_mode,
-        maintenance_day=cfg.database.maintenance_day,
-        maintenance_hour=cfg.database.maintenance_hour,
         protect=cfg.protect,
         runner=engine.data,
-        container_image=cfg.database.container_image,
-        extensions=cfg.database.extensions,
-        runtime_role=cfg.database.runtime_role,
     ),
 )
 valkey = None
@@ -78,17 +74,12 @@ if cfg.valkey.mode != "none":
     valkey = Valkey(
         f"{name}-valkey",
         ValkeyArgs(
-            mode=cfg.valkey.mode,
+            config=cfg.valkey,
             region=cfg.region,
             vpc_id=network.vpc.id,
             trusted=engine.trusted,
-            version=cfg.valkey.version,
-            size=cfg.valkey.size,
-            split_cache=cfg.valkey.split_cache,
-            cache_size=cfg.valkey.cache_size_slug,
             protect=cfg.protect,
             runner=engine.data,
-            container_image=cfg.valkey.container_image,
         ),
     )
 origin = OriginTls(f"{name}-origin", OriginTlsArgs(hostnames=cfg.served_hostnames))
@@ -105,6 +96,7 @@ if cfg.media.enabled:
         ),
     )
 
+# --------------------------------------------------------------------------- what the app sees
 stack_values = {
     "databaseUrl": postgres.url,
     "directDatabaseUrl": postgres.direct_url,
@@ -129,6 +121,7 @@ env_args = dict(
 app_env_lines = app_env(values=stack_values, **env_args)
 # The release command (migrations) gets the direct connection under DATABASE_URL.
 release_env_lines = app_env(values={**stack_values, "databaseUrl": postgres.direct_url}, **env_args)
+# --------------------------------------------------------------------------- edge and DNS
 edge = Edge(
     f"{name}-edge",
     EdgeArgs(
@@ -163,6 +156,7 @@ edge = Edge(
     ),
 )
 
+# --------------------------------------------------------------------------- the app, on the engine
 engine.deploy(
     Release(
         env=app_env_lines,
@@ -174,6 +168,7 @@ engine.deploy(
     )
 )
 
+# --------------------------------------------------------------------------- frontend, monitoring, backups
 frontend = None
 if cfg.frontend.hostname:
     frontend = Frontend(
@@ -196,13 +191,7 @@ if cfg.monitoring.enabled:
             health_path=app.health_path,
             emails=cfg.alert_emails,
             slack_url=cfg.slack_webhook_url,
-            slack_channel=cfg.monitoring.slack_channel,
-            cpu_percent=cfg.monitoring.cpu_percent,
-            memory_percent=cfg.monitoring.memory_percent,
-            disk_percent=cfg.monitoring.disk_percent,
-            window=cfg.monitoring.window,
-            latency_ms=cfg.monitoring.latency_ms,
-            ssl_expiry_days=cfg.monitoring.ssl_expiry_days,
+            thresholds=cfg.monitoring,
             backup_heartbeat_url=heartbeat_url(cfg.offsite_bucket_name, cfg.offsite_region)
             if cfg.backups.enabled
             else None,
@@ -235,6 +224,7 @@ if cfg.backups.enabled:
         ),
     )
 
+# --------------------------------------------------------------------------- project and exports
 Project(
     name,
     ProjectArgs(

@@ -5,13 +5,13 @@ schema: only the resource types the program registers (the keys of replacement.y
 the object types they reference, transitively, with descriptions dropped. Usage:
 
   # from a fetched provider repo (bare git dir) at a tag
-  python -m contracts.regen schema digitalocean /work/.mirror/pulumi+pulumi-digitalocean/repo v4.76.0
+  python -m contracts.regen schema digitalocean <mirror>/pulumi+pulumi-digitalocean/repo v4.76.0
   # from a schema.json on disk (say, dumped by `pulumi package get-schema`)
   python -m contracts.regen schema digitalocean schema.json --repo pulumi/pulumi-digitalocean --tag v4.84.1 --commit SHA
   # from the installed, pinned Python SDK, which pulumi generates from that same schema
   python -m contracts.regen sdk cloudflare
   # every source line cited by rules.yaml / replacement.yaml still says what we quote
-  python -m contracts.regen verify /work/.mirror
+  python -m contracts.regen verify <mirror>
 
 `sdk_schema()` is also what the test suite compares every vendored schema with, so a
 vendored file taken at another tag than the pinned SDK is caught if it differs from it on

@@ -24,6 +24,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -41,7 +42,10 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from components.config.stackfile import read_stack
 from policy.rules import ALL_POLICIES, pack_config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -148,13 +152,24 @@ def evaluate(
     return found
 
 
+def config_of(cfg) -> dict[str, dict[str, Any]]:
+    """The stack's policy config from its validated config (components.config.StackConfig).
+    Nothing a rule that bounds exposure reads comes from the stack: `firewall-sources-bounded`
+    takes only allowedWorldPorts, left at its default (none)."""
+    return pack_config(admin_cidrs=list(cfg.ssh_trusted_cidrs), protect_data=cfg.protect, app_images=[cfg.app.image])
+
+
 def run_config(run) -> dict[str, dict[str, Any]]:
-    """The stack's policy config, from the config its program validated. Nothing a rule that
-    bounds exposure reads comes from the stack: `firewall-sources-bounded` takes only
-    allowedWorldPorts, left at its default (none)."""
-    return pack_config(
-        admin_cidrs=list(run.cfg.ssh_trusted_cidrs), protect_data=run.cfg.protect, app_images=[run.cfg.app.image]
-    )
+    """The stack's policy config, from the config its program validated (a recorded `Run`)."""
+    return config_of(run.cfg)
+
+
+def stack_file_config(stack: str) -> dict[str, dict[str, Any]]:
+    """The stack's policy config read from Pulumi.<stack>.yaml (or <dir>/Pulumi.<name>.yaml for
+    a directory), without running the program."""
+    name = stack.rstrip("/").rsplit("/", 1)[-1]
+    stack_file = ROOT / (f"{stack.rstrip('/')}/Pulumi.{name}.yaml" if "/" in stack else f"Pulumi.{stack}.yaml")
+    return config_of(read_stack(stack_file, ROOT / "Pulumi.yaml"))
 
 
 def evaluate_run(run, resources: Sequence | None = None, policies: Iterable[Policy] = ALL_POLICIES) -> list[Violation]:
@@ -163,13 +178,13 @@ def evaluate_run(run, resources: Sequence | None = None, policies: Iterable[Poli
 
 
 def main(argv: list[str]) -> int:
-    from testing import harness  # the repo's recording harness; not part of the pack
-
     stack = argv[0] if argv else "prod"
-    run = harness.run(stack)
     if "--config" in argv:
-        print(json.dumps(run_config(run), indent=2))
+        print(json.dumps(stack_file_config(stack), indent=2))
         return 0
+    from testing import harness  # records the program's resources under mocks; not part of the pack
+
+    run = harness.run(stack)
     violations = evaluate_run(run)
     for v in violations:
         print(v)

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_digitalocean as do
 
 from components.cloud.runner import DataRunner, TrustedSource
-from components.config.data import VALKEY_IMAGE
+from components.config.data import ValkeyConfig
 
 BROKER_POLICY = "noeviction"
 CACHE_POLICY = "allkeys-lru"
@@ -17,30 +17,21 @@ CONTAINER_PORT = 6379
 
 @dataclass(frozen=True, kw_only=True)
 class ValkeyArgs:
-    mode: str
-    """`managed` (DigitalOcean cluster) or `container` (run by the engine beside the app); default managed."""
+    config: ValkeyConfig
+    """The stack's `valkey` section: mode (`managed` clusters or `container` run by the
+    engine), version, broker size, split cache and its size, container image; no default."""
     region: pulumi.Input[str]
     """Region slug; no default (config `region`)."""
     vpc_id: pulumi.Input[str]
     """VPC the clusters live in; no default."""
     trusted: tuple[TrustedSource, ...]
     """What the DB firewalls admit (the engine's app tier), nothing else; no default."""
-    version: str = "8"
-    """Valkey major version; default 8."""
-    size: str = "db-s-1vcpu-1gb"
-    """Broker node size; default db-s-1vcpu-1gb."""
-    split_cache: bool = False
-    """True adds a second cluster for the cache with allkeys-lru; default False (cache shares the broker)."""
-    cache_size: str = "db-s-1vcpu-1gb"
-    """Cache node size when split; default db-s-1vcpu-1gb."""
     protect: bool = False
     """Refuse deletion of the clusters; default False (config `protect`)."""
     tags: tuple[pulumi.Input[str], ...] = ()
     """Extra tags on the clusters; default none."""
     runner: DataRunner | None = None
     """Container mode only: where the server runs (the engine); default None."""
-    container_image: str = VALKEY_IMAGE
-    """Container mode only: pinned image; default valkey/valkey:8.1.9-alpine (by digest)."""
     memory_mb: int = 256
     """Container mode only: memory limit; default 256."""
 
@@ -61,12 +52,12 @@ class Valkey(pulumi.ComponentResource):
     def __init__(self, name: str, args: ValkeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:cache:Valkey", name, None, opts)
         self.clusters = []
-        if args.mode == "managed":
-            broker, ready = self._cluster(f"{name}-broker", args, args.size, BROKER_POLICY)
+        if args.config.mode == "managed":
+            broker, ready = self._cluster(f"{name}-broker", args, args.config.size, BROKER_POLICY)
             self.host = broker.private_host
             self.broker_url = _url(broker, 0, ready)
-            if args.split_cache:
-                cache, cache_ready = self._cluster(f"{name}-cache", args, args.cache_size, CACHE_POLICY)
+            if args.config.split_cache:
+                cache, cache_ready = self._cluster(f"{name}-cache", args, args.config.cache_size_slug, CACHE_POLICY)
                 self.cache_url = _url(cache, 0, cache_ready)
             else:
                 self.cache_url = _url(broker, 1, ready)
@@ -82,7 +73,7 @@ class Valkey(pulumi.ComponentResource):
             f"{role}-cluster",
             name=role,
             engine="valkey",
-            version=args.version,
+            version=args.config.version,
             size=size,
             node_count=1,
             region=args.region,
@@ -114,7 +105,7 @@ class Valkey(pulumi.ComponentResource):
             self,
             name,
             role="valkey",
-            image=args.container_image,
+            image=args.config.container_image,
             data_path="/data",
             memory_mb=args.memory_mb,
             protect=args.protect,

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_digitalocean as do
 
 from components.cloud.runner import DataRunner, File, TrustedSource
-from components.config.data import POSTGRES_IMAGE
+from components.config.data import DatabaseConfig
 
 DB_NAME = "app"
 DB_USER = "app"
@@ -127,43 +127,24 @@ def admin_command(extensions: tuple[str, ...] = (), runtime_role: bool = False) 
 
 @dataclass(frozen=True, kw_only=True)
 class PostgresArgs:
-    mode: str
-    """`managed` (DigitalOcean cluster) or `container` (on the first app host); default managed."""
+    config: DatabaseConfig
+    """The stack's `database` section: mode (`managed` cluster or `container` run by the
+    engine), version, size, nodes, pool, maintenance window, container image, extensions the
+    admin step creates, runtime role; no default."""
     region: pulumi.Input[str]
     """Region slug of the cluster; no default (config `region`)."""
     vpc_id: pulumi.Input[str]
     """VPC the cluster lives in; no default."""
     trusted: tuple[TrustedSource, ...]
     """What the DB firewall admits (the engine's app tier), nothing else; no default."""
-    version: str = "17"
-    """Postgres major version; default 17."""
-    size: str = "db-s-1vcpu-1gb"
-    """Node size slug; default db-s-1vcpu-1gb."""
-    nodes: int = 1
-    """Node count, primary plus standbys; default 1."""
-    pool_size: int = 20
-    """Connections in the app's PgBouncer pool; default 20."""
-    pool_mode: str = "transaction"
-    """PgBouncer pool mode; default transaction."""
-    maintenance_day: str = "sunday"
-    """Weekday of the maintenance window; default sunday."""
-    maintenance_hour: int = 3
-    """UTC hour of the maintenance window; default 3."""
     protect: bool = False
     """Refuse deletion of the cluster and database; default False (config `protect`)."""
     tags: tuple[pulumi.Input[str], ...] = ()
     """Extra tags on the cluster; default none."""
     runner: DataRunner | None = None
     """Where the admin step and, in container mode, the server run (the engine); default None."""
-    container_image: str = POSTGRES_IMAGE
-    """Container mode only: pinned image; default postgres:17.6-alpine (by digest)."""
     memory_mb: int = 256
     """Container mode only: memory limit; default 256."""
-    extensions: tuple[str, ...] = ()
-    """Extensions the admin step creates before migrations; default none (config `database.extensions`)."""
-    runtime_role: bool = False
-    """Managed only: the app's processes log in as RUNTIME_USER (rows only) through the pool, the
-    release as DB_USER (the schema's owner); default False (config `database.runtimeRole`)."""
 
 
 class Postgres(pulumi.ComponentResource):
@@ -186,7 +167,7 @@ class Postgres(pulumi.ComponentResource):
         super().__init__("webstack:database:Postgres", name, None, opts)
         self.user = DB_USER
         self.database = DB_NAME
-        if args.mode == "managed":
+        if args.config.mode == "managed":
             self._managed(name, args)
         else:
             self._container(name, args)
@@ -199,14 +180,14 @@ class Postgres(pulumi.ComponentResource):
             f"{name}-cluster",
             name=f"{name}-pg",
             engine="pg",
-            version=args.version,
-            size=args.size,
-            node_count=args.nodes,
+            version=args.config.version,
+            size=args.config.size,
+            node_count=args.config.nodes,
             region=args.region,
             private_network_uuid=args.vpc_id,
             maintenance_windows=[
                 do.DatabaseClusterMaintenanceWindowArgs(
-                    day=args.maintenance_day, hour=f"{args.maintenance_hour:02d}:00:00"
+                    day=args.config.maintenance_day, hour=f"{args.config.maintenance_hour:02d}:00:00"
                 )
             ],
             tags=list(args.tags),
@@ -217,7 +198,7 @@ class Postgres(pulumi.ComponentResource):
         db = do.DatabaseDb(f"{name}-db", cluster_id=self.cluster.id, name=DB_NAME, opts=data)
         user = do.DatabaseUser(f"{name}-user", cluster_id=self.cluster.id, name=DB_USER, opts=child)
         runtime = None
-        if args.runtime_role:
+        if args.config.runtime_role:
             runtime = do.DatabaseUser(f"{name}-runtime-user", cluster_id=self.cluster.id, name=RUNTIME_USER, opts=child)
         # Every pool field forces replacement and the name is fixed (it is the database name in
         # the pooled URL): delete first, so a new size never collides with the old pool's name
@@ -226,8 +207,8 @@ class Postgres(pulumi.ComponentResource):
             f"{name}-pool",
             cluster_id=self.cluster.id,
             name=f"{DB_NAME}-pool",
-            mode=args.pool_mode,
-            size=args.pool_size,
+            mode=args.config.pool_mode,
+            size=args.config.pool_size,
             db_name=db.name,
             # The pool logs in as its user: the runtime role when there is one.
             user=(runtime or user).name,
@@ -255,7 +236,7 @@ class Postgres(pulumi.ComponentResource):
             ).apply(
                 lambda v: dict(
                     host=v[0], port=v[1], user=v[2], password=v[3], database=v[4], sslmode="require",
-                    **({"owner": DB_USER, "owner_password": v[5]} if args.runtime_role else {}),
+                    **({"owner": DB_USER, "owner_password": v[5]} if args.config.runtime_role else {}),
                 )
             )  # fmt: skip
             after = [user, firewall, *([runtime] if runtime else [])]
@@ -293,8 +274,8 @@ class Postgres(pulumi.ComponentResource):
         return runner.admin_step(
             self,
             name,
-            image=args.container_image,
-            command=admin_command(args.extensions, args.runtime_role),
+            image=args.config.container_image,
+            command=admin_command(args.config.extensions, args.config.runtime_role),
             credentials=File(ADMIN_FILE, pulumi.Output.secret(conn.apply(lambda c: admin_env(**c)))),
             user=ADMIN_USER,
             after=after,
@@ -310,7 +291,7 @@ class Postgres(pulumi.ComponentResource):
             self,
             name,
             role="postgres",
-            image=args.container_image,
+            image=args.config.container_image,
             data_path="/var/lib/postgresql/data",
             memory_mb=args.memory_mb,
             protect=args.protect,

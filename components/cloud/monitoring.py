@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_digitalocean as do
 
+from components.config.ops import MonitoringConfig
+
 # DigitalOcean's metric names for the three alerts the seed guides set up by hand.
 METRICS = {
     "cpu": "v1/insights/droplet/cpu",
@@ -34,20 +36,9 @@ class MonitoringArgs:
     """Alert recipients; default none (config `alertEmails`)."""
     slack_url: pulumi.Input[str] | None = None
     """Slack incoming-webhook URL (secret); default None (config `slackWebhookUrl`)."""
-    slack_channel: str = "#alerts"
-    """Slack channel named in alerts; default #alerts."""
-    cpu_percent: int = 80
-    """CPU alert threshold; default 80."""
-    memory_percent: int = 85
-    """Memory alert threshold; default 85."""
-    disk_percent: int = 85
-    """Disk alert threshold; default 85."""
-    window: str = "5m"
-    """How long a threshold must be exceeded; default 5m."""
-    latency_ms: int = 2000
-    """Uptime latency alert threshold; default 2000."""
-    ssl_expiry_days: int = 14
-    """Alert this many days before the edge certificate expires; default 14."""
+    thresholds: MonitoringConfig
+    """The stack's `monitoring` section: Slack channel, cpu/memory/disk percent, window,
+    latency and certificate-expiry thresholds; no default."""
     backup_heartbeat_url: str | None = None
     """Public URL of the backups' heartbeat object, alerted on when it is gone; default None (no backups)."""
 
@@ -63,18 +54,25 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:monitoring:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        slack = [{"channel": args.slack_channel, "url": pulumi.Output.secret(args.slack_url)}] if args.slack_url else []
-        thresholds = {"cpu": args.cpu_percent, "memory": args.memory_percent, "disk": args.disk_percent}
+        limits = args.thresholds
+        slack = (
+            [{"channel": limits.slack_channel, "url": pulumi.Output.secret(args.slack_url)}] if args.slack_url else []
+        )
+        thresholds = {
+            "cpu": limits.cpu_percent,
+            "memory": limits.memory_percent,
+            "disk": limits.disk_percent,
+        }
         for metric, threshold in thresholds.items():
             do.MonitorAlert(
                 f"{name}-{metric}",
                 type=METRICS[metric],
                 compare="GreaterThan",
                 value=threshold,
-                window=args.window,
+                window=limits.window,
                 tags=[args.app_tag],
                 enabled=True,
-                description=f"{name}: {metric} above {threshold}% for {args.window}",
+                description=f"{name}: {metric} above {threshold}% for {limits.window}",
                 alerts=do.MonitorAlertAlertsArgs(emails=list(args.emails), slacks=slack),
                 opts=child,
             )
@@ -92,8 +90,8 @@ class Monitoring(pulumi.ComponentResource):
             )
             alerts = {
                 "down": dict(type="down_global", period="2m"),
-                "latency": dict(type="latency", threshold=args.latency_ms, comparison="greater_than", period="5m"),
-                "tls": dict(type="ssl_expiry", threshold=args.ssl_expiry_days, comparison="less_than", period="2m"),
+                "latency": dict(type="latency", threshold=limits.latency_ms, comparison="greater_than", period="5m"),
+                "tls": dict(type="ssl_expiry", threshold=limits.ssl_expiry_days, comparison="less_than", period="2m"),
             }
             for role, spec in alerts.items():
                 do.UptimeAlert(

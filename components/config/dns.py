@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from collections import defaultdict
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
@@ -20,10 +19,7 @@ HEX32 = whole(r"[0-9a-f]{32}")
 Hex32 = Annotated[str, Field(pattern=HEX32), Allowed("a 32-hex Cloudflare id")]
 
 
-if TYPE_CHECKING:
-    from components.config.edge import EdgeConfig, FrontendConfig
-
-# Extra records (issue 14 item 5). Cloudflare's rules, https://developers.cloudflare.com/dns/:
+# Extra records. Cloudflare's rules, https://developers.cloudflare.com/dns/:
 # manage-dns-records/reference/dns-record-types/ (TXT content <= 2,048 characters, <= 8,192 per
 # name; CNAME with A/AAAA/CNAME at one name refused), reference/ttl/ (1 = automatic, else 60-86400),
 # proxy-status/ (only A, AAAA and CNAME can be proxied). MX priority 0-65535: the provider's own
@@ -41,10 +37,10 @@ _CAA = re.compile(whole(r"(0|128)\s+([a-z]+)\s+(.+)"))
 # TXT records of which a name holds one, by their version tag: SPF (RFC 7208: two are a
 # permerror), DMARC (RFC 7489), DKIM (a selector holds one key), MTA-STS, TLS-RPT, BIMI.
 _TXT_TAG = re.compile(r"^v=(spf1|dmarc1|dkim1|stsv1|tlsrptv1|bimi1)(?=[\s;]|\Z)")
-_PAGES_NAME = re.compile(whole(r"[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?"))
+PAGES_NAME = re.compile(whole(r"[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?"))
 
 
-def _lower(value: Any) -> Any:
+def lower_name(value: Any) -> Any:
     """A name as Cloudflare stores it: lower case, without the root's dot or surrounding spaces
     (a line break or other control character is refused, not stripped)."""
     value = one_line(value)
@@ -111,7 +107,7 @@ def caa_data(content: str) -> dict[str, Any]:
 
 
 def _hostname(value: str) -> str:
-    name = _lower(value)
+    name = lower_name(value)
     if not is_dns_name(name):
         raise ValueError("a fully qualified hostname such as mx.sendgrid.net")
     return name
@@ -135,7 +131,7 @@ def _digest(value: Any) -> str:
 class DnsRecord(Section):
     """One extra record of the zone (mail, verification, a CNAME to an outside service)."""
 
-    name: Annotated[str, BeforeValidator(_lower), Field(min_length=1), Allowed("a fully qualified name")]
+    name: Annotated[str, BeforeValidator(lower_name), Field(min_length=1), Allowed("a fully qualified name")]
     """Fully qualified name inside the zone, e.g. _dmarc.example.com; no default."""
     type: choice(*RECORD_TYPES)
     """Record type; no default."""
@@ -217,100 +213,10 @@ class DnsRecord(Section):
         return bad
 
 
-# Why a second record with the same key (see DnsRecord.key) is refused, by record type.
-_KINDS = {
-    "txt-spf1": "v=spf1 (SPF)",
-    "txt-dmarc1": "v=DMARC1",
-    "txt-dkim1": "v=DKIM1",
-    "txt-stsv1": "v=STSv1",
-    "txt-tlsrptv1": "v=TLSRPTv1",
-    "txt-bimi1": "v=BIMI1",
-    "txt-dkim": "DKIM key",
-}
-_SAME = {
-    "txt": "merged into {other}: a name holds one {kind} record (two are a permerror or ignored)",
-    "mx": "merged into {other}: one MX per mail host at {name} (its priority is set there)",
-    "copy": "different from {other} (Cloudflare refuses identical records)",
-}
-
-
 def default_project_name(domain: str, stack: str) -> str:
     """The Pages project of a stack when frontend.projectName is unset: unique per domain and stack."""
     return f"{domain.replace('.', '-')}-{stack}"
 
 
-def zone_problems(
-    domain: str, stack: str, hostnames: tuple[str, ...], edge: EdgeConfig, frontend: FrontendConfig
-) -> list[str]:
-    """Rules that need the zone and the stack's own names (`hostnames`: every name the stack's
-    proxied A records serve): records inside the zone, one owner for the zone-wide names, no
-    record colliding with the stack's own records or with another."""
-    bad: list[str] = []
-    owner = edge.manage_zone_settings
-    site = frontend.hostname
-    own = [h for h in (*hostnames, *([site] if site else [])) if h != domain]
-    taken = {h: "this stack's hostnames (app.hostnames, media.publicHostname: its proxied A record)" for h in hostnames}
-    by_name: dict[str, list[tuple[int, DnsRecord]]] = defaultdict(list)
-    for i, r in enumerate(edge.records):
-        key = f"edge.records[{i}]"
-        if not (is_dns_name(r.name) and in_zone(r.name, domain)):
-            bad.append(problem(f"{key}.name", r.name, f"a fully qualified name inside {domain}, e.g. _dmarc.{domain}"))
-            continue
-        if not owner and not any(under(r.name, h) for h in own):
-            bad.append(problem(f"{key}.name", r.name, (
-                f"at or under one of this stack's own names ({', '.join(own) or 'none'}): the apex and the rest "
-                f"of {domain} are zone-wide and belong to the stack with edge.manageZoneSettings (prod)"
-            )))  # fmt: skip
-        if r.name == site:
-            bad.append(problem(f"{key}.name", r.name, (
-                "a name other than frontend.hostname: its proxied CNAME is the only record Cloudflare answers there"
-            )))  # fmt: skip
-        elif r.type in PROXIABLE and r.name in taken:
-            bad.append(problem(f"{key}.name", r.name, f"a name other than {taken[r.name]} for an {r.type} record"))
-        by_name[r.name].append((i, r))
-    for name, group in by_name.items():
-        seen: dict[str, int] = {}
-        for i, r in group:
-            key = f"edge.records[{i}]"
-            if r.type == "CNAME" and len(group) > 1:
-                others = ", ".join(f"edge.records[{j}]" for j, _ in group if j != i)
-                bad.append(problem(f"{key}.type", "CNAME", f"the only record at {name} (RFC 1034; here too: {others})"))
-                continue
-            kind = r.key()
-            if kind in seen:
-                family = kind.split("-")[0] if kind in _KINDS or kind.startswith("mx-") else "copy"
-                bad.append(problem(f"{key}.content", r.content, _SAME[family].format(
-                    other=f"edge.records[{seen[kind]}]", kind=_KINDS.get(kind), name=name
-                )))  # fmt: skip
-            seen.setdefault(kind, i)
-        txt = [(i, len(r.value() or "")) for i, r in group if r.type == "TXT"]
-        if sum(n for _, n in txt) > TXT_PER_NAME_MAX:
-            bad.append(problem(f"edge.records[{txt[0][0]}].name", name, (
-                f"a name whose TXT records hold at most {TXT_PER_NAME_MAX} characters together "
-                f"({sum(n for _, n in txt)} here)"
-            )))  # fmt: skip
-    if site:
-        host = site
-        if not (is_dns_name(host) and in_zone(host, domain)):
-            bad.append(problem("frontend.hostname", host, f"a fully qualified name inside {domain}"))
-        elif host in hostnames:
-            bad.append(problem("frontend.hostname", host, (
-                "a name other than this stack's hostnames (app.hostnames, media.publicHostname), which serve the app"
-            )))  # fmt: skip
-        elif host == domain and not owner:
-            bad.append(problem("frontend.hostname", host, (
-                f"a name below {domain}: the apex belongs to the stack with edge.manageZoneSettings (prod)"
-            )))  # fmt: skip
-        if edge.account_id is None:
-            bad.append(problem("edge.accountId", None, "set with frontend (the account of the Pages project)"))
-        project = frontend.project_name or default_project_name(domain, stack)
-        if not _PAGES_NAME.match(project):
-            bad.append(problem("frontend.projectName", project, (
-                "set: the default <domain with dashes>-<stack> is not a Pages project name "
-                "(1-58 lowercase letters, digits or '-')"
-            )))  # fmt: skip
-    return bad
-
-
-def _join(values: Any) -> str:
+def join_values(values: Any) -> str:
     return ", ".join(map(str, values))

@@ -3,24 +3,37 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
 from components.config import catalog
 from components.config.base import Allowed, OneLine, Section, choice, problem, raise_if, text
-from components.config.dns import _PAGES_NAME, DnsRecord, Hex32, _join, _lower
+from components.config.dns import (
+    PAGES_NAME,
+    PROXIABLE,
+    TXT_PER_NAME_MAX,
+    DnsRecord,
+    Hex32,
+    default_project_name,
+    in_zone,
+    is_dns_name,
+    join_values,
+    lower_name,
+    under,
+)
 
 
 class FrontendConfig(Section):
     """A static frontend (React/Vite, Astro) on Cloudflare Pages, deployed by direct upload."""
 
-    hostname: Annotated[str, BeforeValidator(_lower), Field(min_length=1), Allowed("a fully qualified name")] | None = (
-        None
-    )
+    hostname: (
+        Annotated[str, BeforeValidator(lower_name), Field(min_length=1), Allowed("a fully qualified name")] | None
+    ) = None
     """Custom domain of the site, inside the zone and not one of app.hostnames; unset: no frontend."""
     project_name: (
-        Annotated[str, Field(pattern=_PAGES_NAME.pattern), Allowed(
+        Annotated[str, Field(pattern=PAGES_NAME.pattern), Allowed(
             "a Pages project name: 1-58 lowercase letters, digits or '-', not starting or ending with '-'"
         )]
         | None
@@ -87,12 +100,16 @@ class EdgeConfig(Section):
         bad: list[str] = []
         if self.rate_limit_period not in limits.periods:
             bad.append(
-                problem("edge.rateLimitPeriod", self.rate_limit_period, f"one of {_join(limits.periods)} ({on_plan})")
+                problem(
+                    "edge.rateLimitPeriod", self.rate_limit_period, f"one of {join_values(limits.periods)} ({on_plan})"
+                )
             )
         if self.rate_limit_timeout not in limits.timeouts:
             bad.append(
                 problem(
-                    "edge.rateLimitTimeout", self.rate_limit_timeout, f"one of {_join(limits.timeouts)} ({on_plan})"
+                    "edge.rateLimitTimeout",
+                    self.rate_limit_timeout,
+                    f"one of {join_values(limits.timeouts)} ({on_plan})",
                 )
             )
         if (self.import_.rate_limit or self.import_.records) and not self.zone_id:
@@ -117,3 +134,93 @@ class EdgeConfig(Section):
             bad.append(problem("edge.manageZoneSettings", True, one_owner))
         raise_if(bad)
         return self
+
+
+# Why a second record with the same key (see DnsRecord.key) is refused, by record type.
+_KINDS = {
+    "txt-spf1": "v=spf1 (SPF)",
+    "txt-dmarc1": "v=DMARC1",
+    "txt-dkim1": "v=DKIM1",
+    "txt-stsv1": "v=STSv1",
+    "txt-tlsrptv1": "v=TLSRPTv1",
+    "txt-bimi1": "v=BIMI1",
+    "txt-dkim": "DKIM key",
+}
+_SAME = {
+    "txt": "merged into {other}: a name holds one {kind} record (two are a permerror or ignored)",
+    "mx": "merged into {other}: one MX per mail host at {name} (its priority is set there)",
+    "copy": "different from {other} (Cloudflare refuses identical records)",
+}
+
+
+def zone_problems(
+    domain: str, stack: str, hostnames: tuple[str, ...], edge: EdgeConfig, frontend: FrontendConfig
+) -> list[str]:
+    """Rules that need the zone and the stack's own names (`hostnames`: every name the stack's
+    proxied A records serve): records inside the zone, one owner for the zone-wide names, no
+    record colliding with the stack's own records or with another."""
+    bad: list[str] = []
+    owner = edge.manage_zone_settings
+    site = frontend.hostname
+    own = [h for h in (*hostnames, *([site] if site else [])) if h != domain]
+    taken = {h: "this stack's hostnames (app.hostnames, media.publicHostname: its proxied A record)" for h in hostnames}
+    by_name: dict[str, list[tuple[int, DnsRecord]]] = defaultdict(list)
+    for i, r in enumerate(edge.records):
+        key = f"edge.records[{i}]"
+        if not (is_dns_name(r.name) and in_zone(r.name, domain)):
+            bad.append(problem(f"{key}.name", r.name, f"a fully qualified name inside {domain}, e.g. _dmarc.{domain}"))
+            continue
+        if not owner and not any(under(r.name, h) for h in own):
+            bad.append(problem(f"{key}.name", r.name, (
+                f"at or under one of this stack's own names ({', '.join(own) or 'none'}): the apex and the rest "
+                f"of {domain} are zone-wide and belong to the stack with edge.manageZoneSettings (prod)"
+            )))  # fmt: skip
+        if r.name == site:
+            bad.append(problem(f"{key}.name", r.name, (
+                "a name other than frontend.hostname: its proxied CNAME is the only record Cloudflare answers there"
+            )))  # fmt: skip
+        elif r.type in PROXIABLE and r.name in taken:
+            bad.append(problem(f"{key}.name", r.name, f"a name other than {taken[r.name]} for an {r.type} record"))
+        by_name[r.name].append((i, r))
+    for name, group in by_name.items():
+        seen: dict[str, int] = {}
+        for i, r in group:
+            key = f"edge.records[{i}]"
+            if r.type == "CNAME" and len(group) > 1:
+                others = ", ".join(f"edge.records[{j}]" for j, _ in group if j != i)
+                bad.append(problem(f"{key}.type", "CNAME", f"the only record at {name} (RFC 1034; here too: {others})"))
+                continue
+            kind = r.key()
+            if kind in seen:
+                family = kind.split("-")[0] if kind in _KINDS or kind.startswith("mx-") else "copy"
+                bad.append(problem(f"{key}.content", r.content, _SAME[family].format(
+                    other=f"edge.records[{seen[kind]}]", kind=_KINDS.get(kind), name=name
+                )))  # fmt: skip
+            seen.setdefault(kind, i)
+        txt = [(i, len(r.value() or "")) for i, r in group if r.type == "TXT"]
+        if sum(n for _, n in txt) > TXT_PER_NAME_MAX:
+            bad.append(problem(f"edge.records[{txt[0][0]}].name", name, (
+                f"a name whose TXT records hold at most {TXT_PER_NAME_MAX} characters together "
+                f"({sum(n for _, n in txt)} here)"
+            )))  # fmt: skip
+    if site:
+        host = site
+        if not (is_dns_name(host) and in_zone(host, domain)):
+            bad.append(problem("frontend.hostname", host, f"a fully qualified name inside {domain}"))
+        elif host in hostnames:
+            bad.append(problem("frontend.hostname", host, (
+                "a name other than this stack's hostnames (app.hostnames, media.publicHostname), which serve the app"
+            )))  # fmt: skip
+        elif host == domain and not owner:
+            bad.append(problem("frontend.hostname", host, (
+                f"a name below {domain}: the apex belongs to the stack with edge.manageZoneSettings (prod)"
+            )))  # fmt: skip
+        if edge.account_id is None:
+            bad.append(problem("edge.accountId", None, "set with frontend (the account of the Pages project)"))
+        project = frontend.project_name or default_project_name(domain, stack)
+        if not PAGES_NAME.match(project):
+            bad.append(problem("frontend.projectName", project, (
+                "set: the default <domain with dashes>-<stack> is not a Pages project name "
+                "(1-58 lowercase letters, digits or '-')"
+            )))  # fmt: skip
+    return bad

@@ -17,6 +17,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
 
 from components.config.base import NAMESPACE, Allowed, ProblemsError, Secret, problem, shown, whole
+from components.config.rules import problems as rule_problems
 from components.config.stack import StackConfig
 
 SECRET_KEYS = ("slackWebhookUrl",)
@@ -170,6 +171,9 @@ def parse(
     except ValidationError as err:
         problems += _lines(err, unreadable, secret_keys)
         cfg = None
+    if cfg is not None:
+        # The rules across keys, once every key is valid on its own.
+        problems += rule_problems(cfg, context)
     if problems or cfg is None:
         raise _config_error(stack, problems)
     cfg._stack = stack

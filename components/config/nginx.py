@@ -1,17 +1,11 @@
 """The nginx settings of a stack config (components/render/nginx.py renders them), and what nginx
-would refuse, named by config key."""
+would refuse (components/config/proxyspec.py), named by config key."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from components.config import cloudflare_ips
+from components.config import cloudflare_ips, proxyspec
 from components.config.base import problem
-from components.render import nginx as proxy_renderer
-
-if TYPE_CHECKING:
-    from components.config.stack import StackConfig
-
+from components.config.stack import StackConfig
 
 # The renderer's fields, named as the user writes them.
 _PROXY_KEYS = {
@@ -37,18 +31,18 @@ _PROXY_KEYS = {
 def proxy_problems(cfg: StackConfig) -> list[str]:
     """What nginx would refuse, checked by the renderer's own rules, named by config key."""
     try:
-        proxy_renderer.validate(nginx_spec(cfg))
-    except proxy_renderer.ProxySpecError as err:
+        proxyspec.validate(nginx_spec(cfg))
+    except proxyspec.ProxySpecError as err:
         return [problem(_PROXY_KEYS.get(err.field, err.field), err.value, err.allowed)]
     return []
 
 
-def nginx_spec(cfg: StackConfig, proxy_protocol: bool = False) -> proxy_renderer.ProxySpec:
+def nginx_spec(cfg: StackConfig, proxy_protocol: bool = False) -> proxyspec.ProxySpec:
     """The nginx settings of this config. Behind a load balancer (`proxy_protocol`) every
     connection comes from the balancer and names the edge it serves in a PROXY protocol
     header; CF-Connecting-IP is believed from Cloudflare's edges only, either way."""
     app, proxy = cfg.app, cfg.proxy
-    return proxy_renderer.ProxySpec(
+    return proxyspec.ProxySpec(
         server_names=app.hostnames,
         upstream=f"web:{app.port}",
         health_path=app.health_path,

@@ -20,7 +20,7 @@ from components.config.base import (
     whole,
 )
 from components.config.cluster import Autoscale
-from components.render.env import PROVIDED_ENV, STACK_VALUES
+from components.config.envnames import PROVIDED_ENV, STACK_VALUES
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 _ENV_NAME = re.compile(whole(ENV_NAME))

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
+from components.config import proxyspec as nginx
 from components.config.base import Allowed, Image, OneLine, Section, text, whole
-from components.render import nginx as renderer
 
 
 class ProxyConfig(Section):
@@ -18,20 +18,20 @@ class ProxyConfig(Section):
     most 8589934591g, 8796093022207m, 9007199254740991k or 9223372036854775807 (bytes)."""
     content_security_policy: Annotated[
         str,
-        Field(pattern=whole(r'[^"\\\n\r]*'), max_length=renderer.MAX_PARAMETER_BYTES),
+        Field(pattern=whole(r'[^"\\\n\r]*'), max_length=nginx.MAX_PARAMETER_BYTES),
         OneLine,
-        Allowed(f"a CSP of at most {renderer.MAX_PARAMETER_BYTES} bytes, without double quotes, backslashes, newlines"),
+        Allowed(f"a CSP of at most {nginx.MAX_PARAMETER_BYTES} bytes, without double quotes, backslashes, newlines"),
     ] = "default-src 'self'"
     """Content-Security-Policy nginx adds to every answer whose app sent none (an app's own
     policy wins, and is then the only one), at most 4094 bytes (nginx's longest parameter).
     Empty: nginx adds none."""
-    api_rate_per_s: Annotated[int, Field(ge=1, le=renderer.MAX_RATE, alias="apiRatePerSecond")] = 10
+    api_rate_per_s: Annotated[int, Field(ge=1, le=nginx.MAX_RATE, alias="apiRatePerSecond")] = 10
     """Sustained requests per second per client under /api/."""
-    api_burst: Annotated[int, Field(ge=0, le=renderer.MAX_BURST)] = 20
+    api_burst: Annotated[int, Field(ge=0, le=nginx.MAX_BURST)] = 20
     """Burst above the API rate served without delay (0: none, every request past the rate is refused)."""
-    auth_rate_per_s: Annotated[int, Field(ge=1, le=renderer.MAX_RATE, alias="authRatePerSecond")] = 5
+    auth_rate_per_s: Annotated[int, Field(ge=1, le=nginx.MAX_RATE, alias="authRatePerSecond")] = 5
     """Sustained requests per second per client on the auth paths."""
-    auth_burst: Annotated[int, Field(ge=0, le=renderer.MAX_BURST)] = 5
+    auth_burst: Annotated[int, Field(ge=0, le=nginx.MAX_BURST)] = 5
     """Burst above the auth rate served without delay (0: none)."""
     websocket_paths: Annotated[
         tuple[

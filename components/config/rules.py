@@ -1,20 +1,18 @@
-"""The rules that span config keys (the root model's validator calls `problems`): prod-only
+"""The rules that span config keys (loading calls `problems` once every key is valid): prod-only
 settings, hostnames inside the zone, one place per secret, container mode vs replicas, media,
 the zone's records, what nginx accepts, and sizing."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from components.config import catalog
 from components.config.base import is_domain, problem, whole
-from components.config.dns import zone_problems
+from components.config.edge import zone_problems
 from components.config.nginx import proxy_problems
 from components.config.sizing import sizing_problems
-
-if TYPE_CHECKING:
-    from components.config.stack import StackConfig
+from components.config.stack import StackConfig
 
 _VOLUME_NAME = re.compile(whole(r"[a-z][a-z0-9-]*"))
 _BUCKET_NAME = re.compile(whole(r"[a-z0-9][a-z0-9-]*"))

@@ -11,11 +11,11 @@ import pulumi
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr
 
 from components.config import catalog
 from components.config.app import AppConfig
-from components.config.base import Allowed, OneLine, SecretText, Section, choice, is_domain, one_line, raise_if, text
+from components.config.base import Allowed, OneLine, SecretText, Section, choice, is_domain, one_line, text
 from components.config.cluster import ENGINES, ClusterConfig
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.dns import default_project_name
@@ -23,7 +23,6 @@ from components.config.edge import EdgeConfig, FrontendConfig
 from components.config.ops import OFFSITE_REGIONS, BackupsConfig, LogsConfig, MonitoringConfig
 from components.config.process import EnvName
 from components.config.proxy import ProxyConfig
-from components.config.rules import problems
 from components.config.storage import MediaConfig, VolumeConfig
 
 # The only ranges DigitalOcean accepts for a VPC, and what it keeps for itself inside them.
@@ -291,8 +290,3 @@ class StackConfig(Section):
         if self.stack.startswith("staging"):
             return "Staging"
         return "Development"
-
-    @model_validator(mode="after")
-    def _across_keys(self, info: ValidationInfo) -> StackConfig:
-        raise_if(problems(self, info.context or {}))
-        return self

@@ -284,7 +284,8 @@ def redact(text: str, env: Sequence[str]) -> str:
 
 
 # Docker's log stream frames each chunk with an 8-byte header (stream 1 or 2, three zeros, a
-# 4-byte size); the provider kept them in `container_logs` before kreuzwerker #899 (2026-04).
+# 4-byte size); the provider kept them in `container_logs` before (2026-04)
+# https://github.com/kreuzwerker/terraform-provider-docker/pull/899.
 _FRAME = re.compile(r"[\x01\x02]\x00\x00\x00[\s\S]{4}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 

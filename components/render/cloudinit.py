@@ -2,7 +2,7 @@
 
 The output becomes droplet ``user_data``, which anyone on the droplet can read back from the
 metadata service and whose change would replace the droplet. So its only inputs are public
-keys and sizes: no secret, no app config, nothing that changes per release (DESIGN.md,
+keys and sizes: no secret, no app config, nothing that changes per release (docs/design.md,
 principles 1 and 2). The app itself arrives later, as containers.
 """
 

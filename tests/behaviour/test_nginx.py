@@ -694,7 +694,7 @@ def _assert_tunnel(proxy: Proxy, path: str, idle: float = 0) -> None:
         assert echoed == b"ping through the tunnel\n"
 
 
-# --------------------------------------------------------------- proxy options (issue 13)
+# --------------------------------------------------------------- proxy options
 # No stack sets proxy.websocketPaths, readTimeoutSeconds or staticPath: prod's conf with all
 # of them set, served in front of an upstream that can also be slow, fail, and set its own
 # Cache-Control, like an app.

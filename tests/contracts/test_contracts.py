@@ -559,7 +559,10 @@ MUTATIONS = {
     "ruleset rule without ref": Case("prod", RULESET, put("rules[0].ref", ...), "ruleset/resource.go:343"),
     "ruleset without delete_before_replace": Case("prod", RULESET, no_dbr, "rulesets.mdx:27"),
     "origin hostnames unsorted": Case(
-        "prod", ORIGIN, put("hostnames", ["www.example.com", "example.com"]), "issues/5392"
+        "prod",
+        ORIGIN,
+        put("hostnames", ["www.example.com", "example.com"]),
+        "github.com/cloudflare/terraform-provider-cloudflare/issues/5392",
     ),
     "origin request type": Case("prod", ORIGIN, put("requestType", "origin-dsa"), "certificate/schema.go:41"),
     "origin validity": Case("prod", ORIGIN, put("requestedValidity", 100), "certificate/schema.go:60"),

@@ -1,4 +1,4 @@
-"""What the real providers would do with our inputs (issue 10), one test per defect found by
+"""What the real providers would do with our inputs, one test per defect found by
 reading their upstream sources; each failed on the code before its fix."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Backup promises (issue 11): the dump reaches the database directly (pg_dump cannot work
+"""Backup promises: the dump reaches the database directly (pg_dump cannot work
 through a transaction pool) as the app user, writes to the stack's bucket in its region with
 the key scoped to it, and dumps are kept as long as config says, in the bucket and by the
 dump's own pruning, on the configured schedule."""

@@ -1,4 +1,4 @@
-"""Valkey promises (issue 11): where each URL the app gets actually points.
+"""Valkey promises: where each URL the app gets actually points.
 
 Celery's broker must never evict; the cache may. With `valkey.splitCache` the cache is its own
 allkeys-lru cluster, and CACHE_URL must point at that cluster: another database of the broker

@@ -1,4 +1,4 @@
-"""Droplet bootstrap promises (issue 11): fail2ban bans SSH guessers with the documented limits
+"""Droplet bootstrap promises: fail2ban bans SSH guessers with the documented limits
 on every droplet of every stack (5 failures in 10 minutes: banned for an hour)."""
 
 from __future__ import annotations

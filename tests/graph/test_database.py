@@ -1,4 +1,4 @@
-"""Postgres promises (issue 11): the app reaches a managed cluster over TLS only, through the
+"""Postgres promises: the app reaches a managed cluster over TLS only, through the
 pool for its requests and directly for migrations, and the backup dump too."""
 
 from __future__ import annotations

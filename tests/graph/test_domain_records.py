@@ -1,4 +1,4 @@
-"""Issue 14 item 5, the rest of the domain: extra DNS records land as configured, in the form
+"""The rest of the domain: extra DNS records land as configured, in the form
 Cloudflare stores, only under the stack's own names where another stack owns the zone-wide
 ones; a static frontend on Cloudflare Pages exists only when configured."""
 

@@ -1,12 +1,12 @@
-"""Issue 13 item 9 and issue 14: the five seed apps as examples (examples/<app>/Pulumi.<app>.yaml).
+"""The five seed apps as examples (examples/<app>/Pulumi.<app>.yaml).
 
 Each example plans offline from a fresh clone (`make plan STACK=examples/<app>`), and gets
 what its guide needs: its processes where they should run, the env names its app reads
 (including aliases), its secrets as secrets, its Postgres extensions, its nginx timeouts and
-options, its private image's pull credentials as a secret, and (issue 14) its uploads in the
+options, its private image's pull credentials as a secret, and its uploads in the
 media bucket, its logs kept for the guide's days, its static frontend on Pages, and the
 zone-wide names (mail authentication, the apex) its prod* stack adds (prod-zone.yaml). The
-needs below are written from the guides (../shared/seeds/000-004), not read back from the
+needs below are written from the apps' deployment guides, not read back from the
 stack files, so a stack file that drifts from its guide fails here.
 
 Each example is recorded once (tests/conftest.py caches the run per session), and once more
@@ -412,7 +412,7 @@ def test_the_file_points_editors_at_the_schema_and_names_its_guide(slug):
     assert lines[0] == MODELINE
     schema = (path.parent / MODELINE.split("$schema=", 1)[1]).resolve()
     assert schema == config_schema.SCHEMA_PATH
-    assert "../shared/seeds/00" in "\n".join(lines[:6]), "the header names the guide it was written from"
+    assert "Deployment Guide" in " ".join(line.lstrip("# ") for line in lines[:6]), "the header names its guide"
     assert sum("Guide:" in line for line in lines) >= 8, "settings say which guide section they come from"
 
 

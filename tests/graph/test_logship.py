@@ -1,4 +1,4 @@
-"""Log retention (issue 14): every droplet ships its containers' logs into a private bucket
+"""Log retention: every droplet ships its containers' logs into a private bucket
 that expires them after the configured days, with a key scoped to it; nothing secret leaks."""
 
 from __future__ import annotations

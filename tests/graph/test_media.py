@@ -1,4 +1,4 @@
-"""Uploads (issue 14): a media bucket per stack, private unless a public hostname is set, a key
+"""Uploads: a media bucket per stack, private unless a public hostname is set, a key
 that may use that bucket only, its credentials in the app as secrets; prod's undeletable."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Monitoring promises (issue 11): every alert fires on the configured threshold, in the right
+"""Monitoring promises: every alert fires on the configured threshold, in the right
 direction, for the configured window, and reaches every configured recipient."""
 
 from __future__ import annotations

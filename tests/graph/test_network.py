@@ -1,4 +1,4 @@
-"""Only Cloudflare reaches the origin (issue 11): the pinned ranges are Cloudflare's published
+"""Only Cloudflare reaches the origin: the pinned ranges are Cloudflare's published
 list, and the firewall, the load balancer and nginx's real-IP trust all use exactly that list.
 
 Comparing the firewall with nginx alone would pass if both lost a range (users routed through

@@ -1,4 +1,4 @@
-"""Release promises (issue 11): a one-shot that fails stops what depends on it, and data kept
+"""Release promises: a one-shot that fails stops what depends on it, and data kept
 in containers (container mode) is as undeletable in prod as a managed cluster.
 
 The harness answers every container with exit code 0; here one is made to fail, as a failed

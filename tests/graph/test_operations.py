@@ -90,7 +90,8 @@ def test_spaces_key_is_scoped_to_the_bucket_and_backup_credentials_are_secret(ru
 
 
 def _as_api_lists_it(urn: str) -> str:
-    """The project API lists reserved IPs under their old name (provider issues #1031, #1264)."""
+    """The project API lists reserved IPs under their old name (provider issues
+    https://github.com/digitalocean/terraform-provider-digitalocean/issues/1031 and .../1264)."""
     return urn.replace("do:reservedip:", "do:floatingip:", 1)
 
 

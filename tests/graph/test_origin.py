@@ -1,4 +1,4 @@
-"""Origin TLS promises (issue 11): Cloudflare reaches nginx over Full (strict) TLS with a
+"""Origin TLS promises: Cloudflare reaches nginx over Full (strict) TLS with a
 certificate that covers every name it serves, issued for the key nginx holds.
 
 The Origin CA signs an ECC certificate ("origin-ecc") only for an ECDSA key, and Cloudflare

@@ -1,4 +1,4 @@
-"""Principle 1 in preview mode (issue 11 item 3): the plaintext-secret search there can fail.
+"""Principle 1 in preview mode: the plaintext-secret search there can fail.
 
 The stack files hold no `secure:` value, so a preview of them holds no secret value at all and
 a search of it finds nothing whatever the code does. Config secrets are known in preview,

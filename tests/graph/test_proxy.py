@@ -1,4 +1,4 @@
-"""nginx promises (issue 11): the rate limits are the config's, not the renderer's defaults."""
+"""nginx promises: the rate limits are the config's, not the renderer's defaults."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The nginx options the seed guides need (issue 13): WebSocket paths, the read timeout and
+"""The nginx options the seed guides need: WebSocket paths, the read timeout and
 a cached static prefix, from config key to rendered line, and checked by the real `nginx -t`.
 
 What they do in a running nginx is proven in tests/behaviour/test_nginx.py (section "proxy

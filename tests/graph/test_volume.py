@@ -1,4 +1,4 @@
-"""The single-droplet volume (issue 14): a DigitalOcean Volume attached to the droplet at its
+"""The single-droplet volume: a DigitalOcean Volume attached to the droplet at its
 creation, mounted by the droplet's own boot, bound into the processes that need it, archived
 to the backups bucket; protected (and kept) in prod, disposable in staging."""
 

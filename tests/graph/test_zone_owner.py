@@ -1,4 +1,4 @@
-"""Edge promises (issue 11): who owns the zone-wide settings is config (edge.manageZoneSettings),
+"""Edge promises: who owns the zone-wide settings is config (edge.manageZoneSettings),
 not a side effect of `protect`."""
 
 from __future__ import annotations

@@ -846,6 +846,25 @@ def test_the_ssh_coverage_rule_takes_nothing_from_the_stack():
         assert run_config(recorded(stack))["firewall-sources-bounded"] == {"allowedWorldPorts": []}
 
 
+def test_the_pack_reads_a_stacks_config_without_the_harness():
+    """`python -m policy.adapter <stack> --config` reads the stack file through components.config
+    (no program run, no test harness) and gets what the recorded program validated; the
+    adapter module itself does not import the harness."""
+    import ast
+
+    from policy.adapter import run_config, stack_file_config
+
+    for stack in (*STACKS, "examples/flask-saas"):
+        assert stack_file_config(stack) == run_config(recorded(stack)), stack
+    root = Path(__file__).resolve().parents[2]
+    tree = ast.parse((root / "policy" / "adapter.py").read_text())
+    top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert not [n for n in top if "testing" in ast.unparse(n)]
+    for path in (root / "policy").rglob("*.py"):
+        if path.name != "adapter.py":
+            assert "testing" not in path.read_text(), path
+
+
 def test_zone_wide_origin_pulls_are_the_owners_alone():
     """On the real graphs: staging does not own the zone (no zone settings), prod does; the
     same zone-level setting is refused in the one and allowed in the other."""

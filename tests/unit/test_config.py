@@ -72,7 +72,7 @@ BAD = [
     ("staging", {"edge.manageZoneSettings": True}, "webstack:edge.manageZoneSettings", "one owner"),
     ("staging", {"app.webMemoryMb": 4096}, "webstack:app.dropletSize", "MB"),
     ("prod", {"protect": False}, "webstack:protect", "production"),
-    # Cloudflare's rate-limit values by zone plan, and what Universal SSL covers (issue 10)
+    # Cloudflare's rate-limit values by zone plan, and what Universal SSL covers
     ("staging", {"edge.rateLimitPeriod": 60}, "webstack:edge.rateLimitPeriod", "free plan"),
     ("staging", {"edge.rateLimitTimeout": 3600}, "webstack:edge.rateLimitTimeout", "free plan"),
     ("prod", {"edge.plan": "pro", "edge.rateLimitPeriod": 120}, "webstack:edge.rateLimitPeriod", "pro plan"),
@@ -89,7 +89,7 @@ BAD = [
     ("prod", {"edge.import": {"rateLimit": "nope"}, "edge.zoneId": "f" * 32}, "edge.import.rateLimit", "32-hex"),
     ("staging", {"edge.import": {"rateLimit": "0" * 32}, "edge.zoneId": "f" * 32}, "edge.import.rateLimit", "owns"),
     ("staging", {"edge.import": {"rulesets": "x"}}, "webstack:edge.import.rulesets", "unknown key"),
-    # nginx options the seed guides need (issue 13 item 8)
+    # nginx options the seed guides need
     ("staging", {"proxy.websocketPaths": ["ws"]}, "webstack:proxy.websocketPaths", "path prefix such as /ws"),
     ("staging", {"proxy.websocketPaths": "/ws"}, "webstack:proxy.websocketPaths", "a list"),
     ("staging", {"proxy.websocketPaths": ["/ws", "/ws"]}, "webstack:proxy.websocketPaths", "unique"),

@@ -1,4 +1,4 @@
-"""Config promises that no test held before issue 11 (a one-line regression of each left the
+"""Config promises that no test held at first (a one-line regression of each left the
 suite green), each proven on both sides of its boundary: the bad value is refused naming its
 key, and the nearest good one is accepted."""
 
@@ -91,7 +91,7 @@ def test_the_backup_dump_counts_in_the_droplet_memory_budget():
 
 
 # What the user reads, in full, for each kind of problem: the key as written in the stack file,
-# the value as given, and what is allowed (issue 12 keeps this contract through the refactor).
+# the value as given, and what is allowed (a refactor keeps this contract).
 MESSAGES = [
     ({"edge.import": {"rulesets": "x"}},
      "webstack:edge.import.rulesets = 'x': unknown key; allowed: rateLimit, records"),

@@ -1,4 +1,4 @@
-"""Issue 12: the config models are the one source of the stack-file schema editors use, of
+"""The config models are the one source of the stack-file schema editors use, of
 the README's config reference and of Pulumi.yaml's declared scalar keys."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An upgrade of this program replaces nothing by accident (issue 11).
+"""An upgrade of this program replaces nothing by accident.
 
 A resource's URN is its identity in the stack's state: its name, its type and the types of
 the components above it. A change to any of them makes `pulumi up` delete the old resource and
