@@ -203,3 +203,23 @@ def test_the_pods_read_their_env_from_secrets_that_change_name_when_they_change(
     assert "stringData" in env.secret_paths or any(p.startswith("stringData") for p in env.secret_paths)
     web = _deployment(run, "web").inputs["spec"]["template"]["spec"]["containers"][0]
     assert web["envFrom"] == [{"secretRef": {"name": env.outputs["metadata"]["name"]}}]
+
+
+def test_the_smart_invoice_kubernetes_example_scales_as_its_guide_asks_and_plans():
+    from tools import plan
+
+    run = recorded_with("examples/smart-invoice-k8s", {})
+    hpa = run.one(HPA).inputs["spec"]
+    targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]}
+    assert (hpa["minReplicas"], hpa["maxReplicas"], targets) == (1, 5, {"cpu": 70, "memory": 80})
+    assert run.one(CLUSTER).inputs["ha"] is True
+    built = plan.build(run)
+    cost = built["cost"]
+    # A band: the app pool from minNodes to maxNodes, with the HA control plane and the balancer.
+    assert cost["monthly_max"] - cost["monthly_total"] == (4 - 2) * 24.0
+    assert {"kubernetes HA control plane", "kubernetes app nodes", "load balancer (cluster)"} <= {
+        row["kind"] for row in cost["rows"]
+    }
+    assert built["deploy"]["critical_seconds"] > 0
+    for r in objects(run):
+        kubernetes_validate.validate(manifest(r), run.cfg.cluster.version, strict=True)
