@@ -21,11 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
+import pulumi_digitalocean as do
 import pulumi_kubernetes as k8s
 
 from components.cloud.network import Network
 from components.cloud.runner import File, Service, TrustedSource
-from components.config import PROXY_MEMORY_MB, StackConfig, cloudflare_ips, nginx_spec
+from components.cloud.spaces import bucket_options, scoped_key
+from components.config import LOGSHIP_MEMORY_MB, PROXY_MEMORY_MB, StackConfig, cloudflare_ips, nginx_spec
 from components.config.sizing import JOB_CPU_MILLIS, PROXY_CPU_MILLIS
 from components.engine import Release
 from components.kubernetes.cluster import (
@@ -208,7 +210,10 @@ class KubernetesEngine:
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self.cluster),
         )
-        self.namespace = self._apply(k8s.core.v1.Namespace, f"{name}-ns", kr.namespace(), parent=self.cluster)
+        # Every object waits for the app pool: nothing schedules before its nodes exist.
+        self.namespace = self._apply(
+            k8s.core.v1.Namespace, f"{name}-ns", kr.namespace(), parent=self.cluster, depends_on=[self.cluster.app_pool]
+        )
         # The HorizontalPodAutoscalers read pod metrics from metrics-server.
         self.metrics = k8s.helm.v3.Release(
             f"{name}-metrics-server",
@@ -235,6 +240,7 @@ class KubernetesEngine:
         self.front_door = self.front.status.apply(lambda s: s.load_balancer.ingress[0].ip)
         self.addresses: Sequence[pulumi.Output[str]] = ()
         self.release_job: pulumi.Resource | None = None
+        self.logs_bucket: do.SpacesBucket | None = None
 
     # -- helpers -------------------------------------------------------------------
 
@@ -317,16 +323,31 @@ class KubernetesEngine:
             if app.autoscale
             else None
         )  # fmt: skip
+        # With a volume, web is one pod on the one node the volume attaches to, replaced (the
+        # config allows no more: rules.py).
+        volumes, mounts, claim = [], [], None
+        if self.cfg.volume.enabled:
+            claim = self._apply(
+                k8s.core.v1.PersistentVolumeClaim,
+                f"{name}-data",
+                kr.volume_claim("data", self.cfg.volume.size_gb),
+                protect=self.cfg.protect,
+                retain_on_delete=self.cfg.protect,
+            )
+            volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+            mounts = [{"name": "data", "mountPath": self.cfg.volume.path}]
         web = workload(
             name="web", command=app.web_command, memory_mb=app.web_memory_mb, cpu_millis=app.web_cpu_millis,
             stop_seconds=app.web_stop_seconds, replicas=app.replicas, scale=scale, port=app.port,
-            probe=kr.Probe(path=app.health_path, host=app.hostnames[0], port=app.port),
+            probe=kr.Probe(path=app.health_path, host=app.hostnames[0], port=app.port), singleton=claim is not None,
         )  # fmt: skip
         self.web = self._apply(
             k8s.apps.v1.Deployment,
             f"{name}-web",
-            kr.deployment(web, env_secret=env.metadata.name, pool=pool, pull_secret=pull_name),
-            depends_on=gate,
+            kr.deployment(
+                web, env_secret=env.metadata.name, pool=pool, pull_secret=pull_name, volumes=volumes, mounts=mounts
+            ),
+            depends_on=[*gate, *([claim] if claim else [])],
         )
         self._apply(k8s.core.v1.Service, f"{name}-web-svc", kr.service("web", app.port, app.port))
         self._apply(k8s.policy.v1.PodDisruptionBudget, f"{name}-web-pdb", kr.pdb("web"))
@@ -369,6 +390,88 @@ class KubernetesEngine:
                 )
         self._proxy(release)
         self._jobs(env, pull_name, gate)
+        self._logs()
+
+    def _logs(self) -> None:
+        """The logs bucket (as the droplet engine's: private, versioned, expiring) and a Vector
+        on every node shipping the app's pod logs into it with a key scoped to that bucket."""
+        cfg, name = self.cfg, self.name
+        self.logs_bucket = None
+        if not cfg.logs.enabled:
+            return
+        days = cfg.logs.retention_days
+        owner = self.cluster
+        self.logs_bucket = do.SpacesBucket(
+            f"{name}-logs-bucket",
+            name=cfg.logs_bucket_name,
+            region=cfg.region,
+            acl="private",
+            versioning=do.SpacesBucketVersioningArgs(enabled=True),
+            lifecycle_rules=[
+                do.SpacesBucketLifecycleRuleArgs(
+                    id="expire-logs",
+                    enabled=True,
+                    expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=days),
+                    noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(
+                        days=days
+                    ),
+                    abort_incomplete_multipart_upload_days=1,
+                )
+            ],
+            force_destroy=not cfg.protect,
+            opts=bucket_options(owner, protect=cfg.protect),
+        )
+        key = scoped_key(f"{name}-logs-key", f"{name}-logs-shippers", self.logs_bucket, owner)
+        ns = self._apply(k8s.core.v1.Namespace, f"{name}-logs-ns", kr.logs_namespace())
+        creds = self._apply(
+            k8s.core.v1.Secret,
+            f"{name}-logs-credentials",
+            {
+                "metadata": {"namespace": kr.LOGS_NAMESPACE, "labels": kr.labels(kr.LOGSHIP)},
+                "type": "Opaque",
+                "stringData": pulumi.Output.secret(
+                    pulumi.Output.all(key.access_key, key.secret_key).apply(
+                        lambda k: {"AWS_ACCESS_KEY_ID": k[0], "AWS_SECRET_ACCESS_KEY": k[1]}
+                    )
+                ),
+            },
+            depends_on=[ns],
+        )
+        conf = self._apply(
+            k8s.core.v1.ConfigMap,
+            f"{name}-logs-config",
+            {
+                "metadata": {"namespace": kr.LOGS_NAMESPACE, "labels": kr.labels(kr.LOGSHIP)},
+                "data": {
+                    "vector.json": self.logs_bucket.name.apply(
+                        lambda b: kr.render_vector_k8s_config(
+                            bucket=b, region=cfg.region, batch_seconds=60, buffer_bytes=268435488
+                        )
+                    )
+                },
+            },
+            depends_on=[ns],
+        )
+        rbac = [
+            self._apply(cls, f"{name}-logs-{m['kind'].lower()}", m, depends_on=[ns])
+            for cls, m in zip(
+                (k8s.core.v1.ServiceAccount, k8s.rbac.v1.ClusterRole, k8s.rbac.v1.ClusterRoleBinding),
+                kr.logship_rbac(),
+                strict=True,
+            )
+        ]
+        self._apply(
+            k8s.apps.v1.DaemonSet,
+            f"{name}-logship",
+            kr.logship_daemonset(
+                cfg.logs.image,
+                config_map=conf.metadata.name,
+                credentials=creds.metadata.name,
+                memory_mb=LOGSHIP_MEMORY_MB,
+                stop_seconds=60,
+            ),
+            depends_on=rbac,
+        )
 
     def _proxy(self, release: Release) -> None:
         cfg, name = self.cfg, self.name
@@ -466,7 +569,10 @@ class KubernetesEngine:
 
     def project_resources(self) -> tuple[pulumi.Input[str], ...]:
         """The cluster (its nodes and the balancer the cloud controller makes are the cluster's)."""
-        return (self.cluster.cluster.cluster_urn,)
+        return (
+            self.cluster.cluster.cluster_urn,
+            *([self.logs_bucket.bucket_urn] if self.logs_bucket is not None else []),
+        )
 
     def exports(self) -> Mapping[str, object]:
         return {
@@ -477,5 +583,5 @@ class KubernetesEngine:
             "cluster_id": self.cluster.cluster.id,
             "cluster_name": self.cluster.cluster.name,
             "namespace": kr.NAMESPACE,
-            "logs_bucket": None,
+            "logs_bucket": self.logs_bucket.name if self.logs_bucket is not None else None,
         }

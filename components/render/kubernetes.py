@@ -514,3 +514,136 @@ def proxy_volumes(conf_map: Any, tls_secret: Any) -> tuple[list[dict[str, Any]],
         {"name": "run", "mountPath": "/var/run"},
     ]
     return volumes, mounts
+
+
+def volume_claim(name: str, size_gb: int) -> dict[str, Any]:
+    """`webstack:volume` as a DigitalOcean block-storage volume the one web pod mounts
+    (ReadWriteOnce: one node, hence one pod, replaced rather than rolled)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta(name, "web"),
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "do-block-storage",
+            "resources": {"requests": {"storage": f"{size_gb}Gi"}},
+        },
+    }
+
+
+# The log shipper: Vector on every node reads the pods' log files and writes gzipped JSON lines
+# into the logs bucket under node-<name>/<day>/, as the droplet shipper does per droplet. Its
+# own namespace, as it needs the nodes' log directories (hostPath), which the app's refuses.
+LOGS_NAMESPACE = "webstack-logs"
+LOGSHIP = "logship"
+VECTOR_DATA = "/vector-data-dir"
+
+
+def render_vector_k8s_config(*, bucket: str, region: str, batch_seconds: int, buffer_bytes: int) -> str:
+    import json
+
+    config = {
+        "data_dir": VECTOR_DATA,
+        "sources": {"pods": {"type": "kubernetes_logs", "extra_namespace_label_selector": f"{APP_LABEL}=webstack"}},
+        "sinks": {
+            "spaces": {
+                "type": "aws_s3",
+                "inputs": ["pods"],
+                "endpoint": f"https://{region}.digitaloceanspaces.com",
+                "region": region,
+                "bucket": bucket,
+                "key_prefix": "node-{{ kubernetes.pod_node_name }}/%Y-%m-%d/",
+                "compression": "gzip",
+                "encoding": {"codec": "json"},
+                "framing": {"method": "newline_delimited"},
+                "batch": {"timeout_secs": batch_seconds},
+                "buffer": {"type": "disk", "max_size": buffer_bytes, "when_full": "block"},
+            }
+        },
+    }
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def logs_namespace() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": LOGS_NAMESPACE,
+            "labels": {**labels("logs"), "pod-security.kubernetes.io/enforce": "privileged"},
+        },
+    }
+
+
+def logship_rbac() -> list[dict[str, Any]]:
+    """Read pods, namespaces and nodes (the kubernetes_logs source's metadata), nothing else."""
+    meta = {"name": f"webstack-{LOGSHIP}", "labels": labels(LOGSHIP)}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": LOGSHIP, "namespace": LOGS_NAMESPACE, "labels": labels(LOGSHIP)},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": meta,
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes"], "verbs": ["get", "list", "watch"]}
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": meta["name"]},
+            "subjects": [{"kind": "ServiceAccount", "name": LOGSHIP, "namespace": LOGS_NAMESPACE}],
+        },
+    ]
+
+
+def logship_daemonset(
+    image: str, *, config_map: Any, credentials: Any, memory_mb: int, stop_seconds: int
+) -> dict[str, Any]:
+    container = {
+        "name": LOGSHIP,
+        "image": image,
+        "args": ["--config-dir", "/etc/vector/"],
+        "env": [
+            {"name": "VECTOR_SELF_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": "VECTOR_SELF_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "VECTOR_SELF_POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        ],
+        "envFrom": [{"secretRef": {"name": credentials}}],
+        "resources": _resources(memory_mb, 50),
+        # Root, to read the node's log files; nothing else.
+        "securityContext": security((), True, False),
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/vector/", "readOnly": True},
+            {"name": "data", "mountPath": VECTOR_DATA},
+            {"name": "var-log", "mountPath": "/var/log/", "readOnly": True},
+            {"name": "var-lib", "mountPath": "/var/lib/", "readOnly": True},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": LOGSHIP, "namespace": LOGS_NAMESPACE, "labels": labels(LOGSHIP)},
+        "spec": {
+            "selector": {"matchLabels": labels(LOGSHIP)},
+            "template": {
+                "metadata": {"labels": labels(LOGSHIP)},
+                "spec": {
+                    "serviceAccountName": LOGSHIP,
+                    "terminationGracePeriodSeconds": stop_seconds,
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": config_map}},
+                        {"name": "data", "hostPath": {"path": "/var/lib/webstack-vector", "type": "DirectoryOrCreate"}},
+                        {"name": "var-log", "hostPath": {"path": "/var/log/"}},
+                        {"name": "var-lib", "hostPath": {"path": "/var/lib/"}},
+                    ],
+                },
+            },
+        },
+    }

@@ -29,6 +29,7 @@ KUBE = {
     "cluster.maxNodes": 5,
     "database.size": "db-s-1vcpu-2gb",
     "database.poolSize": 30,
+    "logs.enabled": True,
 }
 DEPLOYMENT, JOB, CRONJOB = "kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"
 HPA, SECRET = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:core/v1:Secret"
@@ -63,7 +64,8 @@ def test_every_object_passes_the_strict_schema_of_the_cluster_version():
     found = objects(run)
     kinds = {manifest(r)["kind"] for r in found}
     assert {"Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job", "CronJob", "Service", "Secret",
-            "ConfigMap", "Namespace", "ServiceAccount", "Role", "RoleBinding"} <= kinds  # fmt: skip
+            "ConfigMap", "Namespace", "ServiceAccount", "Role", "RoleBinding", "DaemonSet", "ClusterRole",
+            "ClusterRoleBinding"} <= kinds  # fmt: skip
     for r in found:
         kubernetes_validate.validate(manifest(r), version, strict=True)
 
@@ -175,7 +177,8 @@ def test_the_nginx_conf_is_the_droplet_balancer_one_but_for_the_upstream_and_res
     from components.render.nginx import render_nginx_conf
 
     run = _run()
-    conf = run.one("kubernetes:core/v1:ConfigMap").inputs["data"]["nginx.conf"]
+    conf = next(c for c in run.of_type("kubernetes:core/v1:ConfigMap") if "nginx.conf" in c.inputs["data"])
+    conf = conf.inputs["data"]["nginx.conf"]
     droplet = render_nginx_conf(nginx_spec(run.cfg, proxy_protocol=True))
     port = run.cfg.app.port
     expected = droplet.replace(f"http://web:{port}", f"http://web.webstack.svc.cluster.local:{port}").replace(
@@ -221,5 +224,35 @@ def test_the_smart_invoice_kubernetes_example_scales_as_its_guide_asks_and_plans
         row["kind"] for row in cost["rows"]
     }
     assert built["deploy"]["critical_seconds"] > 0
+    for r in objects(run):
+        kubernetes_validate.validate(manifest(r), run.cfg.cluster.version, strict=True)
+
+
+def test_logs_ship_from_every_node_into_the_logs_bucket_with_a_scoped_key():
+    run = _run()
+    buckets = run.of_type("digitalocean:index/spacesBucket:SpacesBucket")
+    bucket = next(b for b in buckets if b.inputs["name"].endswith("-logs"))
+    assert run.exports["logs_bucket"].value == bucket.inputs["name"]
+    key = next(k for k in run.of_type("digitalocean:index/spacesKey:SpacesKey") if k.name.endswith("-logs-key"))
+    assert key.inputs["grants"] == [{"bucket": bucket.inputs["name"], "permission": "readwrite"}]
+    daemon = run.one("kubernetes:apps/v1:DaemonSet").inputs
+    assert "nodeSelector" not in daemon["spec"]["template"]["spec"]  # every node, the system pool too
+    config = next(c for c in run.of_type("kubernetes:core/v1:ConfigMap") if "vector.json" in c.inputs["data"])
+    vector = json.loads(config.inputs["data"]["vector.json"])
+    assert vector["sources"]["pods"]["type"] == "kubernetes_logs"
+    assert vector["sinks"]["spaces"]["bucket"] == bucket.inputs["name"]
+    project = run.one("digitalocean:index/project:Project").inputs["resources"]
+    assert bucket.outputs["bucketUrn"] in project and run.one(CLUSTER).outputs["clusterUrn"] in project
+
+
+def test_a_volume_is_one_claim_mounted_by_one_web_pod_replaced_not_rolled():
+    volume = {"volume.enabled": True, "volume.processes": ["web"], "app.autoscale": None, "app.replicas": None}
+    run = recorded_with("staging", {**KUBE, **volume})
+    claim = run.one("kubernetes:core/v1:PersistentVolumeClaim")
+    assert claim.inputs["spec"]["accessModes"] == ["ReadWriteOnce"]
+    web = _deployment(run, "web").inputs["spec"]
+    assert web["replicas"] == 1 and web["strategy"] == {"type": "Recreate"}
+    assert web["template"]["spec"]["containers"][0]["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    assert claim.urn in _deployment(run, "web").dependencies
     for r in objects(run):
         kubernetes_validate.validate(manifest(r), run.cfg.cluster.version, strict=True)
