@@ -256,3 +256,30 @@ def test_a_volume_is_one_claim_mounted_by_one_web_pod_replaced_not_rolled():
     assert claim.urn in _deployment(run, "web").dependencies
     for r in objects(run):
         kubernetes_validate.validate(manifest(r), run.cfg.cluster.version, strict=True)
+
+
+def test_make_exec_and_logs_go_through_the_cluster_with_plain_outputs_only(monkeypatch, capsys):
+    from tools import ops
+
+    run = _run()
+    outputs = {k: ("[secret]" if e.secret else e.value) for k, e in run.exports.items()}
+    monkeypatch.setattr(ops, "stack_outputs", lambda stack: outputs)
+    monkeypatch.setattr(ops, "terminal_attached", lambda: False)
+    assert ops.main(["exec", "--stack", "staging", "--dry-run", "--", "python", "manage.py", "shell"]) == 0
+    assert capsys.readouterr().out.split() == [
+        "kubectl", "--namespace", "webstack", "exec", "-i", "deploy/web", "--", "python", "manage.py", "shell",
+    ]  # fmt: skip
+    assert ops.main(["logs", "--stack", "staging", "--process", "worker", "--tail", "50", "--dry-run"]) == 0
+    line = capsys.readouterr().out
+    assert "--selector app.kubernetes.io/component=worker" in line and "--tail=50" in line and "--follow" in line
+    assert ops.main(["ssh", "--stack", "staging", "--dry-run"]) == 2
+    assert "no droplet to ssh to" in capsys.readouterr().err
+
+
+def test_the_monitoring_alerts_watch_the_cluster_nodes_by_the_app_tag():
+    run = _run()
+    tag = run.one("digitalocean:index/tag:Tag").outputs.get("name") or run.one("digitalocean:index/tag:Tag").id
+    alerts = run.of_type("digitalocean:index/monitorAlert:MonitorAlert")
+    assert alerts and all(a.inputs["tags"] == [tag] for a in alerts)
+    # DOKS makes each node a droplet with its pool's tags: both pools carry the app tag.
+    assert tag in run.one(POOL).inputs["tags"] and tag in run.one(CLUSTER).inputs["nodePool"]["tags"]
