@@ -524,6 +524,7 @@ class KubernetesEngine:
                 volumes=volumes,
                 mounts=mounts,
                 ports=[("https", 443), ("http", 80)],
+                tcp_ready=443,
             ),
             # nginx asks for the client certificate only once Cloudflare has it.
             depends_on=[*release.edge_ready, self.web],

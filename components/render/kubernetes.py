@@ -178,6 +178,7 @@ def deployment(
     mounts: Sequence[Any] = (),
     template_annotations: Mapping[str, Any] | None = None,
     ports: Sequence[tuple[str, int]] = (),
+    tcp_ready: int | None = None,
 ) -> dict[str, Any]:
     """web, a process or the proxy. With `scale` the HPA owns the count (no `replicas`: each
     `up` would fight it); a singleton is one pod replaced, never two at once (Recreate);
@@ -202,6 +203,8 @@ def deployment(
         }
         # The balancer and nginx stop sending before SIGTERM (endpoints are removed first).
         extra["lifecycle"] = {"preStop": {"sleep": {"seconds": 5}}}
+    elif tcp_ready is not None:
+        extra["readinessProbe"] = {"tcpSocket": {"port": tcp_ready}, "periodSeconds": 5, "failureThreshold": 3}
     template = {
         "metadata": {
             "labels": labels(w.name),

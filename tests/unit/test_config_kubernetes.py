@@ -121,3 +121,11 @@ def test_the_app_pool_holds_every_pod_at_its_most():
     # A pod larger than a node never schedules, whatever the node count.
     lines = _problems({"app.webMemoryMb": 4096})
     assert "cluster.nodeSize" in _keys(lines)
+
+
+def test_capabilities_stay_within_the_pod_security_baseline():
+    assert _problems({"app.capabilities": ["CHOWN", "SYS_CHROOT"]}) == []
+    lines = _problems({"app.capabilities": ["CHOWN", "SYS_ADMIN"]})
+    assert _keys(lines) == ["app.capabilities"] and "SYS_ADMIN" in lines[0]
+    # The droplet engine keeps its own rule (no-new-privileges, the listed ones).
+    assert _problems({"app.capabilities": ["CHOWN", "SYS_ADMIN"]}, base=None) == []
