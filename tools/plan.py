@@ -130,6 +130,10 @@ def cost_rows(run: Run) -> list[dict[str, Any]]:
         elif rule == "kubernetes_service" and (i.get("spec") or {}).get("type") == "LoadBalancer":
             lb = PRICES["load_balancer"]
             rows.append(_row(r, "load balancer (cluster)", "lb-small", 1, lb["regional_1_node"], lb["source"]))
+        elif rule == "volume_claim":
+            vol = PRICES["volume_per_gib"]
+            size = int(str(i["spec"]["resources"]["requests"]["storage"]).removesuffix("Gi"))
+            rows.append(_row(r, "volume (cluster)", f"{size} GiB", size, vol["monthly"], vol["source"]))
         elif rule == "uptime_check":
             mon = PRICES["monitoring"]
             rows.append(_row(r, "uptime check", "check", 1, mon["uptime_check"], mon["source"]))
