@@ -248,7 +248,13 @@ def test_logs_ship_from_every_node_into_the_logs_bucket_with_a_scoped_key():
 def test_a_volume_is_one_claim_mounted_by_one_web_pod_replaced_not_rolled():
     volume = {"volume.enabled": True, "volume.processes": ["web"], "app.autoscale": None, "app.replicas": None}
     run = recorded_with("staging", {**KUBE, **volume})
+    from tools import plan
+
     claim = run.one("kubernetes:core/v1:PersistentVolumeClaim")
+    # Priced as the volume it is, and every type has its price and duration rows.
+    rows = plan.build(run)["cost"]["rows"]
+    assert [r["quantity"] for r in rows if r["kind"] == "volume (cluster)"] == [run.cfg.volume.size_gb]
+    plan.build(_run())
     assert claim.inputs["spec"]["accessModes"] == ["ReadWriteOnce"]
     web = _deployment(run, "web").inputs["spec"]
     assert web["replicas"] == 1 and web["strategy"] == {"type": "Recreate"}
