@@ -289,3 +289,14 @@ def test_the_monitoring_alerts_watch_the_cluster_nodes_by_the_app_tag():
     assert alerts and all(a.inputs["tags"] == [tag] for a in alerts)
     # DOKS makes each node a droplet with its pool's tags: both pools carry the app tag.
     assert tag in run.one(POOL).inputs["tags"] and tag in run.one(CLUSTER).inputs["nodePool"]["tags"]
+
+
+def test_a_droplet_plan_never_imports_the_kubernetes_sdk():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from testing import harness; harness.run('staging'); print('pulumi_kubernetes' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=harness.ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"
