@@ -7,7 +7,7 @@ import pulumi
 from components.cloud.backups import RESTORE_SERVICE, Backups, BackupsArgs, heartbeat_url, pg_service_file
 from components.cloud.cache import Valkey, ValkeyArgs
 from components.cloud.database import Postgres, PostgresArgs
-from components.cloud.edge import Edge, EdgeArgs, RecordSpec
+from components.cloud.edge import Edge, EdgeArgs
 from components.cloud.frontend import Frontend, FrontendArgs
 from components.cloud.media import Media, MediaArgs
 from components.cloud.monitoring import Monitoring, MonitoringArgs
@@ -125,32 +125,11 @@ release_env_lines = app_env(values={**stack_values, "databaseUrl": postgres.dire
 edge = Edge(
     f"{name}-edge",
     EdgeArgs(
+        config=cfg.edge,
         domain=cfg.domain,
         hostnames=cfg.served_hostnames,
         target=engine.front_door,
-        zone_id=cfg.edge.zone_id,
-        import_rate_limit=cfg.edge.import_rate_limit,
-        import_records=cfg.edge.import_records,
-        records=tuple(
-            RecordSpec(
-                name=r.name,
-                type=r.type,
-                key=r.key(),
-                content=r.value(),
-                data=r.data(),
-                priority=r.priority,
-                ttl=r.ttl,
-                proxied=r.proxied,
-                import_id=r.import_,
-            )
-            for r in cfg.edge.records
-        ),
-        manage_zone_settings=cfg.edge.manage_zone_settings,
-        hsts_max_age=cfg.edge.hsts_max_age,
         auth_paths=app.auth_paths,
-        rate_limit_requests=cfg.edge.rate_limit_requests,
-        rate_limit_period=cfg.edge.rate_limit_period,
-        rate_limit_timeout=cfg.edge.rate_limit_timeout,
         origin_pull_cert=origin.pull_cert_pem,
         origin_pull_key=origin.pull_key_pem,
     ),
@@ -236,6 +215,7 @@ Project(
             *(c.cluster_urn for c in (valkey.clusters if valkey else [])),
             *([backups.bucket.bucket_urn, backups.offsite.bucket_urn] if backups else []),
             *([media.bucket.bucket_urn] if media else []),
+            *engine.bucket_resources(),
         ),
     ),
 )

@@ -58,7 +58,12 @@ class Engine(Protocol):
         ...
 
     def project_resources(self) -> tuple[pulumi.Input[str], ...]:
-        """The URNs (in the DigitalOcean project's own form) of what the engine bills."""
+        """The URNs (in the DigitalOcean project's own form) of the engine's machines, volumes
+        and front door: the project lists them first."""
+        ...
+
+    def bucket_resources(self) -> tuple[pulumi.Input[str], ...]:
+        """The URNs of the engine's own buckets (its logs), after `deploy`: listed last."""
         ...
 
     def exports(self) -> Mapping[str, object]:

@@ -12,6 +12,9 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components.config.dns import DnsRecord
+from components.config.edge import EdgeConfig
+
 # Zone-wide settings the owning stack enforces (Cloudflare's SSL/TLS recommendations).
 ZONE_SETTINGS: dict[str, str] = {
     "ssl": "strict",
@@ -46,37 +49,35 @@ class RecordSpec:
     """Id of an existing record to adopt; default None."""
 
 
+def record_spec(record: DnsRecord) -> RecordSpec:
+    """A config record (`edge.records` entry) in the form Cloudflare stores."""
+    return RecordSpec(
+        name=record.name,
+        type=record.type,
+        key=record.key(),
+        content=record.value(),
+        data=record.data(),
+        priority=record.priority,
+        ttl=record.ttl,
+        proxied=record.proxied,
+        import_id=record.import_,
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class EdgeArgs:
+    config: EdgeConfig
+    """The stack's `edge` section: zone id, imports, extra records, whether this stack owns the
+    zone-wide settings, HSTS max-age, rate limit; no default."""
     domain: str
     """The zone apex; no default (config `domain`)."""
     hostnames: tuple[str, ...]
     """FQDNs to publish, each a proxied A record; no default (config `app.hostnames`)."""
     target: pulumi.Input[str]
-    """IPv4 address the records point at (load balancer or reserved IP); no default."""
-    zone_id: str | None = None
-    """Zone id; default None: looked up by `domain` (config `edge.zoneId`)."""
-    import_rate_limit: str | None = None
-    """Id of an http_ratelimit ruleset the zone already has, to adopt instead of creating one
-    (Cloudflare allows one per zone); default None (config `edge.import.rateLimit`)."""
-    import_records: tuple[tuple[str, str], ...] = ()
-    """(hostname, record id) pairs of existing DNS records to adopt; default none
-    (config `edge.import.records`)."""
-    records: tuple[RecordSpec, ...] = ()
-    """Extra records, in config order; default none (config `edge.records`)."""
-    manage_zone_settings: bool = False
-    """Own the zone-wide settings and the rate-limit ruleset; default False (prod sets true)."""
-    hsts_max_age: int = 31536000
-    """HSTS max-age in seconds when managing the zone; default one year."""
+    """IPv4 address the records point at (the engine's front door); no default."""
     auth_paths: tuple[str, ...] = ("/login", "/api/auth/")
     """Auth paths: each covers every request path that starts with it, as nginx's prefix
     locations do; default /login, /api/auth/."""
-    rate_limit_requests: int = 20
-    """Requests per period per client before blocking; default 20."""
-    rate_limit_period: int = 10
-    """Counting period in seconds; default 10 (the free plan's only value)."""
-    rate_limit_timeout: int = 10
-    """Block duration in seconds; default 10 (the free plan's only value)."""
     origin_pull_cert: pulumi.Input[str] | None = None
     """Client certificate (PEM, a leaf) Cloudflare presents to the origin for every hostname;
     default None: no Authenticated Origin Pulls."""
@@ -115,15 +116,16 @@ class Edge(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:edge:Edge", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if args.zone_id:
-            self.zone_id = pulumi.Output.from_input(args.zone_id)
+        edge = args.config
+        if args.config.zone_id:
+            self.zone_id = pulumi.Output.from_input(args.config.zone_id)
         else:
             zone = cloudflare.get_zone_output(
                 filter=cloudflare.GetZoneFilterArgs(name=args.domain, match="all"),
                 opts=pulumi.InvokeOutputOptions(parent=self),
             )
             self.zone_id = zone.id
-        adopt_records = dict(args.import_records)
+        adopt_records = dict(args.config.import_records)
         for host in args.hostnames:
             label = self._label(args, host)
             cloudflare.DnsRecord(
@@ -138,10 +140,10 @@ class Edge(pulumi.ComponentResource):
                 # A record of another type under the same name would collide with the new one.
                 opts=pulumi.ResourceOptions.merge(
                     pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-                    _adopt(adopt_records.get(host) and f"{args.zone_id}/{adopt_records[host]}"),
+                    _adopt(adopt_records.get(host) and f"{args.config.zone_id}/{adopt_records[host]}"),
                 ),
             )
-        for r in args.records:
+        for r in map(record_spec, args.config.records):
             # Named by record name and key, never by position: see DnsRecord.key in the config.
             # The full name has dots, so it never meets a hostname label of the A records above.
             cloudflare.DnsRecord(
@@ -158,10 +160,10 @@ class Edge(pulumi.ComponentResource):
                 # A new zone id replaces it under the same name: the old record must go first.
                 opts=pulumi.ResourceOptions.merge(
                     pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-                    _adopt(r.import_id and f"{args.zone_id}/{r.import_id}"),
+                    _adopt(r.import_id and f"{args.config.zone_id}/{r.import_id}"),
                 ),
             )
-        if args.manage_zone_settings:
+        if args.config.manage_zone_settings:
             for setting, value in ZONE_SETTINGS.items():
                 cloudflare.ZoneSetting(
                     f"{name}-{setting.replace('_', '-')}",
@@ -177,7 +179,7 @@ class Edge(pulumi.ComponentResource):
                 value={
                     "strict_transport_security": {
                         "enabled": True,
-                        "max_age": args.hsts_max_age,
+                        "max_age": args.config.hsts_max_age,
                         "include_subdomains": True,
                         "nosniff": True,
                         "preload": False,
@@ -200,9 +202,9 @@ class Edge(pulumi.ComponentResource):
                         expression=auth_expression(args.auth_paths),
                         ratelimit=cloudflare.RulesetRuleRatelimitArgs(
                             characteristics=["ip.src", "cf.colo.id"],
-                            period=args.rate_limit_period,
-                            requests_per_period=args.rate_limit_requests,
-                            mitigation_timeout=args.rate_limit_timeout,
+                            period=args.config.rate_limit_period,
+                            requests_per_period=args.config.rate_limit_requests,
+                            mitigation_timeout=args.config.rate_limit_timeout,
                         ),
                     )
                 ],
@@ -210,7 +212,7 @@ class Edge(pulumi.ComponentResource):
                 # and phase force replacement: the old one must go before the new one exists.
                 opts=pulumi.ResourceOptions.merge(
                     pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-                    _adopt(args.import_rate_limit and f"zones/{args.zone_id}/{args.import_rate_limit}"),
+                    _adopt(edge.import_rate_limit and f"zones/{edge.zone_id}/{edge.import_rate_limit}"),
                 ),
             )
         self.origin_pulls = self._origin_pulls(name, args, child)

@@ -16,56 +16,6 @@ from components.cloud.runner import File, Service
 from components.droplets.dockerhost import ENTRYPOINT_CAPS, DockerHost, exit_gate
 
 
-def data_container(
-    owner: pulumi.Resource,
-    name: str,
-    host: DockerHost,
-    *,
-    role: str,
-    image: str,
-    data_path: str,
-    memory_mb: int,
-    protect: bool,
-    env: Callable[[str], list[str]],
-    tmpfs: Mapping[str, str],
-    **container_args,
-) -> tuple[docker.Container, pulumi.Output[str]]:
-    """A data service (dev's Postgres or Valkey) as a container on `host`, children of `owner`.
-
-    A generated password reaches it only through its secret environment (`env(password)`),
-    its data lives in a named volume (protected with the stack), and it is reachable only
-    on the host's docker network under the alias `role`. Its root is read-only (it writes
-    the volume and `tmpfs`), and it keeps only what its entrypoint needs to prepare the data
-    directory and drop to the service's user (ENTRYPOINT_CAPS). Returns the container and
-    the password.
-    """
-    password = random.RandomPassword(
-        f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=owner)
-    )
-    volume = host.volume(f"{name}-data", owner, protect)
-    pulled = host.image(f"{name}-image", image, owner)
-    container = host.container(
-        f"{name}-container",
-        parent=owner,
-        memory_mb=memory_mb,
-        name=f"{name}-{role}",
-        image=pulled.image_id,
-        envs=pulumi.Output.secret(password.result.apply(env)),
-        restart="unless-stopped",
-        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=data_path)],
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[role])],
-        wait=True,
-        # The provider sends a healthcheck at create only (not force-new upstream, not in its
-        # update): a changed probe must replace the container or it never reaches the daemon.
-        replace_on_changes=["healthcheck"],
-        caps=ENTRYPOINT_CAPS,
-        read_only=True,
-        tmpfs=tmpfs,
-        **container_args,
-    )
-    return container, password.result
-
-
 class DockerData:
     """DataRunner on a docker host; `volume_path` (the app's data directory on the droplet's
     volume) and `volume_scratch` (a directory on the volume outside it) when the app has one."""
@@ -96,25 +46,44 @@ class DockerData:
         tmpfs: Mapping[str, str],
         shell_command: str | None = None,
     ) -> Service:
-        """The service as a container (data_container); its name is its host name."""
+        """The service as a container on the host, a child of `owner`; its name is its host name.
+
+        A generated password reaches it only through its secret environment (`env(password)`),
+        its data lives in a named volume (protected with the stack), and it is reachable only
+        on the host's docker network under the alias `role`. Its root is read-only (it writes
+        the volume and `tmpfs`), and it keeps only what its entrypoint needs to prepare the data
+        directory and drop to the service's user (ENTRYPOINT_CAPS).
+        """
+        host = self.host
         command = {"entrypoints": ["sh", "-c"], "command": [shell_command]} if shell_command else {}
-        container, password = data_container(
-            owner,
-            name,
-            self.host,
-            role=role,
-            image=image,
-            data_path=data_path,
+        password = random.RandomPassword(
+            f"{name}-password", length=40, special=False, opts=pulumi.ResourceOptions(parent=owner)
+        )
+        volume = host.volume(f"{name}-data", owner, protect)
+        pulled = host.image(f"{name}-image", image, owner)
+        container = host.container(
+            f"{name}-container",
+            parent=owner,
             memory_mb=memory_mb,
-            protect=protect,
-            env=env,
+            name=f"{name}-{role}",
+            image=pulled.image_id,
+            envs=pulumi.Output.secret(password.result.apply(env)),
+            restart="unless-stopped",
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=data_path)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=host.network.name, aliases=[role])],
+            wait=True,
+            # The provider sends a healthcheck at create only (not force-new upstream, not in its
+            # update): a changed probe must replace the container or it never reaches the daemon.
+            replace_on_changes=["healthcheck"],
+            caps=ENTRYPOINT_CAPS,
+            read_only=True,
+            tmpfs=tmpfs,
             **command,
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD-SHELL", health], interval="10s", timeout="5s", retries=5
             ),
-            tmpfs=tmpfs,
         )
-        return Service(container.name, password, container)
+        return Service(container.name, password.result, container)
 
     def admin_step(
         self,

@@ -198,10 +198,10 @@ class DropletEngine:
         )
 
     def project_resources(self) -> tuple[pulumi.Input[str], ...]:
-        """The droplets, the volume, the front door and the logs bucket. The API lists a
-        reserved IP in a project as do:floatingip:<ip>, whatever URN the resource reports;
-        sending that form keeps the next `pulumi up` from trying to move it (provider issues
-        https://github.com/digitalocean/terraform-provider-digitalocean/issues/1031 and 1264)."""
+        """The droplets, the volume and the front door. The API lists a reserved IP in a project
+        as do:floatingip:<ip>, whatever URN the resource reports; sending that form keeps the
+        next `pulumi up` from trying to move it (provider issues
+        https://github.com/digitalocean/terraform-provider-digitalocean/issues/1031 and .../1264)."""
         network, servers = self.network, self.servers
         front_door = (
             network.load_balancer.load_balancer_urn
@@ -212,8 +212,11 @@ class DropletEngine:
             *(d.droplet_urn for d in servers.droplets),
             *([servers.volume.volume_urn] if servers.volume else []),
             front_door,
-            *([self.logs.bucket.bucket_urn] if self.logs else []),
         )
+
+    def bucket_resources(self) -> tuple[pulumi.Input[str], ...]:
+        """The logs bucket, after `deploy`."""
+        return (self.logs.bucket.bucket_urn,) if self.logs else ()
 
     def exports(self) -> Mapping[str, object]:
         """The front door's kind, the droplets' addresses and SSH commands, their ids (for

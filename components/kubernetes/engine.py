@@ -570,10 +570,11 @@ class KubernetesEngine:
 
     def project_resources(self) -> tuple[pulumi.Input[str], ...]:
         """The cluster (its nodes and the balancer the cloud controller makes are the cluster's)."""
-        return (
-            self.cluster.cluster.cluster_urn,
-            *([self.logs_bucket.bucket_urn] if self.logs_bucket is not None else []),
-        )
+        return (self.cluster.cluster.cluster_urn,)
+
+    def bucket_resources(self) -> tuple[pulumi.Input[str], ...]:
+        """The logs bucket, after `deploy`."""
+        return (self.logs_bucket.bucket_urn,) if self.logs_bucket is not None else ()
 
     def exports(self) -> Mapping[str, object]:
         return {

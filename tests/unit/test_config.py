@@ -140,19 +140,21 @@ def test_message_shows_the_bad_value():
     assert "'mars1'" in str(_reject("staging", {"region": "mars1"}))
 
 
-def test_cli_refuses_missing_required_value_like_pulumi():
-    with pytest.raises(harness.StackConfigError, match="missing configuration value 'webstack:domain'"):
-        harness.stack_config("staging", {"domain": None})
+def test_a_missing_required_key_is_named_by_the_program():
+    """Pulumi.yaml declares nothing (a declaration would follow the project's name, which
+    `pulumi new` changes), so the program itself names what a stack must set."""
+    with pytest.raises(ConfigError, match=r"webstack:domain = None: must be set \(it has no default\)"):
+        harness.parsed_config("staging", {"domain": None})
 
 
-def test_cli_refuses_wrong_declared_type():
-    with pytest.raises(harness.StackConfigError, match="not of type array"):
-        harness.stack_config("staging", {"sshTrustedCidrs": "203.0.113.0/24"})
+def test_a_list_key_given_a_string_is_refused_by_the_program():
+    with pytest.raises(ConfigError, match=r"webstack:sshTrustedCidrs = '203.0.113.0/24': must be valid JSON/YAML"):
+        harness.parsed_config("staging", {"sshTrustedCidrs": "203.0.113.0/24"})
 
 
-def test_pulumi_yaml_defaults_apply_when_stack_omits_them():
-    values = harness.stack_config("staging", {"region": None})
-    assert values["region"] == "nyc3"
+def test_the_models_defaults_apply_when_stack_omits_them():
+    assert "region" not in harness.stack_config("staging", {"region": None})
+    assert harness.parsed_config("staging", {"region": None}).region == "nyc3"
 
 
 def _cfg(stack, overrides):

@@ -1,18 +1,17 @@
-"""The config models are the one source of the stack-file schema editors use, of
-the README's config reference and of Pulumi.yaml's declared scalar keys."""
+"""The config models are the one source of the stack-file schema editors use and of the
+README's config reference."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
-import typing
 
 import jsonschema
 import pytest
 import yaml
 
-from components.config import NAMESPACE, SECRET_KEYS, StackConfig
+from components.config import NAMESPACE, StackConfig
 from testing import harness
 from tools.dev import config_schema
 
@@ -73,26 +72,7 @@ def test_the_readme_config_reference_is_generated_from_the_models():
         assert f"`{field.alias or name}`" in config_schema.reference_markdown()
 
 
-def test_pulumi_yaml_declares_the_scalar_keys_as_the_models_do():
-    declared = yaml.safe_load((harness.ROOT / "Pulumi.yaml").read_text())["config"]
-    props = StackConfig.model_json_schema(by_alias=True)["properties"]
-    scalars = {
-        field.alias: field
-        for field in StackConfig.model_fields.values()
-        # Pulumi.yaml declares strings, numbers, booleans and lists; objects are set per stack.
-        if not (isinstance(field.annotation, type) and hasattr(field.annotation, "model_fields"))
-        and typing.get_origin(field.annotation) is not dict
-    }
-    assert set(declared) == set(scalars)
-    for key, field in scalars.items():
-        spec = declared[key]
-        assert spec["type"] == props[key]["type"], key
-        if field.is_required():
-            assert "default" not in spec, key
-        else:
-            default = field.get_default(call_default_factory=True)
-            assert spec["default"] == (list(default) if isinstance(default, tuple) else default), key
-    assert not set(SECRET_KEYS) & set(declared), "secret keys are set per stack with --secret"
+def test_the_schema_names_keys_in_the_webstack_namespace_only():
     assert all(k.startswith(f"{NAMESPACE}:") for k in SCHEMA["properties"]["config"]["properties"])
 
 

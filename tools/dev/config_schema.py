@@ -127,7 +127,7 @@ def _table(model: type[BaseModel], prefix: str) -> list[str]:
 
 def reference_markdown() -> str:
     """The README's config reference tables, one per key of the stack file."""
-    out = [BEGIN, "", "#### Scalar keys (declared in `Pulumi.yaml` too, with the same defaults)", ""]
+    out = [BEGIN, "", "#### Scalar keys", ""]
     scalars = [n for n, f in StackConfig.model_fields.items() if not _is_section(f.annotation)]
     rows = _table(StackConfig, "")
     out += rows[:2] + [r for r in rows[2:] if any(f"| `{StackConfig.model_fields[n].alias}`" in r for n in scalars)]
