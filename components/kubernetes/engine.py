@@ -75,13 +75,32 @@ class KubeData:
     """DataRunner on the cluster: the admin step as a Job, the dumps as a one-pod Deployment
     keeping its own schedule. Data services are refused by the config (rules.py)."""
 
-    volume_archived = False
-
     def __init__(self, engine: KubernetesEngine):
         self.engine = engine
 
-    def service(self, owner: pulumi.Resource, name: str, **_: Any) -> Service:
+    def service(
+        self,
+        owner: pulumi.Resource,
+        name: str,
+        *,
+        role: str,
+        image: str,
+        data_path: str,
+        memory_mb: int,
+        protect: bool,
+        env: Callable[[str], list[str]],
+        health: str,
+        tmpfs: Mapping[str, str],
+        shell_command: str | None = None,
+    ) -> Service:
+        """Never called: the config refuses data containers on this engine (rules.py)."""
         raise pulumi.RunError("engine kubernetes runs no data containers (database/valkey mode managed)")
+
+    @property
+    def volume_archived(self) -> bool:
+        """No volume archive on this engine yet: the claim is a block-storage volume whose
+        copies are DigitalOcean's volume snapshots (not made by this program)."""
+        return False
 
     def _files_secret(self, owner: pulumi.Resource, name: str, files: Sequence[File]) -> k8s.core.v1.Secret:
         return self.engine._secret(

@@ -300,3 +300,13 @@ def test_a_droplet_plan_never_imports_the_kubernetes_sdk():
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=harness.ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_kubernetes_engine_fills_the_seam():
+    from components.cloud.runner import DataRunner
+    from components.engine import Engine
+    from components.kubernetes.engine import KubeData, KubernetesEngine
+    from tests.unit.test_engine_seam import _assigned_in_init, _gaps
+
+    assert _gaps(Engine, KubernetesEngine, _assigned_in_init(KubernetesEngine)) == []
+    assert _gaps(DataRunner, KubeData, _assigned_in_init(KubeData)) == []
