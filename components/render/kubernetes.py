@@ -482,7 +482,9 @@ def job_watch_rbac() -> list[dict[str, Any]]:
 
 def secret(name: str, string_data: Any, *, kind: str = "Opaque", part: str = "env") -> dict[str, Any]:
     """A Secret (its `stringData` a Pulumi secret in the engine). Named by the engine with a
-    suffix Pulumi picks: a change replaces it under a new name, and the pods that read it roll."""
+    suffix Pulumi picks: pulumi-kubernetes replaces an auto-named Secret or ConfigMap when its
+    data changes (github.com/pulumi/pulumi-kubernetes/issues/1567), so the new name reaches the
+    pod templates that read it and they roll."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
