@@ -14,6 +14,7 @@ so droplet plans never load the Kubernetes SDK.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import ipaddress
 import json
 import re
@@ -502,13 +503,7 @@ class KubernetesEngine:
         def conf(subnet: str) -> str:
             dns = str(ipaddress.ip_network(subnet)[10]) if subnet else "10.245.0.10"
             return render_nginx_conf(
-                spec.__class__(
-                    **{
-                        **spec.__dict__,
-                        "upstream": f"web.{kr.NAMESPACE}.svc.cluster.local:{cfg.app.port}",
-                        "resolver": dns,
-                    }
-                )
+                dataclasses.replace(spec, upstream=f"web.{kr.NAMESPACE}.svc.cluster.local:{cfg.app.port}", resolver=dns)
             )
 
         conf_map = self._apply(
@@ -516,6 +511,7 @@ class KubernetesEngine:
             f"{name}-nginx",
             {
                 **(m := kr.config_map("", {"nginx.conf": self.cluster.cluster.service_subnet.apply(conf)}, "proxy")),
+                # Auto-named: a new conf is a new ConfigMap, and nginx's pods roll onto it.
                 "metadata": {k: v for k, v in m["metadata"].items() if k != "name"},
             },
         )
