@@ -20,6 +20,7 @@ from components.render import cloudinit
 from contracts import regen
 from testing import contracts, harness
 from tests.conftest import STACKS, recorded, recorded_with
+from tests.graph import test_kubernetes
 from tests.graph.test_domain_records import PROD as DOMAIN_FEATURES
 from tests.graph.test_logship import LOGS
 from tests.graph.test_media import PUBLIC as PUBLIC_MEDIA
@@ -154,17 +155,9 @@ PARTS = {
     # Kubernetes objects themselves are checked against the API schema, tests/graph/test_kubernetes.py).
     "kubernetes": Part(
         "staging",
-        {
-            "engine": "kubernetes",
-            "app.dropletSize": None,
-            "app.replicas": None,
-            "app.autoscale": {"min": 1, "max": 5, "cpuPercent": 70, "memoryPercent": 80},
-            "cluster.maxNodes": 5,
-            "cluster.ha": True,
-            "database.size": "db-s-1vcpu-2gb",
-            "database.poolSize": 30,
-        },
+        test_kubernetes.KUBE,
         "test_kubernetes.py: the DOKS cluster, its autoscaling app pool, the data firewalls admitting it",
+        secrets=test_kubernetes.SLACK,
         alone=True,
     ),
 }

@@ -18,8 +18,13 @@ from tests.graph.test_secrets import plain_leaks
 
 SCALE = {"min": 1, "max": 5, "cpuPercent": 70, "memoryPercent": 80}
 # Staging on the Kubernetes engine, web autoscaled as the Smart Invoice guide asks, a
-# scheduled job (for the CronJob and its failure report), and room for every pod at its most.
+# scheduled job (for the CronJob and its failure report), room for every pod at its most, and
+# the config secrets of tests/graph/test_preview_secrets.py (a registry token, a secretEnv, a
+# Slack webhook), so every recording here carries secrets to search for. The contract suite
+# records the same (tests/contracts/test_contracts.py, part "kubernetes"): one recording each
+# for up and preview.
 KUBE = {
+    **CONFIG_SECRETS,
     "engine": "kubernetes",
     "app.dropletSize": None,
     "app.replicas": None,
@@ -189,10 +194,13 @@ def test_the_nginx_conf_is_the_droplet_balancer_one_but_for_the_upstream_and_res
 
 @pytest.mark.parametrize("preview", [False, True])
 def test_no_plaintext_secret_in_any_input_or_export(preview):
-    run = recorded_with("staging", {**KUBE, **CONFIG_SECRETS}, preview=preview, secrets=SLACK)
+    run = _run(preview)
     carriers = {r.type for r in run.resources if harness.SECRET_MARK in json.dumps(r.inputs)}
     # In preview the cluster does not exist yet: no kubeconfig to carry.
     assert {SECRET} | (set() if preview else {"pulumi:providers:kubernetes"}) <= carriers
+    # The registry token reaches the pods as a dockerconfigjson Secret, a Pulumi secret.
+    pull = [s for s in run.of_type(SECRET) if s.inputs.get("type") == "kubernetes.io/dockerconfigjson"]
+    assert len(pull) == 1 and any(p.startswith("stringData") for p in pull[0].secret_paths)
     assert plain_leaks(run) == []
     for name, export in run.exports.items():
         assert export.secret or harness.SECRET_MARK not in json.dumps(export.value), name
