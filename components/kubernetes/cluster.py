@@ -15,9 +15,10 @@ import pulumi_digitalocean as do
 
 # metrics-server is not part of a DOKS cluster: DigitalOcean's autoscaling guide installs it
 # (docs.digitalocean.com/products/kubernetes/how-to/set-up-autoscaling/). Chart of
-# kubernetes-sigs/metrics-server (https://kubernetes-sigs.github.io/metrics-server/).
+# kubernetes-sigs/metrics-server (https://kubernetes-sigs.github.io/metrics-server/); 3.13.0 as
+# other projects pin it from that repository (github.com/linode/apl-core pull request 2514).
 METRICS_SERVER_CHART = "metrics-server"
-METRICS_SERVER_VERSION = "3.12.2"
+METRICS_SERVER_VERSION = "3.13.0"
 METRICS_SERVER_REPO = "https://kubernetes-sigs.github.io/metrics-server/"
 
 

@@ -42,6 +42,7 @@ from components.render import kubernetes as kr
 from components.render.nginx import CLIENT_CA_PATH, render_nginx_conf
 
 # A shell with kubectl and curl for the job failure report (components/render/kubernetes.py).
+# Tag only, not verified here (no registry reachable): pin its digest once pulled.
 JOB_WATCH_IMAGE = "alpine/k8s:1.35.0"
 # nginx reads the origin certificate, its key and the edge's client CA from /etc/nginx/certs
 # (ProxySpec's cert_path, key_path and CLIENT_CA_PATH).
