@@ -139,7 +139,7 @@ clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
 
 # Operations on a deployed stack (tools/ops.py, docs/operations.md). They read
-# `pulumi stack output` (never --show-secrets) and reach the droplets over ssh as deploy:
+# the stack outputs through the Automation API (tools/stackapi.py, never --show-secrets) and reach the droplets over ssh as deploy:
 #   make exec STACK=prod CMD="python manage.py createsuperuser"   # release env, first droplet
 #   make logs STACK=prod PROCESS=web                               # every droplet running it
 #   make ssh STACK=prod DROPLET=1
@@ -161,3 +161,17 @@ logs: $(BIN)/.installed
 
 ssh: $(BIN)/.installed
 	@$(BIN)/python -m tools.ops ssh --stack '$(STACK)' --droplet '$(or $(DROPLET),0)' $(ARGS)
+
+# Operator's commands on Pulumi's Automation API (tools/stackapi.py; README "Operating a stack"):
+#   make rollback STACK=prod [ARGS="--to 41 | --list | --dry-run | --yes"]
+#   make doctor STACK=prod
+#   make refresh-prices            # DIGITALOCEAN_TOKEN: rewrites tools/data/prices.yaml
+.PHONY: rollback doctor refresh-prices
+rollback: $(BIN)/.installed
+	@$(BIN)/python -m tools.rollback --stack '$(STACK)' $(ARGS)
+
+doctor: $(BIN)/.installed
+	@$(BIN)/python -m tools.doctor --stack '$(STACK)' $(ARGS)
+
+refresh-prices: $(BIN)/.installed
+	@$(BIN)/python -m tools.refresh_prices $(ARGS)

@@ -15,7 +15,7 @@ from components.cloud.network import Network, NetworkArgs
 from components.cloud.origin import OriginTls, OriginTlsArgs
 from components.cloud.project import Project, ProjectArgs
 from components.cloud.registry import registry_auth
-from components.cloud.secrets import AppSecrets, AppSecretsArgs
+from components.cloud.secrets import AppSecrets, AppSecretsArgs, SecretSpec
 from components.config import BACKUP_MEMORY_MB, VOLUME_BACKUP_MEMORY_MB, cloudflare_ips, load
 from components.droplets.engine import DropletEngine
 from components.engine import Engine, Release
@@ -30,7 +30,11 @@ load_balanced = app.replicas >= 2
 # --------------------------------------------------------------------------- shared cloud resources
 secrets = AppSecrets(
     f"{name}-secrets",
-    AppSecretsArgs(rotations=tuple(sorted(app.generated_secrets.items()))),
+    AppSecretsArgs(
+        rotations=tuple(
+            (n, SecretSpec(length=s.length, alphabet=s.alphabet, rotation=s.rotation)) for n, s in app.secret_specs
+        )
+    ),
 )
 # The user's own secrets: plaintext only inside the config reader, Pulumi secrets from here on.
 user_secrets = {key: pulumi.Output.secret(value) for key, value in sorted(cfg.user_secret_env.items())}
@@ -58,17 +62,20 @@ if cfg.engine == "kubernetes":
 else:
     engine = DropletEngine(name, cfg, network, pull_auth)
 # --------------------------------------------------------------------------- data, TLS, media
-postgres = Postgres(
-    f"{name}-db",
-    PostgresArgs(
-        config=cfg.database,
-        region=cfg.region,
-        vpc_id=network.vpc.id,
-        trusted=engine.trusted,
-        protect=cfg.protect,
-        runner=engine.data,
-    ),
-)
+# database.mode none: no cluster, no container, no admin step, no dump.
+postgres = None
+if cfg.database.mode != "none":
+    postgres = Postgres(
+        f"{name}-db",
+        PostgresArgs(
+            config=cfg.database,
+            region=cfg.region,
+            vpc_id=network.vpc.id,
+            trusted=engine.trusted,
+            protect=cfg.protect,
+            runner=engine.data,
+        ),
+    )
 valkey = None
 if cfg.valkey.mode != "none":
     valkey = Valkey(
@@ -98,8 +105,8 @@ if cfg.media.enabled:
 
 # --------------------------------------------------------------------------- what the app sees
 stack_values = {
-    "databaseUrl": postgres.url,
-    "directDatabaseUrl": postgres.direct_url,
+    "databaseUrl": postgres.url if postgres else None,
+    "directDatabaseUrl": postgres.direct_url if postgres else None,
     "brokerUrl": valkey.broker_url if valkey else None,
     "cacheUrl": valkey.cache_url if valkey else None,
     "mediaBucket": media.bucket.name if media else None,
@@ -111,16 +118,31 @@ stack_values = {
     # The ACL uploads get (django-storages: AWS_DEFAULT_ACL): public-read where a public
     # hostname serves them, else private (presigned URLs).
     "mediaDefaultAcl": ("public-read" if cfg.media.public_hostname else "private") if media else None,
+    # The public hostname alone, for apps that build the URL themselves.
+    "mediaHostname": cfg.media.public_hostname if media and cfg.media.public_hostname else None,
+    "port": str(app.port),
+    "workers": str(app.web_workers),
+    # Web's threads; a process's own `threads` in its containers (process_envs below).
+    "threads": str(app.web_threads),
 }
 env_args = dict(
     plain=dict(app.env_vars),
     aliases=dict(app.env_aliases),
     secrets={**secrets.values, **user_secrets},
     web_workers=app.web_workers,
+    port=app.port,
 )
 app_env_lines = app_env(values=stack_values, **env_args)
 # The release command (migrations) gets the direct connection under DATABASE_URL.
-release_env_lines = app_env(values={**stack_values, "databaseUrl": postgres.direct_url}, **env_args)
+release_env_lines = app_env(
+    values={**stack_values, "databaseUrl": postgres.direct_url if postgres else None}, **env_args
+)
+# A process that runs its own number of threads gets them as the value `threads`.
+process_envs = {
+    proc: app_env(values={**stack_values, "threads": str(spec.threads)}, **env_args)
+    for proc, spec in sorted(app.processes.items())
+    if spec.threads != app.web_threads and "threads" in app.env_aliases.values()
+}
 # --------------------------------------------------------------------------- edge and DNS
 edge = Edge(
     f"{name}-edge",
@@ -140,6 +162,7 @@ engine.deploy(
     Release(
         env=app_env_lines,
         release_env=release_env_lines,
+        process_env=process_envs,
         cert_pem=origin.cert_pem,
         key_pem=origin.key_pem,
         client_ca_pem=origin.pull_ca_pem,
@@ -187,11 +210,11 @@ if cfg.backups.enabled:
             offsite_bucket_name=cfg.offsite_bucket_name,
             offsite_region=cfg.offsite_region,
             runner=engine.data,
-            pg_host=postgres.host,
-            pg_port=postgres.port,
-            pg_database=postgres.database,
-            pg_user=postgres.user,
-            pg_password=postgres.password,
+            pg_host=postgres.host if postgres else None,
+            pg_port=postgres.port if postgres else None,
+            pg_database=postgres.database if postgres else None,
+            pg_user=postgres.user if postgres else None,
+            pg_password=postgres.password if postgres else None,
             pg_sslmode="require" if cfg.database.mode == "managed" else "disable",
             retention_days=cfg.backups.retention_days,
             schedule=cfg.backups.schedule,
@@ -211,7 +234,7 @@ Project(
         description=f"webstack {cfg.stack} for {cfg.domain}",
         resources=(
             *engine.project_resources(),
-            *([postgres.cluster.cluster_urn] if postgres.cluster else []),
+            *([postgres.cluster.cluster_urn] if postgres and postgres.cluster else []),
             *(c.cluster_urn for c in (valkey.clusters if valkey else [])),
             *([backups.bucket.bucket_urn, backups.offsite.bucket_urn] if backups else []),
             *([media.bucket.bucket_urn] if media else []),
@@ -237,19 +260,21 @@ pulumi.export(
     | ({"jobs": {"count": 1, "singleton": True}} if app.jobs else {}),
 )
 pulumi.export("release_command", app.release_command is not None)
-pulumi.export("database_host", postgres.host)
+pulumi.export("database_host", postgres.host if postgres else None)
 pulumi.export("valkey_host", valkey.host if valkey else None)
 pulumi.export("backup_bucket", backups.bucket.name if backups else None)
 pulumi.export("media_bucket", media.bucket.name if media else None)
 pulumi.export("backup_endpoint", backups.endpoint if backups else None)
 pulumi.export("backup_offsite_bucket", backups.offsite.name if backups else None)
 pulumi.export("backup_offsite_endpoint", backups.offsite_endpoint if backups else None)
-pulumi.export("database_url", postgres.url)
-pulumi.export("database_direct_url", postgres.direct_url)
+pulumi.export("database_url", postgres.url if postgres else None)
+pulumi.export("database_direct_url", postgres.direct_url if postgres else None)
 # The restore runbook's libpq service file (README, "Restore a dump"): no password on a command line.
 pulumi.export(
     "database_restore_service",
-    pulumi.Output.secret(
+    None
+    if postgres is None
+    else pulumi.Output.secret(
         pulumi.Output.all(postgres.host, postgres.port, postgres.password).apply(
             lambda v: pg_service_file(
                 service=RESTORE_SERVICE,

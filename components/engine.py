@@ -14,7 +14,7 @@ seam.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pulumi
@@ -30,6 +30,8 @@ class Release:
     """The app's `KEY=value` lines (secret as a whole; components/render/env.py app_env)."""
     release_env: pulumi.Output[list[str]]
     """The release command's lines: the direct database connection under DATABASE_URL."""
+    process_env: Mapping[str, pulumi.Output[list[str]]] = field(default_factory=dict)
+    """A background process's own lines where they differ from `env` (its `threads`); by name."""
     cert_pem: pulumi.Input[str]
     """The origin certificate the app's TLS proxy serves (components/cloud/origin.py)."""
     key_pem: pulumi.Input[str]

@@ -5,7 +5,8 @@ resource of a `testing.harness` run against these kinds of upstream truth, each 
 under contracts/ with the upstream file and line it was transcribed from:
 
 1. schema: property names, types and required properties from the providers' published
-   Pulumi schemas (contracts/schemas/<provider>.json, trimmed by contracts/regen.py);
+   Pulumi schemas (contracts/schemas/<provider>.json, trimmed by contracts/regen.py),
+   checked by jsonschema (Draft 2020-12) on those schemas turned into JSON Schema;
 2. value rules: the validators of each property we set (allowed values, ranges, formats),
    transcribed into contracts/rules.yaml;
 3. replacement: properties that force a replacement and the identity of each type
@@ -235,69 +236,154 @@ def _is_ref(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"urn", "id"}
 
 
-def _type_error(value: Any, spec: dict[str, Any], types: dict[str, Any], path: str, out: list) -> None:
-    """Append (path, value, message) for every way `value` does not fit the schema `spec`."""
-    if _unknown(value) or value is None:
-        return
-    if _is_ref(value):
-        value = value["id"]
-        if value is None or _unknown(value):
-            return
+# The schema check is jsonschema's (Draft 2020-12): each provider's vendored Pulumi schema is
+# turned into JSON Schema once (`_json_schema`): `#/types/<token>` references become `$defs`,
+# `oneOf` becomes `anyOf` (Pulumi's alternatives are not exclusive: an input fits if it fits
+# one), an enum type its underlying primitive (the allowed values are rules.yaml's, with their
+# upstream citations), `pulumi.json#/Any` and the other pulumi.json references anything, and
+# objects refuse properties the schema does not name. What the engine hands over is prepared
+# by `_instance`: a resource reference is its id; an unknown value (preview), or a reference
+# to an unknown id, fits any type (`_ANY`); a property set to None counts as not set.
+
+
+class _Any(dict):
+    """A value not known yet: every type checks it and it holds nothing."""
+
+
+_ANY = _Any()
+
+
+def _typed(check):
+    return lambda checker, instance: isinstance(instance, _Any) or check(instance)
+
+
+_TYPES = {
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+    "null": lambda v: v is None,
+}
+
+
+@functools.cache
+def _validator_class():
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine_many({name: _typed(check) for name, check in _TYPES.items()})
+    required = base.VALIDATORS["required"]
+
+    def known_required(validator, names, instance, schema):
+        if not isinstance(instance, _Any):  # an unknown object's properties are unknown too
+            yield from required(validator, names, instance, schema)
+
+    return jsonschema.validators.extend(base, {"required": known_required}, type_checker=checker)
+
+
+def _def_ref(token: str) -> str:
+    return "#/$defs/" + token.replace("~", "~0").replace("/", "~1")
+
+
+def _json_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """One Pulumi schema type spec as JSON Schema (see above)."""
     if "oneOf" in spec:
-        for alternative in spec["oneOf"]:
-            found: list = []
-            _type_error(value, alternative, types, path, found)
-            if not found:
-                return
-        out.append((path, value, f"fits none of {[a.get('type') or a.get('$ref') for a in spec['oneOf']]}"))
-        return
+        return {
+            "anyOf": [_json_schema(a) for a in spec["oneOf"]],
+            "x-labels": [a.get("type") or a.get("$ref") for a in spec["oneOf"]],
+        }
     ref = spec.get("$ref", "")
-    if ref == "pulumi.json#/Any":
-        return
     if ref.startswith("#/types/"):
-        target = types[ref[len("#/types/") :]]
-        if "properties" in target:
-            _object_errors(value, target["properties"], target.get("required", []), types, path, out)
-            return
-        spec = target  # an enum type: its underlying primitive
+        return {"$ref": _def_ref(ref[len("#/types/") :])}
+    if ref:
+        return {}
+    out: dict[str, Any] = {}
     kind = spec.get("type")
-    if kind == "string":
-        ok = isinstance(value, str)
-    elif kind == "boolean":
-        ok = isinstance(value, bool)
-    elif kind == "integer":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif kind == "array":
-        ok = isinstance(value, list)
-        if ok:
-            for i, item in enumerate(value):
-                _type_error(item, spec.get("items", {}), types, f"{path}[{i}]", out)
-    elif kind == "object":
-        ok = isinstance(value, dict)
-        if ok and "additionalProperties" in spec:
-            for key, item in value.items():
-                _type_error(item, spec["additionalProperties"], types, f"{path}.{key}", out)
-    else:
-        ok = True
-    if not ok:
-        out.append((path, value, f"schema type {kind}, got {type(value).__name__}"))
+    if kind:
+        out["type"] = kind
+    if kind == "array":
+        out["items"] = _json_schema(spec.get("items", {}))
+    if kind == "object" and "additionalProperties" in spec:
+        out["additionalProperties"] = _json_schema(spec["additionalProperties"])
+    return out
 
 
-def _object_errors(value: Any, props: dict, required: list, types: dict, path: str, out: list) -> None:
-    if not isinstance(value, dict):
-        out.append((path, value, f"schema type object, got {type(value).__name__}"))
-        return
-    for key, item in value.items():
-        sub = f"{path}.{key}" if path else key
-        if key not in props:
-            out.append((sub, item, "schema: no such property"))
+def _object_schema(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {k: _json_schema(v) for k, v in props.items()},
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
+@functools.cache
+def _defs(provider: str) -> dict[str, Any]:
+    types = load().schemas[provider]["types"]
+    return {
+        token: _object_schema(t["properties"], t.get("required", [])) if "properties" in t else _json_schema(t)
+        for token, t in types.items()
+    }
+
+
+@functools.cache
+def _validator(type_: str):
+    entry = schema_entry(type_)
+    schema = {**_object_schema(entry["inputProperties"], entry["requiredInputs"]), "$defs": _defs(provider_of(type_))}
+    return _validator_class()(schema)
+
+
+def _instance(value: Any) -> Any:
+    if _unknown(value):
+        return _ANY
+    if _is_ref(value):
+        return _ANY if value["id"] is None or _unknown(value["id"]) else _instance(value["id"])
+    if isinstance(value, dict):
+        return {k: _instance(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_ANY if v is None else _instance(v) for v in value]
+    return value
+
+
+def _path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _schema_errors(type_: str, inputs: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """(path, value, message) for every way `inputs` do not fit the type's schema."""
+    found: list[tuple[str, Any, str]] = []
+    for error in _validator(type_).iter_errors(_instance(inputs)):
+        path, value, kind = _path(error.absolute_path), error.instance, error.validator
+        if kind == "additionalProperties" and error.validator_value is False:
+            named = error.schema.get("properties", {})
+            found += [(_join(path, k), v, "schema: no such property") for k, v in value.items() if k not in named]
+        elif kind == "required":
+            found += [(_join(path, k), None, "schema: required property missing") for k in error.validator_value
+                      if k not in value]  # fmt: skip
+        elif kind == "anyOf":
+            found.append((path, value, f"fits none of {error.schema['x-labels']}"))
+        elif kind == "type":
+            found.append((path, value, f"schema type {error.validator_value}, got {type(value).__name__}"))
         else:
-            _type_error(item, props[key], types, sub, out)
-    for key in required:
-        if value.get(key) is None:
-            out.append((f"{path}.{key}" if path else key, None, "schema: required property missing"))
+            found.append((path, value, f"schema: {error.message}"))
+    return _ordered(found)
+
+
+def _ordered(found: list[tuple[str, Any, str]]) -> list[tuple[str, Any, str]]:
+    """One entry per (path, message), in path order (jsonschema reports in schema order)."""
+    seen: dict[tuple[str, str], tuple[str, Any, str]] = {}
+    for item in found:
+        seen.setdefault((item[0], item[2]), item)
+    return [seen[key] for key in sorted(seen)]
 
 
 def inputs_of(r: harness.Resource) -> dict[str, Any]:
@@ -315,10 +401,7 @@ def check_schema(r: harness.Resource) -> list[Violation]:
     entry = schema_entry(r.type)
     if entry is None:
         return [_violation(r, "", None, "schema: type not in the vendored schemas", "contracts/schemas")]
-    inputs = inputs_of(r)
-    types = load().schemas[provider_of(r.type)]["types"]
-    found: list = []
-    _object_errors(inputs, entry["inputProperties"], entry["requiredInputs"], types, "", found)
+    found = _schema_errors(r.type, inputs_of(r))
     newer = pinned_only(r.type)
     return [
         _violation(r, path, value, message, schema_source(r.type))

@@ -8,15 +8,18 @@
 (`make exec/logs/ssh`, docs/operations.md.) Every command adds `--dry-run`: print the ssh
 command lines instead of running them.
 
-What they know about the stack comes from `pulumi stack output --json` (never
-`--show-secrets`): droplet_ips, droplet_ids, processes, release_command, all plain. They
+What they know about the stack comes from its outputs, read through Pulumi's Automation
+API (tools/stackapi.py; never with `--show-secrets`): droplet_ips, droplet_ids, processes,
+release_command, all plain. They
 reach a droplet as `deploy` over ssh with the docker provider's own options (per-droplet
 known_hosts file, StrictHostKeyChecking=accept-new), so a host key is trusted per droplet
 exactly as `pulumi up` trusts it.
 
 No secret passes through this process: `exec` sends a short script to the first droplet
 that copies the env of a container already there (`migrate`, which holds the release env,
-or the current `web-*`) into a mode-0600 file, `docker run --env-file`s it and deletes it.
+or the current `web-*`) into a mode-0600 file, `docker run --env-file`s it and deletes it;
+a value of several lines (a PEM key), which an env file cannot hold, goes to `docker run`
+through its own environment (`-e NAME`, no value on the command line).
 The script itself holds container names, the droplet id and the command, nothing else.
 """
 
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import re
 import shlex
 import subprocess
@@ -34,16 +36,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components.droplets.dockerhost import DEPLOY_USER, DROPLET_LABEL, NETWORK_PREFIX, ssh_opts
+from tools import stackapi
 
-PULUMI = "pulumi"
 SSH = "ssh"
 # What `pulumi stack output --json` prints for a secret output without --show-secrets.
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = stackapi.SECRET_PLACEHOLDER
 # The stack's own containers on every droplet (components/droplets/containers.py): web is named per
 # release (`web-<RandomId hex>`), proxy and probe have fixed names.
 WEB_PATTERN = "web-[0-9a-f]+"
 EVERY_DROPLET = ("web", "proxy", "probe")
 RELEASE = "migrate"
+# The admin step of a managed database (components/cloud/database.py): a one-shot on the first droplet.
+ADMIN = "pg-grant"
+WAIT_SECONDS = 1800  # logs --wait: how long to wait for a one-shot's container to appear
 PROCESS_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DEFAULT_TAIL = 100
 NO_PROCESS = "name the process: make logs STACK=<stack> PROCESS=web (or proxy, probe, migrate, a background process)"
@@ -87,24 +92,11 @@ class Stack:
 
 
 def stack_outputs(stack: str) -> dict:
-    """`pulumi stack output --json --stack <stack>`: secret outputs read as "[secret]"."""
-    argv = [PULUMI, "stack", "output", "--json", "--stack", stack]
+    """The stack's outputs through the Automation API (tools/stackapi.py): secret ones as "[secret]"."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise OpsError(
-            f"`{PULUMI}` is not on PATH: install the Pulumi CLI and log in (README, Running it for real)"
-        ) from None
-    if done.returncode != 0:
-        said = done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}"
-        raise OpsError(f"`{shlex.join(argv)}` failed: {said}")
-    try:
-        outputs = json.loads(done.stdout or "null")
-    except json.JSONDecodeError as exc:
-        raise OpsError(f"`{shlex.join(argv)}` did not print JSON ({exc})") from None
-    if not isinstance(outputs, dict):
-        raise OpsError(f"`{shlex.join(argv)}` printed no outputs: has stack {stack} been deployed (`pulumi up`)?")
-    return outputs
+        return stackapi.outputs(stack)
+    except stackapi.StackApiError as exc:
+        raise OpsError(str(exc)) from None
 
 
 def _need(outputs: dict, stack: str, key: str, what: str):
@@ -227,13 +219,37 @@ def _names(droplet: Droplet, *, running: bool = False) -> str:
     return f"docker ps {which} --filter {shlex.quote(f'label={DROPLET_LABEL}={droplet.id}')} --format '{{{{.Names}}}}'"
 
 
+# Run on the droplet between `docker inspect` and `docker run` (python3 is there: cloud-init
+# installs python3-systemd, components/render/cloudinit.py): rewrite the JSON env list at
+# argv[1] as an env file of its one-line entries, and start `docker run` (argv[2:]) with each
+# entry of several lines in its own environment and a bare `-e NAME` after `--env-file FILE`,
+# which docker reads from there (docs.docker.com/reference/cli/docker/container/run/#env).
+ENV_SPLIT = """import json, os, sys
+path, argv = sys.argv[1], sys.argv[2:]
+with open(path) as f:
+    entries = json.load(f) or []
+multi = {}
+with open(path, "w") as f:
+    for entry in entries:
+        name, _, value = entry.partition("=")
+        if "\\n" in value or "\\r" in value:
+            multi[name] = value
+        else:
+            f.write(entry + "\\n")
+at = argv.index("--env-file") + 2
+argv[at:at] = [word for name in multi for word in ("-e", name)]
+os.execvpe(argv[0], argv, {**os.environ, **multi})
+"""
+
+
 def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_command: bool) -> str:
     """Shell run on the first droplet: the one-off `command` from the app image with the env of
     `migrate` (the release env: direct DATABASE_URL) or, without a release command, of the
     running web container. The env goes from `docker inspect` into a mode-0600 file and from
-    there to `docker run --env-file`; it never reaches an argument, the terminal or this
-    process, and the file is removed when the script ends (normally or on a signal). The
-    command also gets that container's mounts (`--volumes-from`): the volume, where it has it."""
+    there to `docker run --env-file`, a value of several lines through the environment of
+    `docker run` (ENV_SPLIT); it never reaches an argument, the terminal or this process, and
+    the file is removed when the script ends (normally or on a signal). The command also gets
+    that container's mounts (`--volumes-from`): the volume, where it has it."""
     if release_command:  # exited after the release: inspect reads it all the same
         source, pattern, ps, where = RELEASE, RELEASE, _names(droplet), "the release command"
     else:  # during a release two may run: the newest, the new release
@@ -255,8 +271,10 @@ def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_
             "trap 'exit 143' TERM",
             "envfile=$(umask 077 && mktemp)",
             'chmod 600 "$envfile"',
-            'docker inspect --format \'{{range .Config.Env}}{{println .}}{{end}}\' "$src" > "$envfile"',
+            'docker inspect --format \'{{json .Config.Env}}\' "$src" > "$envfile"',
             f'echo "webstack exec: droplet-{droplet.index}, image and env of $src" >&2',
+            f"envsplit={shlex.quote(ENV_SPLIT)}",
+            'python3 -c "$envsplit" "$envfile" \\',
             shlex.join(["docker", "run", "--rm", "-it" if tty else "-i", "--network", droplet.network, "--env-file"])
             + ' "$envfile" --volumes-from "$src" "$image" '
             + shlex.join(command),
@@ -264,15 +282,27 @@ def exec_script(droplet: Droplet, command: Sequence[str], *, tty: bool, release_
     )
 
 
-def logs_script(droplet: Droplet, process: str, pattern: str, *, tail: int, follow: bool) -> str:
+def logs_script(droplet: Droplet, process: str, pattern: str, *, tail: int, follow: bool, wait: bool = False) -> str:
     """Shell run on one droplet: the logs of every container of `process` (names matching
     `pattern`), each line prefixed with its container. Following, it ends when every
-    container's log has ended or when the operator's ssh goes away (its stdin closes)."""
+    container's log has ended or when the operator's ssh goes away (its stdin closes).
+    `wait`: no such container yet (a one-shot `pulumi up` has not created) is waited for,
+    checking every 2 s, instead of an error: started beside a deploy, it shows the one-shot
+    while it runs."""
     missing = f"webstack logs: no {process} container on droplet-{droplet.index} (id {droplet.id})"
     logs = shlex.join(["docker", "logs", *(["--follow"] if follow else []), "--tail", str(tail)])
+    find = f"names=$({_names(droplet)} | awk '/^({pattern})$/' | sort)"
+    waiting_for = shlex.quote(f"webstack logs: waiting for {process} on droplet-{droplet.index}")
+    waiting = [
+        f"waited=0; {find}",
+        f'while [ -z "$names" ] && [ "$waited" -lt {WAIT_SECONDS} ]; do',
+        f"  [ $waited -eq 0 ] && echo {waiting_for} >&2",
+        f"  sleep 2; waited=$((waited + 2)); {find}",
+        "done",
+    ]
     lines = [
         "set -u",
-        f"names=$({_names(droplet)} | awk '/^({pattern})$/' | sort)",
+        *(waiting if wait else [find]),
         f'if [ -z "$names" ]; then echo {shlex.quote(missing)} >&2; exit 1; fi',
         "pids=",
         "for c in $names; do",
@@ -305,11 +335,13 @@ def process_pattern(stack: Stack, process: str) -> tuple[str, bool]:
         return process, False
     if process == RELEASE and stack.release_command:
         return RELEASE, True
+    if process == ADMIN:
+        return ADMIN, True
     if process in stack.processes:
         count, singleton = stack.processes[process]
         names = [process] if count == 1 else [f"{process}-{k}" for k in range(1, count + 1)]
         return "|".join(names), singleton
-    known = [*EVERY_DROPLET, *([RELEASE] if stack.release_command else []), *sorted(stack.processes)]
+    known = [*EVERY_DROPLET, *([RELEASE] if stack.release_command else []), ADMIN, *sorted(stack.processes)]
     raise OpsError(f"stack {stack.name} has no process {process!r}; its processes: {', '.join(known)}")
 
 
@@ -325,14 +357,16 @@ def plan_exec(stack: Stack, command: Sequence[str], *, tty: bool) -> list[Comman
     return [Command(first, ssh_argv(first, remote(script), tty=tty), script)]
 
 
-def plan_logs(stack: Stack, process: str, *, tail: int = DEFAULT_TAIL, follow: bool = True) -> list[Command]:
+def plan_logs(
+    stack: Stack, process: str, *, tail: int = DEFAULT_TAIL, follow: bool = True, wait: bool = False
+) -> list[Command]:
     """One command per droplet that runs `process`: every droplet, or the first for a
     singleton and for the release command."""
     if not process:
         raise OpsError(NO_PROCESS)
     pattern, first_only = process_pattern(stack, process)
     droplets = stack.droplets[:1] if first_only else stack.droplets
-    scripts = [(d, logs_script(d, process, pattern, tail=tail, follow=follow)) for d in droplets]
+    scripts = [(d, logs_script(d, process, pattern, tail=tail, follow=follow, wait=wait)) for d in droplets]
     return [Command(d, ssh_argv(d, remote(script), tty=False), script) for d, script in scripts]
 
 
@@ -431,6 +465,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--process", default="", help="web, proxy, probe, migrate or a background process (PROCESS=)")
     p.add_argument("--tail", type=int, default=DEFAULT_TAIL, help=f"lines of history first (default {DEFAULT_TAIL})")
     p.add_argument("--no-follow", action="store_true", help="print the logs so far and stop")
+    p.add_argument("--wait", action="store_true", help="wait for a container not there yet (a one-shot of a deploy)")
     p = sub.add_parser("ssh", parents=[common], help="a shell on one droplet as deploy")
     p.add_argument("--droplet", type=int, default=0, help="droplet index, 0 first (DROPLET=)")
     return parser
@@ -474,9 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             process = args.process.strip()
             if not process:
                 raise OpsError(NO_PROCESS)
-            commands = plan_logs(
-                load_stack(args.stack, "logs", outputs), process, tail=args.tail, follow=not args.no_follow
-            )
+            stack = load_stack(args.stack, "logs", outputs)
+            commands = plan_logs(stack, process, tail=args.tail, follow=not args.no_follow, wait=args.wait)
         else:
             commands = plan_ssh(load_stack(args.stack, "ssh", outputs), args.droplet)
     except OpsError as exc:

@@ -291,13 +291,48 @@ def render(plan: dict[str, Any]) -> str:
     deploy = plan["deploy"]
     out.append(
         f"Simulated `pulumi up` from scratch: {_minutes(deploy['critical_seconds'])} on the critical chain "
-        f"(serial sum {_minutes(deploy['serial_seconds'])}; typical times from tools/data/durations.yaml):"
+        f"(serial sum {_minutes(deploy['serial_seconds'])}; typical times from tools/data/durations.yaml).\n"
+        "What it waits on, in order (the critical chain as a checklist):"
     )
-    for step in deploy["critical_path"]:
-        out.append(f"  {_minutes(step['finish']):>7}  +{step['seconds']:>5.0f}s  {step['type']} {step['name']}")
+    out += checklist(plan)
     out += ["", "Outputs:"]
     out += [f"  {k}: {v}" for k, v in plan["exports"].items()]
     return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- live progress
+
+# One-shot containers by the container name they run under, and what shows their output while
+# `pulumi up` waits on them. The docker provider reports a one-shot (attach, must_run=false)
+# only when it has exited, with its logs at the end (containerLogs); `make logs` follows the
+# container on the droplet meanwhile. pulumi-command's remote.Command sends every line its
+# command prints to the engine as a status message while it runs (pulumi/pulumi-command
+# provider/pkg/provider/util/util.go LogOutput, logging defaults to stdout and stderr): the
+# `pulumi up` display shows it beside the resource, and it is not kept after the step ends.
+ONE_SHOTS = {"migrate": "the release command", "pg-grant": "the admin step", "probe": "the health probe"}
+
+
+def _live_hint(plan: dict[str, Any], step: dict[str, Any]) -> str:
+    if step["type"] == "command:remote:Command":
+        return "its output shows as status in `pulumi up` while it runs"
+    if step["type"] == "docker:index/container:Container":
+        container = next((r["properties"].get("name") for r in plan["resources"] if r["urn"] == step["urn"]), None)
+        if container in ONE_SHOTS:
+            return f"{ONE_SHOTS[container]}; follow it: make logs STACK={plan['stack']} PROCESS={container} ARGS=--wait"
+    return ""
+
+
+def checklist(plan: dict[str, Any]) -> list[str]:
+    """The critical chain as a checklist: what a long `pulumi up` is waiting on, in order, with
+    the time it is typically done by and, for the one-shots, how to watch them live."""
+    lines = []
+    for step in plan["deploy"]["critical_path"]:
+        hint = _live_hint(plan, step)
+        lines.append(
+            f"  [ ] by {_minutes(step['finish']):>7}  +{step['seconds']:>4.0f}s  {step['type']} {step['name']}"
+            + (f"\n  {'':<27}({hint})" if hint else "")
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------- diff

@@ -42,11 +42,12 @@ AWS_CONFIG = "/webstack/aws-config"
 AWS_CONFIG_TEXT = "[default]\ns3 =\n  max_concurrent_requests = 2\n  multipart_chunksize = 5MB\n"
 
 
-def render_run_script(prefixes: tuple[str, ...], image_dir: str = "/") -> str:
+def render_run_script(prefixes: tuple[str, ...], image_dir: str = "/", dump: bool = True) -> str:
     """One scheduled run: the image's own backup.sh (pg_dump, upload to the stack's bucket,
-    pruning), then a copy of every object under `prefixes` that the off-site bucket lacks,
-    then the heartbeat. Any failure ends the run before the heartbeat. `image_dir` holds the
-    image's scripts (/, where its Dockerfile adds them)."""
+    pruning; not with `dump` False, a stack without Postgres), then a copy of every object
+    under `prefixes` that the off-site bucket lacks, then the heartbeat. Any failure ends the
+    run before the heartbeat. `image_dir` holds the image's scripts (/, where its Dockerfile
+    adds them)."""
     listed = " ".join(shlex.quote(p) for p in prefixes)
     return "\n".join(
         [
@@ -71,7 +72,7 @@ def render_run_script(prefixes: tuple[str, ...], image_dir: str = "/") -> str:
             "listing() {",
             '  "$1" s3api list-objects-v2 --bucket "$2" --prefix "$3/" --query \'Contents[].[Key,Size]\' --output text',
             "}",
-            "sh backup.sh",
+            "sh backup.sh" if dump else "# No database (database.mode none): the volume archive is the backup.",
             f"for prefix in {listed}; do",
             '  want=$(listing primary "$S3_BUCKET" "$prefix")',
             '  have=$(listing offsite "$OFFSITE_BUCKET" "$prefix" | cut -f1)',
@@ -128,15 +129,16 @@ class BackupsArgs:
     """Its Spaces region, not `region`; no default (config `backups.offsiteRegion`)."""
     runner: DataRunner
     """Where the dump and the volume archiver run (the engine); no default."""
-    pg_host: pulumi.Input[str]
-    """Postgres host the dump connects to directly (not through the pool); no default."""
-    pg_port: pulumi.Input[int]
+    pg_host: pulumi.Input[str] | None
+    """Postgres host the dump connects to directly (not through the pool); None: no database
+    (database.mode none), no dump, the volume archive is the backup; no default."""
+    pg_port: pulumi.Input[int] | None
     """Its port; no default."""
-    pg_database: str
+    pg_database: str | None
     """Database to dump; no default."""
-    pg_user: str
+    pg_user: str | None
     """User to dump as; no default."""
-    pg_password: pulumi.Input[str]
+    pg_password: pulumi.Input[str] | None
     """Its password (secret); no default."""
     pg_sslmode: str = "require"
     """libpq sslmode; default require (managed), `disable` for the container on the docker network."""
@@ -187,7 +189,10 @@ class Backups(pulumi.ComponentResource):
         self.endpoint = f"https://{args.region}.digitaloceanspaces.com"
         self.offsite_endpoint = f"https://{args.offsite_region}.digitaloceanspaces.com"
         self.heartbeat_url = heartbeat_url(args.offsite_bucket_name, args.offsite_region)
-        prefixes = (DUMP_PREFIX, VOLUME_PREFIX) if args.runner.volume_archived else (DUMP_PREFIX,)
+        dump = args.pg_host is not None
+        prefixes = ((DUMP_PREFIX,) if dump else ()) + ((VOLUME_PREFIX,) if args.runner.volume_archived else ())
+        if not prefixes:
+            raise ValueError("nothing to back up: no database (pg_host None) and no volume archived")
         names = {DUMP_PREFIX: "dumps", VOLUME_PREFIX: "volume"}
         kept = [_expiry(names[p], p, args.retention_days, args.retention_days) for p in prefixes]
         self.bucket = do.SpacesBucket(
@@ -215,12 +220,23 @@ class Backups(pulumi.ComponentResource):
         )
         key = scoped_key(f"{name}-key", f"{name}-dumps", self.bucket, self)
         offsite_key = scoped_key(f"{name}-offsite-key", f"{name}-offsite", self.offsite, self)
+
+        def pg_env(host, port, password) -> list[str]:
+            return [
+                f"POSTGRES_HOST={host}",
+                f"POSTGRES_PORT={port}",
+                f"POSTGRES_DATABASE={args.pg_database}",
+                f"POSTGRES_USER={args.pg_user}",
+                f"POSTGRES_PASSWORD={password}",
+                f"PGSSLMODE={args.pg_sslmode}",
+            ]
+
         env = pulumi.Output.all(
             key.access_key,
             key.secret_key,
-            args.pg_host,
-            args.pg_port,
-            args.pg_password,
+            args.pg_host if dump else "",
+            args.pg_port if dump else "",
+            args.pg_password if dump else "",
             self.bucket.name,
             offsite_key.access_key,
             offsite_key.secret_key,
@@ -241,12 +257,7 @@ class Backups(pulumi.ComponentResource):
                 f"OFFSITE_ACCESS_KEY_ID={v[6]}",
                 f"OFFSITE_SECRET_ACCESS_KEY={v[7]}",
                 f"AWS_CONFIG_FILE={AWS_CONFIG}",
-                f"POSTGRES_HOST={v[2]}",
-                f"POSTGRES_PORT={v[3]}",
-                f"POSTGRES_DATABASE={args.pg_database}",
-                f"POSTGRES_USER={args.pg_user}",
-                f"POSTGRES_PASSWORD={v[4]}",
-                f"PGSSLMODE={args.pg_sslmode}",
+                *(pg_env(v[2], v[3], v[4]) if dump else []),
             ]
         )
         args.runner.scheduled(
@@ -254,7 +265,10 @@ class Backups(pulumi.ComponentResource):
             env=env,
             # The image's own run.sh would call its backup.sh alone (go-cron is in the image).
             command=["/bin/sh", "-c", f'exec go-cron "$SCHEDULE" /bin/sh {RUN_SCRIPT}'],
-            files=[File(RUN_SCRIPT, render_run_script(prefixes), executable=True), File(AWS_CONFIG, AWS_CONFIG_TEXT)],
+            files=[
+                File(RUN_SCRIPT, render_run_script(prefixes, dump=dump), executable=True),
+                File(AWS_CONFIG, AWS_CONFIG_TEXT),
+            ],
             caps=DUMP_CAPS,
         )  # fmt: skip
         if args.runner.volume_archived:

@@ -217,10 +217,28 @@ schema as the {secure: ...} form `pulumi config set --secret --path` writes."""
 _DOMAIN_LABEL = re.compile(whole(r"(?!-)[a-z0-9-]{1,63}(?<!-)"))
 
 
+def dns_labels(value: str) -> list[str] | None:
+    """The labels of `value` as dnspython reads a name in presentation form (label and name
+    lengths, empty labels, escapes: dns.name.from_text), or None when it is no DNS name. The
+    root's trailing dot is not taken: a config name is written without it."""
+    import dns.exception
+    import dns.name
+
+    if not value or not value.isascii() or value.endswith(".") or "\\" in value:
+        return None  # an IDN is written in its xn-- form (dnspython would encode it silently)
+    try:
+        name = dns.name.from_text(value)
+    except dns.exception.DNSException:
+        return None
+    return [label.decode("ascii", "replace") for label in name.labels[:-1]]
+
+
 def is_domain(value: str) -> bool:
-    labels = value.split(".")
+    """A host name dnspython parses whose labels are letters, digits and inner '-' (RFC 1123),
+    at least two, the last alphabetic (a TLD)."""
+    labels = dns_labels(value)
     return (
-        len(value) <= 253
+        labels is not None
         and len(labels) >= 2
         and all(_DOMAIN_LABEL.match(label) for label in labels)
         and labels[-1].isalpha()

@@ -31,8 +31,9 @@ class Maintenance(Section):
 
 
 class DatabaseConfig(Section):
-    mode: Mode = "managed"
-    """`managed` (DigitalOcean cluster) or `container` (on the first droplet, dev)."""
+    mode: choice("managed", "container", "none") = "managed"
+    """`managed` (DigitalOcean cluster), `container` (on the first droplet, dev) or `none` (no
+    Postgres: an app on SQLite or files on the volume; the volume archive is its backup)."""
     version: choice(*catalog.POSTGRES_VERSIONS) = "17"
     """Postgres major version."""
     size: choice(*catalog.DATABASE_SIZES) = "db-s-1vcpu-1gb"
@@ -42,7 +43,9 @@ class DatabaseConfig(Section):
     pool_size: Annotated[int, Field(ge=1)] = 20
     """Connections in the app's PgBouncer pool (checked against the sizing rule)."""
     pool_mode: choice("transaction", "session", "statement") = "transaction"
-    """PgBouncer pool mode."""
+    """PgBouncer pool mode of databaseUrl. transaction: a connection per transaction, which breaks
+    server-side prepared statements (Rails: `prepared_statements: false`, or give it
+    directDatabaseUrl); session: a connection per client, as many as the app holds."""
     maintenance: Maintenance = Maintenance()
     """Maintenance window {day, hour}."""
     container_image: Image = POSTGRES_IMAGE
@@ -64,6 +67,15 @@ class DatabaseConfig(Section):
 
     @model_validator(mode="after")
     def _standby(self) -> DatabaseConfig:
+        if self.mode == "none":
+            bad = [problem("database.runtimeRole", True, "false with database.mode none (no database)")] * bool(
+                self.runtime_role
+            )
+            bad += [problem("database.extensions", list(self.extensions), "empty with database.mode none")] * bool(
+                self.extensions
+            )
+            raise_if(bad)
+            return self
         if self.runtime_role and self.mode != "managed":
             raise_if(
                 [

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from components.config.base import Allowed, OneLine, Section, choice, one_line, problem, whole
+from components.config.base import Allowed, OneLine, Section, choice, dns_labels, one_line, problem, whole
 
 HEX32 = whole(r"[0-9a-f]{32}")
 Hex32 = Annotated[str, Field(pattern=HEX32), Allowed("a 32-hex Cloudflare id")]
@@ -48,9 +48,10 @@ def lower_name(value: Any) -> Any:
 
 
 def is_dns_name(value: str) -> bool:
-    """A fully qualified name as Cloudflare takes it: labels of letters, digits, '-' and '_'."""
-    labels = value.split(".")
-    return len(value) <= 253 and len(labels) >= 2 and all(_LABEL.match(label) for label in labels)
+    """A fully qualified name as Cloudflare takes it: a name dnspython parses (dns_labels) of two
+    labels or more, each of letters, digits, '-' and '_'."""
+    labels = dns_labels(value)
+    return labels is not None and len(labels) >= 2 and all(_LABEL.match(label) for label in labels)
 
 
 def in_zone(name: str, domain: str) -> bool:
@@ -71,7 +72,9 @@ def txt_strings(content: str) -> list[str]:
     if not content.startswith('"'):
         data = content.encode()
         return [data[i : i + TXT_STRING_MAX].decode() for i in range(0, len(data), TXT_STRING_MAX)]
-    strings, pos = [], 0
+    # Our rule: nothing but quoted strings one space or more apart. Their unescaping and the
+    # 255-byte limit are dnspython's (dns.rdtypes.txtbase, RFC 1035 section 5.1 escapes).
+    pos = 0
     while pos < len(content):
         match = _QUOTED.match(content, pos)
         if not match:
@@ -79,28 +82,43 @@ def txt_strings(content: str) -> list[str]:
                 'plain text, or only double-quoted strings separated by spaces ("..." "..."), '
                 'with \\" and \\\\ for a quote and a backslash inside'
             )
-        text_ = re.sub(r"\\(.)", r"\1", match[1])
-        if len(text_.encode()) > TXT_STRING_MAX:
-            raise ValueError(f"quoted strings of at most {TXT_STRING_MAX} bytes each (RFC 1035), or plain text")
-        strings.append(text_)
         pos = match.end()
         while pos < len(content) and content[pos] == " ":
             pos += 1
-    return strings
+    import dns.exception
+    import dns.rdata
+
+    try:
+        rdata = dns.rdata.from_text("IN", "TXT", content)
+    except dns.exception.DNSException:
+        raise ValueError(f"quoted strings of at most {TXT_STRING_MAX} bytes each (RFC 1035), or plain text") from None
+    return [s.decode() for s in rdata.strings]
 
 
 def txt_content(content: str) -> str:
     """TXT content in the form Cloudflare stores: quoted strings of at most 255 bytes, one space
     apart (sent unquoted, the dashboard flags the record and another tool may re-quote it)."""
-    return " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in txt_strings(content))
+    import dns.rdtypes.ANY.TXT
+
+    strings = [s.encode() for s in txt_strings(content)]
+    return dns.rdtypes.ANY.TXT.TXT("IN", "TXT", strings).to_text()
 
 
 def caa_data(content: str) -> dict[str, Any]:
     """`0 issue "letsencrypt.org"` as the API's CAA fields {flags, tag, value}: Cloudflare takes a
     CAA record's parts, not its text (the provider's `content` conflicts with `data`)."""
+    import dns.exception
+    import dns.rdata
+
     match = _CAA.match(content.strip())
     value = match[3].strip('"') if match else ""
-    if not match or match[2] not in CAA_TAGS or not value or '"' in value:
+    try:  # dnspython reads the record (flags 0-255, tag, value); which of it Cloudflare takes is ours
+        parsed = dns.rdata.from_text("IN", "CAA", content.strip()) if match else None
+    except dns.exception.DNSException:
+        parsed = None
+    if parsed is not None:
+        value = parsed.value.decode()
+    if not parsed or match[2] not in CAA_TAGS or not value or '"' in value:
         raise ValueError(f'"<flags> <tag> <value>" with flags 0 or 128 and tag one of {", ".join(CAA_TAGS)}, '
                          'e.g. 0 issue "letsencrypt.org"')  # fmt: skip
     return {"flags": int(match[1]), "tag": match[2], "value": value}

@@ -226,7 +226,7 @@ def _lines(err: ValidationError, unreadable: set[str], secret_keys: frozenset[st
             lines += cause.lines
             continue
         loc = [p for p in e["loc"] if p != "[key]"]
-        key, info, allowed, _, secret = _walk(loc)
+        key, info, allowed, _, secret = _walk(loc, name_error="[key]" in e["loc"])
         dotted = ".".join(key)
         value = "[secret]" if secret else e["input"]
         if e["type"] == "extra_forbidden":
@@ -270,9 +270,10 @@ def _key_part(part: Any) -> str:
     return text if _PLAIN_KEY.match(text) else shown(text)
 
 
-def _walk(loc: list[Any]) -> tuple[list[str], Any, str | None, Any, bool]:
+def _walk(loc: list[Any], name_error: bool = False) -> tuple[list[str], Any, str | None, Any, bool]:
     """The key path of an error location, the field it ends in, that field's Allowed text, the
-    type the path leads to, and whether it is a secret."""
+    type the path leads to, and whether it is a secret; with `name_error` the last part is a
+    map's key that failed, and the Allowed text is the key type's."""
     key: list[str] = []
     node: Any = StackConfig
     info = None
@@ -290,7 +291,8 @@ def _walk(loc: list[Any]) -> tuple[list[str], Any, str | None, Any, bool]:
             secret = secret or any(isinstance(m, Secret) for m in field.metadata)
         elif typing.get_origin(node) is dict:
             key.append(_key_part(part))
-            node, allowed, secret = _unwrap(typing.get_args(node)[1], allowed)
+            at_name = name_error and i == len(loc) - 1
+            node, allowed, secret = _unwrap(typing.get_args(node)[0 if at_name else 1], None if at_name else allowed)
         elif typing.get_origin(node) in (tuple, list) and isinstance(part, int):
             if i < len(loc) - 1:  # a key inside a list item: edge.records[0].name
                 key[-1] += f"[{part}]"

@@ -22,7 +22,9 @@ from components.config.base import (
 from components.config.cluster import Autoscale
 from components.config.envnames import PROVIDED_ENV, STACK_VALUES
 
-ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+# POSIX-portable names (IEEE Std 1003.1, Base Definitions 8.1: "letters, digits and the
+# underscore, not beginning with a digit"), in either case: apps write `LISTMONK_app__address`.
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _ENV_NAME = re.compile(whole(ENV_NAME))
 PROCESS_NAME = r"^[a-z][a-z0-9-]{0,30}$"
 _PROCESS_NAME = re.compile(whole(PROCESS_NAME))
@@ -45,7 +47,13 @@ def _process_name(name: str) -> str:
     return name
 
 
-EnvName = Annotated[str, AfterValidator(_env_name)]
+# The pattern also reaches the JSON Schema (propertyNames), so editors flag what the program refuses.
+EnvName = Annotated[
+    str,
+    Field(pattern=whole(ENV_NAME)),
+    Allowed("a POSIX-portable name: letters, digits and _, not starting with a digit"),
+    AfterValidator(_env_name),
+]
 # The CLI hands env values as it read them from YAML, where an unquoted 012345 is the number
 # 5349 (octal), 1.10 is 1.1 and true, null and 0x1F are not text at all: a value that is not a
 # string is refused rather than turned back into text the user never wrote.
@@ -60,7 +68,15 @@ EnvValue = Annotated[
     ),
 ]
 ProcessName = Annotated[str, AfterValidator(_process_name)]
-StackValue = choice(*STACK_VALUES)
+StackValue = Annotated[
+    choice(*STACK_VALUES),
+    Allowed(
+        "a stack value: databaseUrl, directDatabaseUrl, brokerUrl or cacheUrl, or one of their parts (databaseHost, "
+        "-Port, -Name, -User, -Password, -Sslmode, and so on), a media value (mediaBucket, mediaEndpoint, mediaRegion, "
+        "mediaAccessKeyId, mediaSecretAccessKey, mediaPublicUrl, mediaHostname, mediaDefaultAcl), "
+        "port, workers or threads"
+    ),
+]
 Seconds = Annotated[int, Field(ge=0, le=3600)]
 
 
@@ -75,6 +91,10 @@ class Process(Section):
     """Run on the first droplet only, like a scheduler (Celery beat): two would fire every job twice."""
     connections: Annotated[int, Field(ge=0, le=256)] = 1
     """Database connections each container opens at most (Celery: its concurrency); for the pool sizing."""
+    threads: Annotated[int, Field(ge=1, le=256)] = 1
+    """Threads each container runs (Sidekiq: its concurrency), each holding its own database
+    connection: the sizing counts the larger of connections and threads; the stack value
+    `threads` carries it to this process's containers (envAliases, e.g. RAILS_MAX_THREADS: threads)."""
     stop_seconds: Seconds = 30
     """Grace between SIGTERM and SIGKILL when the container is replaced (finish the task at hand)."""
     cpu_millis: Annotated[int, Field(ge=10, le=32000)] = 100
@@ -86,9 +106,18 @@ class Process(Section):
 
 # What busybox crond (the job runner's scheduler) reads: five numeric fields, each a
 # comma list of `*`, `N`, `N-M`, optionally `/STEP`. Names (`mon`, `jan`) and the
-# extensions of other crons (`@daily`, `L`, `#`, `?`, seconds) are refused.
+# extensions of other crons (`@daily`, `L`, `#`, `?`, seconds) are refused: that subset rule
+# is ours (busybox miscutils/crond.c ParseField reads numbers, `*`, `-`, `/` and `,` only).
+# Whether each field's values are in range is croniter's (a maintained cron parser,
+# https://github.com/pallets-eco/croniter), asked one field at a time so the message names it.
 CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 _CRON_ITEM = re.compile(whole(r"(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?"))
+
+
+def _cron_valid(expression: str) -> bool:
+    from croniter import croniter
+
+    return bool(croniter.is_valid(expression))
 
 
 def cron_problem(schedule: str) -> str | None:
@@ -96,14 +125,16 @@ def cron_problem(schedule: str) -> str | None:
     fields = schedule.split()
     if len(fields) != len(CRON_FIELDS):
         return "five fields: minute hour day-of-month month day-of-week, e.g. '30 3 * * *' (UTC)"
-    for text, (what, lo, hi) in zip(fields, CRON_FIELDS, strict=True):
+    for i, (text, (what, lo, hi)) in enumerate(zip(fields, CRON_FIELDS, strict=True)):
         for item in text.split(","):
             m = _CRON_ITEM.match(item)
-            numbers = [int(n) for n in (m[2], m[3]) if n is not None] if m else []
-            if not m or any(not lo <= n <= hi for n in numbers) or (m[4] is not None and int(m[4]) == 0):
+            alone = " ".join(item if j == i else "*" for j in range(len(CRON_FIELDS)))
+            if not m or not _cron_valid(alone):
                 return f"{what} {item!r}: *, N, N-M or a list of them, optionally /STEP, with N in {lo}-{hi}"
-            if len(numbers) == 2 and numbers[0] > numbers[1]:
+            if m[3] is not None and int(m[2]) > int(m[3]):
                 return f"{what} {item!r}: a range from low to high"
+    if not _cron_valid(" ".join(fields)):
+        return "a schedule cron can read, e.g. '30 3 * * *' (UTC)"
     return None
 
 

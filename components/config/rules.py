@@ -4,8 +4,12 @@ the zone's records, what nginx accepts, and sizing."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
 
 from components.config import catalog
 from components.config.base import is_domain, problem, whole
@@ -18,6 +22,27 @@ BASELINE_CAPABILITIES = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSET
                          "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT")  # fmt: skip
 _VOLUME_NAME = re.compile(whole(r"[a-z][a-z0-9-]*"))
 _BUCKET_NAME = re.compile(whole(r"[a-z0-9][a-z0-9-]*"))
+
+
+def ssh_md5(key_line: str) -> str:
+    """The MD5 fingerprint DigitalOcean shows for an OpenSSH public key (`ssh-keygen -l -E md5`):
+    of the key's wire form, as cryptography serializes the key it parsed."""
+    key = serialization.load_ssh_public_key(" ".join(key_line.split()[:2]).encode())
+    blob = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).split()[1]
+    digest = hashlib.md5(base64.b64decode(blob), usedforsecurity=False).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, 32, 2))
+
+
+def _fingerprint_problems(cfg: StackConfig) -> list[str]:
+    """Each attached account key is one of sshPublicKeys: the droplets' authorized_keys follow
+    that list, so a key attached only by fingerprint would be removed by the first key sync."""
+    known = {ssh_md5(k): k for k in cfg.ssh_public_keys}
+    listed = ", ".join(f"{fp} ({' '.join(k.split()[2:]) or k.split()[0]})" for fp, k in known.items())
+    return [
+        problem("sshKeyFingerprints", fp, f"the MD5 fingerprint of a key in sshPublicKeys: {listed}")
+        for fp in cfg.ssh_key_fingerprints
+        if fp not in known
+    ]
 
 
 def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
@@ -47,12 +72,33 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
         for name, value in sorted(cfg.app.env_aliases.items()):
             if value.startswith("media"):
                 bad.append(problem(f"app.envAliases.{name}", value, "a non-media value while media.enabled is false"))
+    elif not cfg.media.public_hostname:
+        for name, value in sorted(cfg.app.env_aliases.items()):
+            if value in ("mediaPublicUrl", "mediaHostname"):
+                bad.append(problem(f"app.envAliases.{name}", value, "a value that exists: set media.publicHostname"))
     if cfg.valkey.mode == "none":
         for name, value in sorted(cfg.app.env_aliases.items()):
-            if value in ("brokerUrl", "cacheUrl"):
+            if value.startswith(("broker", "cache")):
+                why = "a value other than broker* and cache* with valkey.mode none"
+                bad.append(problem(f"app.envAliases.{name}", value, why))
+    if cfg.database.mode == "none":
+        for name, value in sorted(cfg.app.env_aliases.items()):
+            if value.startswith(("database", "directDatabase")):
                 bad.append(
-                    problem(f"app.envAliases.{name}", value, "databaseUrl or directDatabaseUrl with valkey.mode none")
+                    problem(
+                        f"app.envAliases.{name}",
+                        value,
+                        "a value other than database* and directDatabase* with database.mode none",
+                    )
                 )
+        if cfg.backups.enabled and not cfg.volume.enabled:
+            bad.append(
+                problem(
+                    "backups.enabled",
+                    True,
+                    "false with database.mode none and no volume (nothing to back up), or set volume.enabled",
+                )
+            )
     secret_leaves = [f"app.secretEnv.{n}" for n in cfg.app.secret_env]
     secret_leaves += ["app.registry.password"] if cfg.app.registry and cfg.app.registry.password else []
     secret_leaves += [f"secretEnv.{n}" for n in cfg.secret_env]
@@ -77,6 +123,7 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     app_names = {**cfg.app.env, **cfg.app.secret_env, **cfg.app.env_aliases, **cfg.app.generated_secrets}
     for name in sorted(set(cfg.secret_env) & set(app_names)):
         bad.append(problem(f"secretEnv.{name}", "...", "defined once (app has it too)"))
+    bad += _fingerprint_problems(cfg)
     bad += _media_problems(cfg)
     bad += _volume_problems(cfg, stack)
     if cfg.monitoring.enabled and not cfg.alert_emails and not context.get("has_slack"):

@@ -9,6 +9,7 @@ from components.config.base import NAMESPACE
 from components.config.cluster import ClusterConfig
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.ops import BackupsConfig, LogsConfig
+from components.config.process import Process
 
 # Direct (unpooled) connections besides the pool: the release command and the backup dump.
 DIRECT_CONNECTIONS = 2
@@ -28,26 +29,32 @@ SOCKET_PROXY_MEMORY_MB = 16
 HOST_RESERVE_MB = 256
 
 
+def _per_container(p: Process) -> int:
+    """A background container's connections: what it opens, or one per thread if more."""
+    return max(p.connections, p.threads)
+
+
 def connections_needed(app: AppConfig, engine: str = "droplets") -> int:
-    """Connections the app opens at once: every web worker and every background container's
-    connections on each droplet (singletons once), plus the release command. On Kubernetes:
-    every pod at its most (autoscale.max, else replicas/count), one more of each Deployment
-    while a rollout surges (maxSurge 1; a singleton is replaced, never doubled), plus the
-    release command."""
+    """Connections the app opens at once: every web thread of every worker and every background
+    container's connections (or threads) on each droplet (singletons once), plus the release
+    command. On Kubernetes: every pod at its most (autoscale.max, else replicas/count), one
+    more of each Deployment while a rollout surges (maxSurge 1; a singleton is replaced, never
+    doubled), plus the release command."""
     if engine == "kubernetes":
         return sum(n * c for _, n, c in _pods(app)) + (1 if app.release_command else 0)
-    per_droplet = app.web_workers + sum(p.count * p.connections for p in app.processes.values() if not p.singleton)
-    once = sum(p.count * p.connections for p in app.processes.values() if p.singleton)
+    web = app.web_workers * app.web_threads
+    per_droplet = web + sum(p.count * _per_container(p) for p in app.processes.values() if not p.singleton)
+    once = sum(p.count * _per_container(p) for p in app.processes.values() if p.singleton)
     return app.replicas * per_droplet + once + (1 if app.release_command else 0)
 
 
 def _pods(app: AppConfig) -> list[tuple[str, int, int]]:
     """(name, pods at most during a rollout, connections each) of web and every process."""
     web = app.autoscale.max if app.autoscale else app.replicas
-    pods = [("web", web + 1, app.web_workers)]
+    pods = [("web", web + 1, app.web_workers * app.web_threads)]
     for name, p in sorted(app.processes.items()):
         most = 1 if p.singleton else (p.autoscale.max if p.autoscale else p.count) + 1
-        pods.append((name, most, p.connections))
+        pods.append((name, most, _per_container(p)))
     return pods
 
 
@@ -55,10 +62,11 @@ def _formula(app: AppConfig, engine: str = "droplets") -> str:
     if engine == "kubernetes":
         parts = [f"{name} {n}x{c}" for name, n, c in _pods(app)]
         return " + ".join(parts + (["release 1"] if app.release_command else []))
-    parts = [f"webWorkers {app.web_workers}"] + [
-        f"{name} {p.count}x{p.connections}" for name, p in sorted(app.processes.items()) if not p.singleton
+    web = f"webWorkers {app.web_workers}" + (f"x{app.web_threads} threads" if app.web_threads > 1 else "")
+    parts = [web] + [
+        f"{name} {p.count}x{_per_container(p)}" for name, p in sorted(app.processes.items()) if not p.singleton
     ]
-    once = [f"{name} {p.count}x{p.connections}" for name, p in sorted(app.processes.items()) if p.singleton]
+    once = [f"{name} {p.count}x{_per_container(p)}" for name, p in sorted(app.processes.items()) if p.singleton]
     release = ["release 1"] if app.release_command else []
     return " + ".join([f"replicas {app.replicas} x ({' + '.join(parts)})", *once, *release])
 
@@ -78,7 +86,9 @@ def sizing_problems(
     engine = "kubernetes" if cluster else "droplets"
     need = connections_needed(app, engine)
     formula = f"{_formula(app, engine)} = {need}"
-    if db.mode == "managed":
+    if db.mode == "none":
+        pass  # no database, no connections to count
+    elif db.mode == "managed":
         limit = catalog.DATABASE_SIZES[db.size].pg_connection_limit
         if db.pool_size < need:
             problems.append(f"{NAMESPACE}:database.poolSize = {db.pool_size}: must be at least {formula}")

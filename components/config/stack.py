@@ -11,7 +11,7 @@ import pulumi
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr
+from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, PrivateAttr
 
 from components.config import catalog
 from components.config.app import AppConfig
@@ -128,7 +128,18 @@ SshKey = Annotated[str, OneLine, AfterValidator(_ssh_key)]
 Fingerprint = text(
     r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$", "an MD5 fingerprint as DigitalOcean shows it (aa:bb:...:ff, 16 pairs)"
 )
-Email = text(r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$", "an email address")
+
+
+def _unspaced(value: Any) -> Any:
+    # EmailStr strips surrounding whitespace; an address with any is refused instead, like
+    # every other config string with a control character in it.
+    if isinstance(value, str) and not all(c.isprintable() and not c.isspace() for c in value):
+        raise ValueError("an email address")
+    return value
+
+
+# pydantic's EmailStr: email-validator's syntax check (no DNS lookup), its normalized form kept.
+Email = Annotated[EmailStr, BeforeValidator(_unspaced), Allowed("an email address")]
 
 
 class RebootWindow(Section):

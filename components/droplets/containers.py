@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_command as command
@@ -58,9 +59,16 @@ def probe_script(*, port: int, path: str, status: int, host: str, attempts: int 
         f"-H {shlex.quote('Host: ' + host)} -H 'X-Forwarded-Proto: https' "
         f"{shlex.quote(f'http://127.0.0.1:{port}{path}')}"
     )
+    # curl writes 000 when no HTTP answer came: nothing listened on the port, or it never answered.
+    never = (
+        f"webstack: nothing answered on port {port} (app.port) in {attempts} tries: the web process "
+        f"never accepted a connection there; is it listening on 0.0.0.0:{port} (its PORT env)? "
+        "the release stops here"
+    )
     return (
         f"for i in $(seq {attempts}); do code=$({curl}); "
         f'[ "$code" = "{status}" ] && exit 0; sleep {interval}; done; '
+        f'if [ "$code" = "000" ]; then echo {shlex.quote(never)} >&2; exit 1; fi; '
         f'echo "webstack: {path} answered $code, not {status}, after {attempts} tries; the release stops here" >&2; '
         "exit 1"
     )
@@ -170,6 +178,9 @@ class AppContainersArgs:
     """Secret KEY=value list for web and the processes (pooled DATABASE_URL); no default."""
     release_env: pulumi.Input[list[str]]
     """Secret KEY=value list for the release command (direct DATABASE_URL); no default."""
+    process_env: Mapping[str, pulumi.Input[list[str]]] = field(default_factory=dict)
+    """A process's own secret KEY=value list where it differs from `env` (its `threads`), by
+    process name; default none (every process gets `env`)."""
     nginx_conf: str
     """Rendered nginx.conf; no default (components/render/nginx.py)."""
     cert_pem: pulumi.Input[str]
@@ -437,7 +448,7 @@ class AppContainers(pulumi.ComponentResource):
                         after=[*release_after, self.promote],
                         image=image.image_id,
                         command=list(proc.command),
-                        envs=args.env,
+                        envs=args.process_env.get(proc_name, args.env),
                         labels=release_label,
                         stop_timeout=proc.stop_seconds,
                         destroy_grace_seconds=proc.stop_seconds,

@@ -126,6 +126,7 @@ class DropletEngine:
                         proxy_image=cfg.proxy.image,
                         env=release.env,
                         release_env=release.release_env,
+                        process_env=release.process_env,
                         nginx_conf=nginx_conf,
                         cert_pem=release.cert_pem,
                         key_pem=release.key_pem,

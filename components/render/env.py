@@ -9,12 +9,55 @@ that would shadow one of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
 
 import pulumi
 
-from components.config.envnames import DEFAULT_NAMES, PROVIDED_ENV, STACK_VALUES
+from components.config.envnames import (
+    DEFAULT_NAMES,
+    PORT_NAME,
+    PROVIDED_ENV,
+    SECRET_PARTS,
+    STACK_VALUES,
+    URL_PARTS,
+    URL_VALUES,
+    part_names,
+)
 
-__all__ = ["DEFAULT_NAMES", "PROVIDED_ENV", "STACK_VALUES", "app_env"]
+__all__ = ["DEFAULT_NAMES", "PORT_NAME", "PROVIDED_ENV", "STACK_VALUES", "app_env", "url_parts", "with_url_parts"]
+_DEFAULT_PORTS = {"postgresql": "5432", "postgres": "5432", "redis": "6379", "rediss": "6379"}
+
+
+def url_parts(url: str) -> dict[str, str]:
+    """The parts of a connection URL by URL_PARTS name: host, port, name (the database, or a
+    Redis database number), user, password (percent-decoded) and sslmode (libpq's word:
+    `require` for `?sslmode=require` or a rediss:// URL, else `disable`)."""
+    split = urlsplit(url)
+    query = dict(q.split("=", 1) for q in split.query.split("&") if "=" in q)
+    tls = "require" if split.scheme == "rediss" else query.get("sslmode", "disable")
+    return {
+        "Host": split.hostname or "",
+        "Port": str(split.port) if split.port else _DEFAULT_PORTS.get(split.scheme, ""),
+        "Name": unquote(split.path.lstrip("/")),
+        "User": unquote(split.username or ""),
+        "Password": unquote(split.password or ""),
+        "Sslmode": tls,
+    }
+
+
+def with_url_parts(values: Mapping[str, pulumi.Input[str] | None]) -> dict[str, pulumi.Input[str] | None]:
+    """`values` plus each URL's parts (None where the URL is). A part comes out of its URL
+    with the URL's secrecy, and the password is made secret whatever the URL was."""
+    out = dict(values)
+    for url_value in URL_VALUES:
+        url = values.get(url_value)
+        for part, name in zip(URL_PARTS, part_names(url_value), strict=True):
+            if url is None:
+                out[name] = None
+                continue
+            value = pulumi.Output.from_input(url).apply(lambda u, p=part: url_parts(u)[p])
+            out[name] = pulumi.Output.secret(value) if part in SECRET_PARTS else value
+    return out
 
 
 def app_env(
@@ -24,19 +67,24 @@ def app_env(
     aliases: Mapping[str, str] = {},
     secrets: Mapping[str, pulumi.Input[str]],
     web_workers: int,
+    port: int | None = None,
 ) -> pulumi.Output[list[str]]:
     """`KEY=value` lines for a container, secret as a whole because URLs and secrets are.
 
     `values` maps each STACK_VALUES name to its Output (None where the stack has none, e.g.
-    no Valkey). Sorted so an unchanged config renders the same list and replaces nothing.
-    gunicorn reads WEB_CONCURRENCY as its worker count.
+    no Valkey); the URL parts are derived here. Sorted so an unchanged config renders the
+    same list and replaces nothing. gunicorn reads WEB_CONCURRENCY as its worker count; PORT
+    is `port` (app.port) when given.
     """
+    values = with_url_parts(values)
     env: dict[str, pulumi.Input[str]] = dict(plain)
     env.update(secrets)
     for name, value_name in {**DEFAULT_NAMES, **aliases}.items():
         if values.get(value_name) is not None:
             env[name] = values[value_name]
     env["WEB_CONCURRENCY"] = str(web_workers)
+    if port is not None:
+        env[PORT_NAME] = str(port)
     names = sorted(env)
     return pulumi.Output.secret(
         pulumi.Output.all(*[env[n] for n in names]).apply(

@@ -965,6 +965,18 @@ def test_the_apps_own_secure_headers_win_and_each_is_sent_once(proxy: Proxy) -> 
         assert reply.headers.get_all(name) == [only.get(name, value)], name
 
 
+def test_each_header_the_app_sends_alone_is_its_own_and_every_other_is_nginxs_once(proxy: Proxy) -> None:
+    """Per header: an app that sets only one of them (a nonce CSP, its own frame policy) gets
+    exactly its value for that one, and nginx's value once for each of the others."""
+    promised = proxy.headers_promised()
+    for name in promised:
+        own = {name: "script-src 'nonce-r4nd0m' 'strict-dynamic'" if name == "Content-Security-Policy" else "own"}
+        reply = _https(proxy, _with_app_headers("/", own), source=_source())
+        assert reply.status == 200
+        for other, value in promised.items():
+            assert reply.headers.get_all(other) == [own.get(other, value)], (name, other)
+
+
 def test_the_apps_x_powered_by_never_leaves_nginx(proxy: Proxy) -> None:
     reply = _https(proxy, _with_app_headers("/", {"X-Powered-By": "Express"}), source=_source())
     assert reply.status == 200 and reply.headers.get_all("X-Powered-By") is None

@@ -51,6 +51,11 @@ CREDENTIAL_ENV = {name: name for name in SECRETS - {"PULUMI_BACKEND_URL"}} | {
     "AWS_SECRET_ACCESS_KEY": "SPACES_SECRET_ACCESS_KEY",
 }
 ENVIRONMENT_OF_STACK = {"staging": "staging", "prod": "production"}
+# The drift report's environments: read-only values under the same secret names, no deploy key.
+DRIFT_ENVIRONMENTS = {"staging-drift": "staging", "production-drift": "prod"}
+DRIFT_EVENTS = frozenset({"schedule", "workflow_dispatch"})
+DRIFT_RUN = re.compile(r"venv/bin/python -m tools\.drift --stack (?P<stack>[a-z]+)\b")
+STACK_CHANGE = re.compile(r"\bpulumi\s+(up|destroy|import|refresh|state|stack\s+(rm|import)|cancel)\b")
 # Events a pull request (its author, a comment on it, the merge queue testing it) starts,
 # whose runs may execute its code; pull_request_target and workflow_run run with the base
 # repository's secrets and are refused outright.
@@ -312,6 +317,8 @@ def deploy_problems(texts: Texts) -> list[str]:
         where = f"{wf_name} job {job_id}"
         wf = workflows[wf_name]
         environment = _environment(job)
+        if environment in DRIFT_ENVIRONMENTS:
+            continue  # drift_problems
         if environment not in ENVIRONMENT_OF_STACK.values():
             problems.append(f"{where}: environment {environment!r}, not one of {sorted(ENVIRONMENT_OF_STACK.values())}")
         if unknown := _secret_uses(job) - SECRETS:
@@ -364,8 +371,68 @@ def deploy_problems(texts: Texts) -> list[str]:
                 confirm = ((on.get("workflow_dispatch") or {}).get("inputs") or {}).get("confirm") or {}
                 if confirm.get("required") is not True:
                     problems.append(f"{wf_name}: workflow_dispatch needs a required `confirm` input")
-    if sorted(stacks) != sorted(ENVIRONMENT_OF_STACK) or any(len(v) != 1 for v in stacks.values()):
+    if sorted(map(str, stacks)) != sorted(ENVIRONMENT_OF_STACK) or any(len(v) != 1 for v in stacks.values()):
         problems.append(f"one deploy job per stack of {sorted(ENVIRONMENT_OF_STACK)} expected: {stacks}")
+    return problems
+
+
+def drift_problems(texts: Texts) -> list[str]:
+    """Jobs in a drift environment only report: started by the schedule or by hand, on a
+    GitHub-hosted VM, no deploy key and no other secret outside the set (credentials on the
+    step, each from its own secret), the Pulumi action only installing the CLI, no command
+    that changes a stack, and `python -m tools.drift` of the environment's own stack; one
+    such job per stack."""
+    problems = []
+    stacks: dict[str, list[str]] = {}
+    for name, wf in _parse(texts).items():
+        for job_id, job in _jobs(wf).items():
+            environment = _environment(job)
+            if environment not in DRIFT_ENVIRONMENTS:
+                continue
+            where = f"{name} job {job_id}"
+            if extra := set(_on(wf)) - DRIFT_EVENTS:
+                problems.append(f"{where}: drift runs on {sorted(DRIFT_EVENTS)} only, not {sorted(extra)}")
+            if not _hosted(job.get("runs-on")):
+                problems.append(f"{where} runs on {job.get('runs-on')!r}, not a GitHub-hosted runner")
+            if unknown := _secret_uses(job) - (SECRETS - {"DEPLOY_SSH_KEY"}):
+                problems.append(f"{where} reads {sorted(unknown)}: drift holds no deploy key")
+            if _secret_uses(job.get("env") or {}):
+                problems.append(f"{where} puts secrets in job-level env")
+            runs = []
+            for step in _steps(job):
+                for var, value in (step.get("env") or {}).items():
+                    if var in CREDENTIAL_ENV and value != f"${{{{ secrets.{CREDENTIAL_ENV[var]} }}}}":
+                        problems.append(f"{where}: {var} is {value!r}, not the secret {CREDENTIAL_ENV[var]}")
+                if step.get("uses", "").startswith("pulumi/actions@") and "command" in (step.get("with") or {}):
+                    problems.append(f"{where}: the Pulumi action runs {step['with']['command']!r} (install only)")
+                run = step.get("run", "")
+                if STACK_CHANGE.search(run):
+                    problems.append(f"{where} runs a command that changes a stack: {run.strip()!r}")
+                runs += [m["stack"] for m in DRIFT_RUN.finditer(run)]
+            if runs != [DRIFT_ENVIRONMENTS[environment]]:
+                problems.append(f"{where}: runs tools.drift for {runs}, not once for {DRIFT_ENVIRONMENTS[environment]}")
+            stacks.setdefault(DRIFT_ENVIRONMENTS[environment], []).append(where)
+    if sorted(stacks) != sorted(set(DRIFT_ENVIRONMENTS.values())) or any(len(v) != 1 for v in stacks.values()):
+        problems.append(f"one drift job per stack expected: {stacks}")
+    return problems
+
+
+def cost_problems(texts: Texts) -> list[str]:
+    """The pull-request plan job puts the cost difference in the job summary: it plans the base
+    commit (checked out without credentials) and runs tools.costdiff."""
+    test = _parse(texts).get("test.yml") or {}
+    steps = _steps(_jobs(test).get("plan") or {})
+    base = [s for s in steps if (s.get("with") or {}).get("ref") == "${{ github.event.pull_request.base.sha }}"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    problems = []
+    if len(base) != 1 or (base[0].get("with") or {}).get("path") != "base":
+        problems.append("test.yml job plan: no checkout of the base commit into base/")
+    if (
+        "make -s -C base plan" not in runs
+        or "python -m tools.costdiff" not in runs
+        or "GITHUB_STEP_SUMMARY" not in runs
+    ):
+        problems.append("test.yml job plan: no cost difference (plan of base and head, tools.costdiff) in the summary")
     return problems
 
 
@@ -403,6 +470,8 @@ RULES: dict[str, Rule] = {
     "permissions": permission_problems,
     "deploy": deploy_problems,
     "install": install_problems,
+    "drift": drift_problems,
+    "cost": cost_problems,
 }
 
 
@@ -432,8 +501,9 @@ BREAKS = {
     "the whole secrets object": (
         "pull_request",
         "test.yml",
-        "          done\n",
-        "          done\n        env:\n          ALL: ${{ toJSON(secrets) }}\n",
+        '            } >> "$GITHUB_STEP_SUMMARY"\n          done\n',
+        '            } >> "$GITHUB_STEP_SUMMARY"\n          done\n'
+        "        env:\n          ALL: ${{ toJSON(secrets) }}\n",
     ),
     "the self-hosted runner for the plan": (
         "pull_request",
@@ -589,6 +659,47 @@ BREAKS = {
         'sudo env "PATH=$PATH" .ci/run',
     ),
     ".ci/run as the runner user": ("install", "test.yml", 'sudo env "PATH=$PATH" CI=true .ci/run', "CI=true .ci/run"),
+    "the deploy key for drift": (
+        "drift",
+        "drift.yml",
+        "          PULUMI_CONFIG_PASSPHRASE: ${{ secrets.PULUMI_CONFIG_PASSPHRASE }}\n",
+        "          PULUMI_CONFIG_PASSPHRASE: ${{ secrets.PULUMI_CONFIG_PASSPHRASE }}\n"
+        "          DEPLOY_SSH_KEY: ${{ secrets.DEPLOY_SSH_KEY }}\n",
+    ),
+    "an update instead of a drift report": (
+        "drift",
+        "drift.yml",
+        "run: venv/bin/python -m tools.drift --stack prod",
+        "run: pulumi up --yes --stack prod && venv/bin/python -m tools.drift --stack prod",
+    ),
+    "the Pulumi action refreshing": (
+        "drift",
+        "drift.yml",
+        "          pulumi-version: 3.272.0\n",
+        "          pulumi-version: 3.272.0\n          command: refresh\n",
+    ),
+    "drift on every push": ("drift", "drift.yml", "on:\n  schedule:", "on:\n  push:\n  schedule:"),
+    "drift of the other stack": ("drift", "drift.yml", "tools.drift --stack staging", "tools.drift --stack prod"),
+    "drift on the self-hosted runner": (
+        "drift",
+        "drift.yml",
+        "    runs-on: ubuntu-24.04\n    environment: staging-drift",
+        "    runs-on: [self-hosted, deploy]\n    environment: staging-drift",
+    ),
+    "drift with the deploy environment": (
+        "deploy",
+        "drift.yml",
+        "environment: production-drift",
+        "environment: production",
+    ),
+    "drift started by a pull request": (
+        "pull_request",
+        "drift.yml",
+        "on:\n  schedule:",
+        "on:\n  pull_request:\n  schedule:",
+    ),
+    "no cost difference": ("cost", "test.yml", "venv/bin/python -m tools.costdiff", "echo"),
+    "no base plan": ("cost", "test.yml", "          path: base\n", ""),
 }
 
 
@@ -662,6 +773,8 @@ def _deploy_key_steps() -> tuple[str, str]:
     the agent whatever happened (`if: always()`); every deploy job runs the same two."""
     pairs = set()
     for _, _, job in _deploy_jobs(_parse(_texts())):
+        if _environment(job) in DRIFT_ENVIRONMENTS:
+            continue  # drift holds no deploy key
         steps = _steps(job)
         (load,) = [s["run"] for s in steps if "ssh-add" in s.get("run", "")]
         assert steps[-1].get("if") == "always()", steps[-1]

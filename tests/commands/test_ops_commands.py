@@ -1,8 +1,10 @@
 """`make exec/logs/ssh` (tools/ops.py) against a stack built from a real recording.
 
 Fakes on PATH stand in for the outside world, each faithful where it matters:
-- `pulumi stack output --json` prints the recording's exports, secret ones as "[secret]"
-  (and, like the real CLI, in plain text with --show-secrets: using it would show here);
+- `pulumi`, the CLI that Pulumi's Automation API runs (tools/stackapi.py selects the stack
+  through `pulumi.automation.select_stack`): `version`, `stack select`, and `stack output
+  --json` printing the recording's exports, secret ones as "[secret]" (and, like the real CLI,
+  in plain text with --show-secrets: using it would show here);
 - `ssh` logs its arguments and either stops there (record) or, like sshd, runs the remote
   command with bash in a session of its own on "the droplet" (run);
 - `docker` answers `ps`, `inspect`, `run` and `logs` from the containers the recording put
@@ -57,7 +59,10 @@ printf '%s\\036' "$record" >> "$here/calls.log"
 """
 
 FAKE_PULUMI = r"""
+[ "$1" = --non-interactive ] && shift
+[ "$1" = version ] && { echo v3.272.0; exit 0; }
 if [ -n "${FAKE_PULUMI_FAIL:-}" ]; then echo "error: no stack named 'nope' found" >&2; exit 255; fi
+[ "$1 $2" = "stack select" ] && exit 0
 for a in "$@"; do [ "$a" = --show-secrets ] && exec cat "$here/outputs-plain.json"; done
 exec cat "$here/outputs.json"
 """
@@ -90,11 +95,16 @@ inspect)
     [ -f "$d/image/$last" ] || { echo "Error: No such object: $last" >&2; exit 1; }
     case "$2" in
     '{{.Image}}') cat "$d/image/$last" ;;
-    '{{range .Config.Env}}{{println .}}{{end}}') cat "$d/env/$last" ;;
+    '{{json .Config.Env}}') cat "$d/env/$last" ;;
     *) echo "fake docker: unknown format $2" >&2; exit 3 ;;
     esac ;;
 run)
-    prev=; for a in "$@"; do [ "$prev" = --env-file ] && f=$a; prev=$a; done
+    prev=; for a in "$@"; do
+        [ "$prev" = --env-file ] && f=$a
+        # A bare -e NAME: docker takes the value from its own environment.
+        [ "$prev" = -e ] && printenv "$a" > "$here/env-from-environment-$a"
+        prev=$a
+    done
     printf '%s\n' "$f" > "$here/env-file-path"
     stat -c '%a %u' "$f" > "$here/env-file-mode"
     cp "$f" "$here/env-file-content"
@@ -182,7 +192,7 @@ class World:
             (d / "ps-running").write_text("".join(f"{c['name']}\n" for c in newest_first if c["running"]))
             for c in containers:
                 (d / "image" / c["name"]).write_text(c["image"] + "\n")
-                (d / "env" / c["name"]).write_text("".join(line + "\n" for line in c["env"]))
+                (d / "env" / c["name"]).write_text(json.dumps(c["env"]))
 
     def set_outputs(self, outputs: dict) -> None:
         (self.root / "outputs.json").write_text(json.dumps(outputs))
@@ -254,7 +264,13 @@ def test_exec_runs_once_on_the_first_droplet_with_rm_as_deploy(world, stack, cap
     script = call["argv"][-1]
     assert "docker run --rm -i --network " + f"webstack-{w.ids[0]}" in script
     assert script.rstrip("'").endswith(" ".join(COMMAND))
-    assert [c["argv"] for c in w.calls("pulumi")] == [["stack", "output", "--json", "--stack", stack]]
+    # Through the Automation API: its version check, `stack select`, then the outputs without
+    # --show-secrets.
+    assert [c["argv"] for c in w.calls("pulumi")] == [
+        ["version"],
+        ["--non-interactive", "stack", "select", "--stack", stack],
+        ["--non-interactive", "stack", "output", "--json", "--stack", stack],
+    ]
     w.assert_no_secret(*capfd.readouterr())
 
 
@@ -320,6 +336,33 @@ def test_exec_hands_the_release_env_to_the_container_through_a_private_file(worl
     ]  # fmt: skip
     assert out.startswith("fake container ran: ") and out.rstrip().endswith(" ".join(COMMAND))
     assert "image and env of migrate" in err
+    w.assert_no_secret(out, err)
+
+
+def test_exec_carries_a_multi_line_secret_intact_without_it_reaching_an_argument(world, capfd, monkeypatch):
+    # A PEM key (SAML, JWT signing) as an app gets it in its env: an env file cannot hold it,
+    # so it reaches `docker run` through its environment, byte for byte.
+    w = world("prod")
+    body = harness.fake_secret("pem", length=64)
+    pem = f"-----BEGIN PRIVATE KEY-----\n{body}\n{body[::-1]}\n-----END PRIVATE KEY-----\n"
+    state = _droplets(w.run)
+    for containers in state.values():
+        for c in containers:
+            if c["name"] == "migrate":
+                c["env"] = [*c["env"], f"SAML_PRIVATE_KEY={pem}", "ONE_LINE=a=b c"]
+    w.set_droplets(state)
+    w.secrets |= {body, body[::-1]}
+    monkeypatch.setenv("FAKE_SSH", "run")
+    assert ops.main(["exec", "--stack", "prod", "--", *COMMAND]) == 0
+    out, err = capfd.readouterr()
+    # printenv adds one line break of its own.
+    assert (w.root / "env-from-environment-SAML_PRIVATE_KEY").read_text() == pem + "\n"
+    seen = w.env_file_seen()
+    assert "ONE_LINE=a=b c" in seen["env"] and not any("PRIVATE KEY" in line for line in seen["env"])
+    (run_call,) = [c for c in w.calls("docker") if c["argv"][0] == "run"]
+    at = run_call["argv"].index("--env-file")
+    assert run_call["argv"][at + 2 : at + 4] == ["-e", "SAML_PRIVATE_KEY"]
+    assert not os.path.exists(seen["path"])
     w.assert_no_secret(out, err)
 
 
@@ -444,7 +487,7 @@ def test_logs_of_a_process_with_several_containers_per_droplet(world, capfd, mon
     assert _expected(run, "worker") == {0: {"worker-1", "worker-2"}, 1: {"worker-1", "worker-2"}}
     assert all("--tail 5" in c["argv"][-1] and "--follow" not in c["argv"][-1] for c in w.calls("ssh"))
     assert ops.main(["logs", "--stack", "staging", "--process", "migrate"]) == 2  # no release command here
-    assert "its processes: web, proxy, probe, beat, worker" in capfd.readouterr().err
+    assert "its processes: web, proxy, probe, pg-grant, beat, worker" in capfd.readouterr().err
 
 
 def test_following_stops_on_the_droplet_when_the_operator_goes_away(world, monkeypatch):
@@ -485,7 +528,7 @@ def _alive(pid: int) -> bool:
 def test_logs_refuse_an_unknown_process_naming_the_known_ones(world, capsys):
     world("prod")
     assert ops.main(["logs", "--stack", "prod", "--process", "celery"]) == 2
-    known = "web, proxy, probe, migrate, beat, jobs, worker"
+    known = "web, proxy, probe, migrate, pg-grant, beat, jobs, worker"
     assert f"no process 'celery'; its processes: {known}" in capsys.readouterr().err
     assert ops.main(["logs", "--stack", "prod", "--process", ""]) == 2
     assert "PROCESS=web" in capsys.readouterr().err
@@ -539,13 +582,13 @@ def test_pulumi_failing_or_absent_is_a_clear_error(world, capsys, monkeypatch):
     w = world("prod")
     monkeypatch.setenv("FAKE_PULUMI_FAIL", "1")
     assert ops.main(["ssh", "--stack", "nope"]) == 2
-    assert "pulumi stack output --json --stack nope` failed: error: no stack named" in capsys.readouterr().err
-    monkeypatch.setattr(ops, "PULUMI", "pulumi-not-installed")
+    assert "no stack named 'nope' in this backend: `pulumi stack ls` lists them" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", "/nonexistent")
     assert ops.main(["ssh", "--stack", "prod"]) == 2
-    assert "is not on PATH" in capsys.readouterr().err
+    assert "the `pulumi` CLI is not on PATH" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", w.env["PATH"])
     w.set_outputs({**_masked(w.run), "droplet_ids": "[secret]"})
     monkeypatch.delenv("FAKE_PULUMI_FAIL")
-    monkeypatch.setattr(ops, "PULUMI", "pulumi")
     assert ops.main(["ssh", "--stack", "prod"]) == 2
     assert "`droplet_ids` is a secret" in capsys.readouterr().err
 
@@ -607,3 +650,52 @@ def test_make_targets_pass_the_command_intact_and_refuse_words_after_dashes(worl
         ["-m", "tools.ops", "logs", "--stack", "prod", "--process", "beat", "--tail", "5"],
         ["-m", "tools.ops", "ssh", "--stack", "prod", "--droplet", "1", "--tail", "5"],
     ]
+
+
+def test_logs_wait_for_a_one_shot_that_a_deploy_has_not_created_yet(world, capfd, monkeypatch):
+    """`make logs PROCESS=migrate ARGS=--wait` started beside `pulumi up`: the release command's
+    container appears a moment later and its output is shown (make plan's checklist names it)."""
+    import threading
+
+    w = world("prod")
+    full = _droplets(w.run)
+    w.set_droplets({ip: [c for c in cs if c["name"] != "migrate"] for ip, cs in full.items()})
+    monkeypatch.setenv("FAKE_SSH", "run")
+    assert ops.main(["logs", "--stack", "prod", "--process", "migrate", "--no-follow"]) == 1
+    assert "no migrate container on droplet-0" in capfd.readouterr().out
+    threading.Timer(1.0, w.set_droplets, [full]).start()
+    assert ops.main(["logs", "--stack", "prod", "--process", "migrate", "--no-follow", "--wait"]) == 0
+    out, _ = capfd.readouterr()
+    assert "waiting for migrate on droplet-0" in out
+    assert "migrate | migrate says hello" in out
+    # Both runs reach the first droplet only: the release command's place.
+    assert {_host(c) for c in w.calls("ssh")} == {f"deploy@{w.ips[0]}"}
+
+
+def test_the_admin_step_is_followed_on_the_first_droplet(world, capfd, monkeypatch):
+    w = world("prod")
+    assert ops.main(["logs", "--stack", "prod", "--process", "pg-grant", "--dry-run"]) == 0
+    out = capfd.readouterr().out
+    assert out.count("# droplet-") == 1 and f"# droplet-0 {w.ips[0]}" in out
+
+
+def test_the_commands_read_the_stack_only_through_the_automation_api_boundary(monkeypatch, capsys):
+    """tools/stackapi.py faked in process: ops asks it for the outputs (no CLI, no ssh run)."""
+    from tools import stackapi
+
+    run = recorded("prod")
+    asked = []
+    monkeypatch.setattr(stackapi, "outputs", lambda stack: asked.append(stack) or _masked(run))
+    monkeypatch.setenv("PATH", "/nonexistent")  # no pulumi, no ssh: only the boundary answers
+    assert ops.main(["ssh", "--stack", "prod", "--droplet", "1", "--dry-run"]) == 0
+    assert asked == ["prod"]
+    assert f"deploy@{run.exports['droplet_ips'].value[1]}" in capsys.readouterr().out
+
+    def refused(stack):
+        raise stackapi.StackApiError(f"no stack named {stack!r} in this backend: `pulumi stack ls` lists them")
+
+    monkeypatch.setattr(stackapi, "outputs", refused)
+    assert ops.main(["exec", "--stack", "qa", "--", "true"]) == 2
+    assert (
+        capsys.readouterr().err == "webstack exec: no stack named 'qa' in this backend: `pulumi stack ls` lists them\n"
+    )

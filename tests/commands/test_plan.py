@@ -145,3 +145,21 @@ def test_cost_of_prod_equals_the_hand_computed_sum():
     # the backups' heartbeat)
     expected = 2 * 24 + 2 * 7.2 + 12 + 60 + 60 + 15 + 30 + 5 + 4
     assert plan.build(recorded("prod"))["cost"]["monthly_total"] == pytest.approx(expected)
+
+
+def test_the_critical_chain_prints_as_a_checklist_naming_how_to_watch_each_one_shot():
+    """`make plan`: what a long `pulumi up` waits on, one `[ ]` line per step of the critical
+    chain in order, and for the one-shots the command that shows their output live."""
+    p = plan.build(recorded("prod"))
+    text = plan.render(p)
+    steps = [line for line in text.splitlines() if line.startswith("  [ ] by ")]
+    chain = p["deploy"]["critical_path"]
+    assert [line.rsplit(" ", 1)[1] for line in steps] == [s["name"] for s in chain]
+    assert "make logs STACK=prod PROCESS=migrate ARGS=--wait" in text
+    assert "make logs STACK=prod PROCESS=pg-grant ARGS=--wait" in text
+    assert "make logs STACK=prod PROCESS=probe ARGS=--wait" in text
+    hints = plan.checklist(p)
+    promote = next(i for i, line in enumerate(hints) if line.split("\n")[0].endswith("-web-promote"))
+    assert "shows as status in `pulumi up`" in hints[promote]
+    vpc = next(line for line in hints if line.endswith("webstack-prod-vpc"))
+    assert "\n" not in vpc  # no hint for a plain resource

@@ -24,6 +24,7 @@ from tests.graph import test_kubernetes
 from tests.graph.test_domain_records import PROD as DOMAIN_FEATURES
 from tests.graph.test_logship import LOGS
 from tests.graph.test_media import PUBLIC as PUBLIC_MEDIA
+from tests.graph.test_real_apps import SQLITE
 from tests.graph.test_secrets import DOCR_REGISTRY, TOKEN_REGISTRY, USER_SECRETS
 from tests.graph.test_volume import ON as VOLUME_ON
 from tests.graph.test_volume import PROD_SINGLE, SINGLE
@@ -102,6 +103,19 @@ PARTS = {
         {"database.extensions": ["uuid-ossp", "pgcrypto", "citext"]},
         "test_containers.py extensions: the admin container's script",
     ),
+    "secret-alphabets": Part(
+        "dev",
+        {
+            "app.generatedSecrets": {
+                "SECRET_KEY": 1,
+                "HEX_KEY": {"length": 64, "alphabet": "hex"},
+                "ALNUM_KEY": {"length": 32, "alphabet": "alphanumeric", "rotation": 2},
+                "B64_KEY": {"length": 32, "alphabet": "base64"},
+            }
+        },
+        "test_real_apps.py secrets in format: RandomPassword with upper, lower and numeric off (hex), "
+        "special off (alphanumeric), other specials (base64)",
+    ),
     "monitoring": Part(
         "dev",
         {"monitoring.enabled": True, "alertEmails": ["dev@example.com"]},
@@ -143,6 +157,13 @@ PARTS = {
         {**SINGLE, "volume": VOLUME_ON},
         "test_volume.py: a disposable Volume, the droplet's volumeIds, the read-only volume-backup "
         "container and the bucket's expire-volume lifecycle rule",
+        alone=True,
+    ),
+    "no-database": Part(
+        "staging",
+        SQLITE,
+        "test_real_apps.py database.mode none: no database, the backup container without a dump, "
+        "the bucket's volume rule alone",
         alone=True,
     ),
     "protected-volume": Part(
@@ -862,3 +883,28 @@ def test_the_cli_prints_violations_and_fails(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "valkeyMaxmemoryPolicy" in out and "resource_database_valkey_config.go:147" in out
     assert json.dumps("allkeys_lru") in out
+
+
+def test_the_schema_check_is_jsonschema_on_the_vendored_schemas():
+    """Types, required and unknown properties are judged by jsonschema (Draft 2020-12) on each
+    provider's vendored schema turned into JSON Schema; unknown values fit any type."""
+    import jsonschema
+
+    r = _first("prod", RULESET)
+    validator = contracts._validator(r.type)
+    assert validator.META_SCHEMA == jsonschema.Draft202012Validator.META_SCHEMA  # an extension of 2020-12
+    jsonschema.Draft202012Validator.check_schema(validator.schema)
+    assert not contracts.check_schema(r)
+    broken = dataclasses.replace(r, inputs=copy.deepcopy(r.inputs))
+    broken.inputs["rules"][0]["enabled"] = "yes"
+    broken.inputs["rules"][0]["colour"] = "red"
+    del broken.inputs["phase"]
+    found = {(v.path, v.rule) for v in contracts.check_schema(broken)}
+    assert found == {
+        ("rules[0].enabled", "schema type boolean, got str"),
+        ("rules[0].colour", "schema: no such property"),
+        ("phase", "schema: required property missing"),
+    }
+    broken.inputs["phase"] = contracts.UNKNOWN
+    broken.inputs["rules"][0] = contracts.UNKNOWN
+    assert not contracts.check_schema(broken)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from components.config import ConfigError
 from components.config.base import ONE_LINE, shown
+from components.config.rules import ssh_md5
 from components.droplets.servers import authorized_keys, key_sync_script
 from components.render.cloudinit import SSHD_DROPIN_PATH, sshd_dropin
 from testing import harness
@@ -129,7 +130,9 @@ def test_an_embedded_newline_is_a_config_error_not_a_traceback():
 
 def test_every_key_type_sshd_accepts_is_accepted():
     keys = [ED25519, ECDSA, RSA_2048, SK_ED25519, SK_ECDSA]
-    assert harness.parsed_config("staging", {"sshPublicKeys": keys}).ssh_public_keys == tuple(keys)
+    # The account key attached by fingerprint is one of the keys (components/config/rules.py).
+    config = {"sshPublicKeys": keys, "sshKeyFingerprints": [ssh_md5(ED25519)]}
+    assert harness.parsed_config("staging", config).ssh_public_keys == tuple(keys)
 
 
 # ------------------------------------------------------------------ sshd's own verdict
@@ -204,8 +207,9 @@ def _step(run, i: int = 0):
 
 def test_authorized_keys_holds_exactly_the_configured_keys_after_a_removal(tmp_path):
     """Someone leaves: their key comes out of sshPublicKeys, and the next `up` takes it off."""
-    before = recorded_with("staging", {"sshPublicKeys": [ED25519, ECDSA]})
-    after = recorded_with("staging", {"sshPublicKeys": [ED25519]})
+    attached = [ssh_md5(ED25519)]  # the account key attached by fingerprint stays
+    before = recorded_with("staging", {"sshPublicKeys": [ED25519, ECDSA], "sshKeyFingerprints": attached})
+    after = recorded_with("staging", {"sshPublicKeys": [ED25519], "sshKeyFingerprints": attached})
     ssh = tmp_path / ".ssh"
     inodes = []
     for run in (before, after):

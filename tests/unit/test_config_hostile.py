@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, EmailStr
 
 from components.config import ConfigError, StackConfig, loading, parse
 from components.config.base import FREE_TEXT_MAX_BYTES, FreeText, Secret, shown
@@ -75,7 +75,12 @@ def _leaves(annotation: Any, metadata: list[Any], path: tuple[str, ...]):
         yield from _leaves(value, [], (*path, VALUE))
     elif origin is tuple:
         yield from _leaves(typing.get_args(annotation)[0], metadata, (*path, ITEM))
+    elif origin in (typing.Union, UnionType):  # each form a key takes (generatedSecrets: 1 or {...})
+        for member in typing.get_args(annotation):
+            yield from _leaves(member, metadata, path)
     else:
+        if annotation is EmailStr:  # pydantic's e-mail type: a str checked by email-validator
+            annotation = str
         assert annotation in (str, int, bool) or origin is typing.Literal, f"{'.'.join(path)}: a type this walk misses"
         choices = typing.get_args(annotation) if origin is typing.Literal else ()
         text = annotation is str or (bool(choices) and all(isinstance(c, str) for c in choices))
@@ -139,6 +144,9 @@ PLACES: dict[str, tuple[dict[str, Any], str]] = {
     "secretEnv.*": ({"secretEnv": {"SMTP_PASSWORD": V}}, "hunter2"),
     "app.envAliases.{}": ({"app.envAliases": {V: "databaseUrl"}}, "DB_URL"),
     "app.envAliases.*": ({"app.envAliases": {"DB_URL": V}}, "databaseUrl"),
+    "app.generatedSecrets.*.length": ({"app.generatedSecrets": {"APP_KEY": {"length": V}}}, 32),
+    "app.generatedSecrets.*.alphabet": ({"app.generatedSecrets": {"APP_KEY": {"alphabet": V}}}, "hex"),
+    "app.generatedSecrets.*.rotation": ({"app.generatedSecrets": {"APP_KEY": {"rotation": V}}}, 2),
     "valkey.cacheSize": ({"valkey.splitCache": True, "valkey.cacheSize": V}, "db-s-1vcpu-1gb"),
     "edge.zoneId": ({"edge.zoneId": V}, ZONE),
     "edge.import.rateLimit": ({"edge.import": {"rateLimit": V}, "edge.zoneId": ZONE}, ZONE),

@@ -323,9 +323,10 @@ def test_a_volume_name_of_64_characters_is_accepted_and_65_is_not(length, ok):
 
 def test_aliases_to_valkey_need_valkey():
     bad = _problems("staging", {"valkey.mode": "none", "app.envAliases": {"CACHE": "cacheUrl", "BROKER": "brokerUrl"}})
+    allowed = "must be a value other than broker* and cache* with valkey.mode none"
     assert [line for line in bad if "envAliases" in line] == [
-        "webstack:app.envAliases.BROKER = 'brokerUrl': must be databaseUrl or directDatabaseUrl with valkey.mode none",
-        "webstack:app.envAliases.CACHE = 'cacheUrl': must be databaseUrl or directDatabaseUrl with valkey.mode none",
+        f"webstack:app.envAliases.BROKER = 'brokerUrl': {allowed}",
+        f"webstack:app.envAliases.CACHE = 'cacheUrl': {allowed}",
     ]
 
 
@@ -361,7 +362,25 @@ _SK = (
     ],
 )
 def test_every_openssh_key_type_is_accepted_and_a_bare_type_or_blob_is_not(key, ok):
-    assert (_problems("staging", {"sshPublicKeys": [key]}) == []) is ok
+    # No account key attached by fingerprint: staging's would not be one of these keys.
+    assert (_problems("staging", {"sshPublicKeys": [key], "sshKeyFingerprints": []}) == []) is ok
+
+
+def test_each_fingerprint_is_checked_against_the_keys_parsed_by_cryptography():
+    """sshKeyFingerprints attach account keys at droplet creation; the droplets' authorized_keys
+    then follow sshPublicKeys, so each fingerprint must be the MD5 of one of those keys."""
+    from components.config.rules import ssh_md5
+
+    assert ssh_md5(f"{_ED25519} ops@laptop") == "65:96:2d:fc:e8:d5:a9:11:64:0c:0f:ea:00:6e:5b:bd"
+    assert ssh_md5(_ED25519) == ssh_md5(f"{_ED25519} another comment")
+    ok = {"sshPublicKeys": [f"{_ED25519} ops@laptop", f"{_ECDSA} ci"], "sshKeyFingerprints": [ssh_md5(_ECDSA)]}
+    assert _problems("staging", ok) == []
+    bad = _problems("staging", {**ok, "sshKeyFingerprints": ["9a:e6:ec:3d:33:0b:ad:d2:b1:d3:fb:5d:e0:6a:d2:9c"]})
+    assert bad == [
+        "webstack:sshKeyFingerprints = '9a:e6:ec:3d:33:0b:ad:d2:b1:d3:fb:5d:e0:6a:d2:9c': must be the MD5 "
+        f"fingerprint of a key in sshPublicKeys: 65:96:2d:fc:e8:d5:a9:11:64:0c:0f:ea:00:6e:5b:bd (ops@laptop), "
+        f"{ssh_md5(_ECDSA)} (ci)"
+    ]
 
 
 def test_a_registry_token_set_in_plaintext_is_refused():
@@ -462,3 +481,29 @@ def test_content_longer_than_cloudflare_takes_says_how_long_it_may_be():
 def test_a_one_character_value_passes_where_its_format_allows_it():
     """A size in bytes (`5`) is a size nginx reads: the format, not a length, decides."""
     assert _problems("staging", {"proxy.clientMaxBodySize": "5"}) == []
+
+
+def test_cron_ranges_are_croniters_and_the_busybox_subset_ours(monkeypatch):
+    """The five-field syntax subset (numbers, *, -, /, ',') is our rule; whether the values are in
+    range is croniter's, asked one field at a time so the message names the field."""
+    from components.config import process
+
+    assert process.cron_problem("30 3 * * *") is None
+    assert process.cron_problem("0 0 * * mon").startswith("day of week 'mon'")  # croniter takes names; busybox not
+    assert process.cron_problem("0 4-2 * * *") == "hour '4-2': a range from low to high"  # croniter takes it
+    asked = []
+    monkeypatch.setattr(process, "_cron_valid", lambda e: asked.append(e) or "25" not in e.split()[1])
+    assert process.cron_problem("30 25 * * *").startswith("hour '25'")
+    assert "* 25 * * *" in asked
+
+
+def test_dns_names_and_record_contents_are_read_by_dnspython():
+    from components.config.base import is_domain
+    from components.config.dns import caa_data, is_dns_name, txt_content
+
+    assert is_domain("example.com") and not is_domain(f"{'a' * 64}.example.com")  # label over 63 octets
+    assert not is_domain(".".join(["a" * 63] * 4) + ".com")  # over 255 octets on the wire
+    assert not is_domain("ex\u0430mple.com")  # a Cyrillic letter (U+0430): an IDN is written as xn--
+    assert is_domain("xn--mnchen-3ya.de") and is_dns_name("_dmarc.example.com")
+    assert txt_content('"\\065BC" "d\\"e"') == '"ABC" "d\\"e"'  # RFC 1035 decimal escapes, as dnspython reads them
+    assert caa_data("0 issue letsencrypt.org") == {"flags": 0, "tag": "issue", "value": "letsencrypt.org"}

@@ -37,9 +37,27 @@ def _strip_titles(node: Any) -> Any:
     return node
 
 
+def _key_names(node: Any) -> Any:
+    """A map whose keys have a pattern (env names) as pydantic writes it, `patternProperties`
+    alone, lets an editor pass any other key; as `propertyNames` plus `additionalProperties` it
+    flags a key the program refuses."""
+    if isinstance(node, list):
+        return [_key_names(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _key_names(v) for k, v in node.items()}
+    patterns = node.get("patternProperties")
+    if node.get("type") == "object" and isinstance(patterns, dict) and len(patterns) == 1 and "properties" not in node:
+        ((pattern, value),) = patterns.items()
+        del node["patternProperties"]
+        node["propertyNames"] = {"pattern": pattern}
+        node["additionalProperties"] = value
+    return node
+
+
 def stack_schema() -> dict[str, Any]:
     """JSON Schema of Pulumi.<stack>.yaml: the `config:` map with the `webstack:` keys."""
-    model = _strip_titles(StackConfig.model_json_schema(by_alias=True))
+    model = _key_names(_strip_titles(StackConfig.model_json_schema(by_alias=True)))
     keys = {f"{NAMESPACE}:{k}": v for k, v in model["properties"].items()}
     for key in SECRET_KEYS:
         keys[f"{NAMESPACE}:{key}"] = {"description": SECRET_DESCRIPTIONS[key], "oneOf": [{"type": "string"}, SECURE]}
