@@ -47,13 +47,20 @@ network = Network(
         ssh_cidrs=cfg.ssh_trusted_cidrs,
         web_cidrs=cloudflare_ips.ALL,
         load_balanced=load_balanced,
+        droplets=cfg.engine == "droplets",
         health_path=app.health_path,
     ),
 )
 # --------------------------------------------------------------------------- engine
 # The app tier's engine: servers and their docker hosts (the Kubernetes engine, chosen by
 # `engine` in the config, implements the same seam, components/engine.py).
-engine: Engine = DropletEngine(name, cfg, network, pull_auth)
+if cfg.engine == "kubernetes":
+    # Imported only here: droplet plans never load the Kubernetes SDK (plan speed).
+    from components.kubernetes.engine import KubernetesEngine
+
+    engine: Engine = KubernetesEngine(name, cfg, network, pull_auth)
+else:
+    engine = DropletEngine(name, cfg, network, pull_auth)
 # --------------------------------------------------------------------------- data, TLS, media
 # database.mode none: no cluster, no container, no admin step, no dump.
 postgres = None
@@ -241,7 +248,7 @@ pulumi.export("urls", edge.urls)
 pulumi.export("frontend_url", frontend.url if frontend else None)
 pulumi.export("frontend_project", frontend.project_name if frontend else None)
 pulumi.export("vpc_id", network.vpc.id)
-pulumi.export("public_ip", network.public_ip)
+pulumi.export("public_ip", engine.front_door)
 for key, value in engine.exports().items():
     pulumi.export(key, value)
 # For `make exec/logs/ssh` (tools/ops.py), all plain: the background processes' layout, and

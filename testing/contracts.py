@@ -790,7 +790,24 @@ def _violation(r: harness.Resource, path: str, value: Any, rule: str, source: st
     return Violation(r.urn, r.type, r.name, path, value, rule, source)
 
 
+# Types this checker leaves to another: the Kubernetes API objects are validated whole against
+# the cluster version's OpenAPI schema, strictly (kubernetes-validate, tests/graph/test_kubernetes.py);
+# the Kubernetes provider's config (a kubeconfig) and the metrics-server chart release have no
+# transcribed upstream rules yet (a gap, not a pass: listed so it stays visible).
+DELEGATED = {
+    "kubernetes:": "Kubernetes API objects: kubernetes-validate, strict (tests/graph/test_kubernetes.py)",
+    "pulumi:providers:kubernetes": "not transcribed: the provider's kubeconfig and flags",
+}
+
+
+def delegated(type_: str) -> str | None:
+    """Why `type_` is not checked here, or None."""
+    return next((why for prefix, why in DELEGATED.items() if type_.startswith(prefix)), None)
+
+
 def check_resource(r: harness.Resource) -> list[Violation]:
+    if delegated(r.type):
+        return []
     return [*check_schema(r), *check_rules(r), *check_replacement(r), *check_update(r), *check_import(r)]
 
 
@@ -804,6 +821,8 @@ def check(run: harness.Run) -> list[Violation]:
 
 def set_paths(r: harness.Resource) -> set[str]:
     """Schema-level property paths `r` sets (`[]` for list items); maps and Any values are leaves."""
+    if delegated(r.type):
+        return set()
     entry = schema_entry(r.type)
     if entry is None:
         return set()

@@ -196,6 +196,10 @@ class WebstackMocks(pulumi.runtime.Mocks):
         key = (self.stack, args.typ, args.name)
         fake = _FAKES.get(args.typ.split(":")[-1] if args.typ.startswith("pulumi:providers:") else args.typ)
         rid, outputs = fake(self, key, inputs) if fake else (_uuid(*key), {})
+        if args.typ.startswith("kubernetes:") and isinstance(inputs.get("metadata"), dict):
+            # Pulumi names an object without a name after its resource, with a random suffix.
+            meta = inputs["metadata"]
+            outputs["metadata"] = {**meta, "name": meta.get("name") or f"{args.name}-{_h(*key, n=8)}"}
         return rid, {**inputs, **outputs}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list | None]:
@@ -204,6 +208,17 @@ class WebstackMocks(pulumi.runtime.Mocks):
             name = (args.args.get("filter") or {}).get("name", "example.com")
             zone_id = args.args.get("zoneId") or _h("zone", name, n=32)
             return {"id": zone_id, "zoneId": zone_id, "name": name, "status": "active"}, []
+        if args.token == "digitalocean:index/getKubernetesVersions:getKubernetesVersions":
+            prefix = args.args.get("versionPrefix") or "1.35."
+            return {"latestVersion": f"{prefix}2-do.0", "validVersions": [f"{prefix}2-do.0", f"{prefix}1-do.0"]}, []
+        if args.token == "digitalocean:index/getKubernetesCluster:getKubernetesCluster":
+            name = args.args.get("name", "cluster")
+            token = fake_secret("kubeconfig", name, length=64)
+            raw = (
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: https://k8s.example}\n"
+                f"users:\n- name: u\n  user: {{token: {token}}}\n"
+            )
+            return {"name": name, "id": _uuid("k8s", name), "kubeConfigs": [{"rawConfig": raw, "token": token}]}, []
         return {}, []
 
     # -- per type ------------------------------------------------------------------
@@ -282,6 +297,24 @@ def _fixed(outputs_fn):
 
 
 _FAKES = {
+    "digitalocean:index/kubernetesCluster:KubernetesCluster": _fixed(
+        lambda k, i: {
+            "clusterUrn": f"do:kubernetes:{_uuid(*k)}",
+            "serviceSubnet": "10.245.0.0/16",
+            "clusterSubnet": "10.244.0.0/16",
+            "status": "running",
+        }
+    ),
+    "digitalocean:index/kubernetesNodePool:KubernetesNodePool": _fixed(
+        lambda k, i: {"actualNodeCount": i.get("minNodes", 1)}
+    ),
+    "kubernetes:core/v1:Service": _fixed(
+        lambda k, i: {
+            "status": {"loadBalancer": {"ingress": [{"ip": f"192.0.2.{10 + _num(*k, mod=50)}"}]}}
+            if (i.get("spec") or {}).get("type") == "LoadBalancer"
+            else {}
+        }
+    ),
     "digitalocean:index/vpc:Vpc": _simple("vpc", "vpcUrn"),
     "digitalocean:index/tag:Tag": lambda self, key, inputs: (inputs.get("name", key[-1]), {}),
     "digitalocean:index/firewall:Firewall": _fixed(lambda k, i: {"status": "succeeded"}),

@@ -145,8 +145,41 @@ def parse_outputs(stack: str, outputs: dict, needs: Sequence[str]) -> Stack:
     return Stack(stack, droplets, processes, release)
 
 
-def load_stack(stack: str, command: str) -> Stack:
-    return parse_outputs(stack, stack_outputs(stack), NEEDS[command])
+def load_stack(stack: str, command: str, outputs: dict | None = None) -> Stack:
+    return parse_outputs(stack, stack_outputs(stack) if outputs is None else outputs, NEEDS[command])
+
+
+# --------------------------------------------------------------------------- the Kubernetes engine
+
+KUBE_NAMESPACE = "webstack"  # components/render/kubernetes.py NAMESPACE
+KUBE_PART = "app.kubernetes.io/component"
+
+
+def kube_argv(args: argparse.Namespace, outputs: dict, command: Sequence[str] = ()) -> list[str]:
+    """`kubectl` for a stack on the Kubernetes engine (its `cluster_name` output), against the
+    context `doctl kubernetes cluster kubeconfig save <cluster_name>` writes. exec runs in a
+    running web pod (its env is the app's, read by the cluster, never by this process); logs
+    follow every pod of a process (web, proxy, release, pg-grant, job-<name> or a background
+    process); there is no ssh."""
+    name = outputs["cluster_name"]
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", name):
+        raise OpsError(f"stack {args.stack}: cluster_name holds {name!r}, not a cluster name")
+    base = ["kubectl", "--namespace", KUBE_NAMESPACE]
+    if args.op == "exec":
+        if not command:
+            raise OpsError('no command to run: make exec STACK=<stack> CMD="python manage.py createsuperuser"')
+        return [*base, "exec", "-i", *(["-t"] if terminal_attached() else []), "deploy/web", "--", *command]
+    if args.op == "logs":
+        process = args.process.strip()
+        if not PROCESS_NAME.match(process):
+            raise OpsError(NO_PROCESS)
+        follow = [] if args.no_follow else ["--follow"]
+        return [*base, "logs", "--selector", f"{KUBE_PART}={process}", "--prefix", "--all-containers",
+                "--max-log-requests", "20", f"--tail={args.tail}", *follow]  # fmt: skip
+    raise OpsError(
+        f"stack {args.stack} runs on Kubernetes (cluster {name}): no droplet to ssh to; "
+        f"`doctl kubernetes cluster kubeconfig save {name}` then kubectl"
+    )
 
 
 # --------------------------------------------------------------------------- command lines
@@ -455,20 +488,31 @@ def _exec_command(args: argparse.Namespace) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        outputs = stack_outputs(args.stack)
+        if outputs.get("cluster_name"):
+            kube = kube_argv(args, outputs, _exec_command(args) if args.op == "exec" else ())
+            if args.dry_run:
+                print(shlex.join(kube))
+                return 0
+            return subprocess.run(kube, check=False).returncode
+    except OpsError as exc:
+        print(f"webstack {args.op}: {exc}", file=sys.stderr)
+        return 2
+    try:
         if args.op == "exec":
             command = _exec_command(args)
             tty = terminal_attached()
-            commands = plan_exec(load_stack(args.stack, "exec"), command, tty=tty)
+            commands = plan_exec(load_stack(args.stack, "exec", outputs), command, tty=tty)
         elif args.op == "logs":
             if args.tail < 0:
                 raise OpsError("--tail is a number of lines, 0 or more")
             process = args.process.strip()
             if not process:
                 raise OpsError(NO_PROCESS)
-            stack = load_stack(args.stack, "logs")
+            stack = load_stack(args.stack, "logs", outputs)
             commands = plan_logs(stack, process, tail=args.tail, follow=not args.no_follow, wait=args.wait)
         else:
-            commands = plan_ssh(load_stack(args.stack, "ssh"), args.droplet)
+            commands = plan_ssh(load_stack(args.stack, "ssh", outputs), args.droplet)
     except OpsError as exc:
         print(f"webstack {args.op}: {exc}", file=sys.stderr)
         return 2

@@ -112,6 +112,28 @@ def cost_rows(run: Run) -> list[dict[str, Any]]:
         elif rule == "volume":
             vol = PRICES["volume_per_gib"]
             rows.append(_row(r, "volume", f"{i['size']} GiB", i["size"], vol["monthly"], vol["source"]))
+        elif rule == "kubernetes_cluster":
+            k = PRICES["kubernetes"]
+            if i.get("ha"):
+                rows.append(_row(r, "kubernetes HA control plane", "ha", 1, k["ha_control_plane"], k["source"]))
+            pool = i.get("nodePool") or {}
+            entry = PRICES["droplet"][pool["size"]]
+            rows.append(_row(r, "kubernetes system nodes", pool["size"], pool.get("nodeCount", 1), entry["monthly"],
+                             k["source"]))  # fmt: skip
+        elif rule == "kubernetes_pool":
+            entry = PRICES["droplet"][i["size"]]
+            row = _row(r, "kubernetes app nodes", i["size"], i["minNodes"], entry["monthly"], entry["source"])
+            # The autoscaler adds nodes up to maxNodes: the month costs between the two.
+            row["quantity_max"] = i["maxNodes"]
+            row["monthly_max"] = round(i["maxNodes"] * entry["monthly"], 2)
+            rows.append(row)
+        elif rule == "kubernetes_service" and (i.get("spec") or {}).get("type") == "LoadBalancer":
+            lb = PRICES["load_balancer"]
+            rows.append(_row(r, "load balancer (cluster)", "lb-small", 1, lb["regional_1_node"], lb["source"]))
+        elif rule == "volume_claim":
+            vol = PRICES["volume_per_gib"]
+            size = int(str(i["spec"]["resources"]["requests"]["storage"]).removesuffix("Gi"))
+            rows.append(_row(r, "volume (cluster)", f"{size} GiB", size, vol["monthly"], vol["source"]))
         elif rule == "uptime_check":
             mon = PRICES["monitoring"]
             rows.append(_row(r, "uptime check", "check", 1, mon["uptime_check"], mon["source"]))
@@ -214,6 +236,8 @@ def build(run: Run) -> dict[str, Any]:
             "prices_read_on": PRICES["read_on"],
             "rows": rows,
             "monthly_total": round(sum(row["monthly"] for row in rows), 2),
+            # With an autoscaling node pool the month costs up to this (every pool at maxNodes).
+            "monthly_max": round(sum(row.get("monthly_max", row["monthly"]) for row in rows), 2),
         },
         "deploy": simulate_deploy(run),
         "exports": {k: ("[secret]" if e.secret else e.value) for k, e in run.exports.items()},
@@ -257,7 +281,13 @@ def render(plan: dict[str, Any]) -> str:
             f"  {row['kind']:<26} {row['slug']:<18} {row['quantity']:>4} {row['unit_price']:>9.2f} "
             f"{row['monthly']:>9.2f}  {row['resource']}"
         )
-    out += [f"  {'total':<26} {'':<18} {'':>4} {'':>9} {cost['monthly_total']:>9.2f}", ""]
+    out += [f"  {'total':<26} {'':<18} {'':>4} {'':>9} {cost['monthly_total']:>9.2f}"]
+    if cost.get("monthly_max", cost["monthly_total"]) != cost["monthly_total"]:
+        out.append(
+            f"  {'total, pools at maxNodes':<26} {'':<18} {'':>4} {'':>9} {cost['monthly_max']:>9.2f}  "
+            f"(band {cost['monthly_total']:.2f}..{cost['monthly_max']:.2f})"
+        )
+    out.append("")
     deploy = plan["deploy"]
     out.append(
         f"Simulated `pulumi up` from scratch: {_minutes(deploy['critical_seconds'])} on the critical chain "

@@ -33,6 +33,9 @@ class NetworkArgs:
     """True puts a load balancer in front of the tag (replicas >= 2); default False: a reserved IP."""
     health_path: str = "/health"
     """Path the load balancer's HTTP health check requests on port 80; default /health."""
+    droplets: bool = True
+    """The droplet engine's front door and firewall; False (engine kubernetes): the VPC and the
+    tag only, as the cluster makes its balancer and manages its nodes' firewalls itself."""
 
 
 class Network(pulumi.ComponentResource):
@@ -40,7 +43,7 @@ class Network(pulumi.ComponentResource):
 
     vpc: do.Vpc
     app_tag: do.Tag
-    firewall: do.Firewall
+    firewall: do.Firewall | None
     load_balancer: do.LoadBalancer | None
     reserved_ip: do.ReservedIp | None
     public_ip: pulumi.Output[str]
@@ -62,6 +65,11 @@ class Network(pulumi.ComponentResource):
 
         self.load_balancer = None
         self.reserved_ip = None
+        self.firewall = None
+        if not args.droplets:
+            self.public_ip = pulumi.Output.from_input("")
+            self.register_outputs({"vpc_id": self.vpc.id, "app_tag": self.app_tag.name})
+            return
         if args.load_balanced:
             self.load_balancer = self._load_balancer(name, args, child)
             self.public_ip = self.load_balancer.ip

@@ -23,6 +23,7 @@ from components.config.base import (
     text,
     whole,
 )
+from components.config.cluster import Autoscale
 from components.config.envnames import PORT_NAME
 from components.config.process import (
     DOCKER_HUB,
@@ -156,7 +157,12 @@ class AppConfig(Section):
     health_status: Annotated[int, Field(ge=200, le=399)] = 200
     """Status the health endpoint answers when healthy."""
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
-    """App droplets; 2 or more puts a load balancer in front."""
+    """App droplets; 2 or more puts a load balancer in front. Kubernetes engine: web pods (fixed)."""
+    autoscale: Autoscale | None = None
+    """Kubernetes engine: web pods between min and max on CPU and/or memory use, instead of
+    `replicas` {min, max, cpuPercent, memoryPercent}; unset: `replicas` fixed pods."""
+    web_cpu_millis: Annotated[int, Field(ge=10, le=32000)] = 250
+    """Kubernetes engine: CPU each web pod requests (millicores), what autoscale.cpuPercent is relative to."""
     droplet_size: choice(*catalog.DROPLET_SIZES) = "s-1vcpu-2gb"
     """Droplet size slug."""
     hostnames: strings()

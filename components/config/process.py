@@ -19,6 +19,7 @@ from components.config.base import (
     raise_if,
     whole,
 )
+from components.config.cluster import Autoscale
 from components.config.envnames import PROVIDED_ENV, STACK_VALUES
 
 # POSIX-portable names (IEEE Std 1003.1, Base Definitions 8.1: "letters, digits and the
@@ -96,6 +97,11 @@ class Process(Section):
     `threads` carries it to this process's containers (envAliases, e.g. RAILS_MAX_THREADS: threads)."""
     stop_seconds: Seconds = 30
     """Grace between SIGTERM and SIGKILL when the container is replaced (finish the task at hand)."""
+    cpu_millis: Annotated[int, Field(ge=10, le=32000)] = 100
+    """Kubernetes engine: CPU each pod requests (millicores), what autoscale.cpuPercent is relative to."""
+    autoscale: Autoscale | None = None
+    """Kubernetes engine: pods between min and max on CPU and/or memory use, instead of `count`
+    {min, max, cpuPercent, memoryPercent}; not with singleton."""
 
 
 # What busybox crond (the job runner's scheduler) reads: five numeric fields, each a

@@ -18,6 +18,8 @@ from components.config.nginx import proxy_problems
 from components.config.sizing import sizing_problems
 from components.config.stack import StackConfig
 
+BASELINE_CAPABILITIES = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT")  # fmt: skip
 _VOLUME_NAME = re.compile(whole(r"[a-z][a-z0-9-]*"))
 _BUCKET_NAME = re.compile(whole(r"[a-z0-9][a-z0-9-]*"))
 
@@ -126,6 +128,7 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     bad += _volume_problems(cfg, stack)
     if cfg.monitoring.enabled and not cfg.alert_emails and not context.get("has_slack"):
         bad.append(problem("alertEmails", list(cfg.alert_emails), "at least one address while monitoring is enabled"))
+    bad += _engine_problems(cfg)
     for key, mode in (("database.mode", cfg.database.mode), ("valkey.mode", cfg.valkey.mode)):
         if mode == "container" and cfg.app.replicas > 1:
             bad.append(
@@ -140,8 +143,73 @@ def problems(cfg: StackConfig, context: dict[str, Any]) -> list[str]:
     bad += zone_problems(cfg.domain, stack, cfg.served_hostnames, cfg.edge, cfg.frontend)
     bad += proxy_problems(cfg)
     bad += sizing_problems(
-        cfg.app, cfg.database, cfg.valkey, cfg.backups, cfg.logs, cfg.volume.enabled and cfg.backups.enabled
+        cfg.app,
+        cfg.database,
+        cfg.valkey,
+        cfg.backups,
+        cfg.logs,
+        cfg.volume.enabled and cfg.backups.enabled,
+        cluster=cfg.cluster if cfg.engine == "kubernetes" else None,
     )
+    return bad
+
+
+def _engine_problems(cfg: StackConfig) -> list[str]:
+    """What the chosen engine cannot do: autoscaling needs Kubernetes; Kubernetes cannot reach
+    a data container, attach a volume to more than one pod, or size droplets."""
+    app, bad = cfg.app, []
+    scaled = [("app.autoscale", app.autoscale)] + [
+        (f"app.processes.{n}.autoscale", p.autoscale) for n, p in sorted(app.processes.items())
+    ]
+    for key, autoscale in scaled:
+        if autoscale is not None:
+            bad += autoscale.problems(key)
+    if cfg.engine == "droplets":
+        if "cluster" in cfg.model_fields_set:
+            bad.append(problem("cluster", "...", "unset while engine is droplets (it configures engine: kubernetes)"))
+        for key, autoscale in scaled:
+            if autoscale is not None:
+                bad.append(
+                    problem(key, autoscale.model_dump(by_alias=True), "unset while engine is droplets "
+                            "(autoscaling needs engine: kubernetes; droplets take app.replicas)")
+                )  # fmt: skip
+        return bad
+    for name, p in sorted(app.processes.items()):
+        if p.singleton and p.autoscale is not None:
+            bad.append(
+                problem(f"app.processes.{name}.autoscale", p.autoscale.model_dump(by_alias=True),
+                        "unset for a singleton (exactly one pod, never two at once)")
+            )  # fmt: skip
+    if app.autoscale is not None and "replicas" in app.model_fields_set:
+        bad.append(problem("app.replicas", app.replicas, "unset with app.autoscale (the autoscaler owns the count)"))
+    # The namespace enforces Pod Security's Baseline profile, which admits only these added
+    # capabilities (kubernetes.io/docs/concepts/security/pod-security-standards/, "Capabilities").
+    beyond = sorted(set(app.capabilities) - set(BASELINE_CAPABILITIES))
+    if beyond:
+        bad.append(problem("app.capabilities", beyond, "within the Pod Security Baseline's with engine kubernetes: "
+                           + ", ".join(BASELINE_CAPABILITIES)))  # fmt: skip
+    if "droplet_size" in app.model_fields_set:
+        bad.append(
+            problem("app.dropletSize", app.droplet_size, "unset with engine kubernetes (cluster.nodeSize sizes nodes)")
+        )
+    for key, mode in (("database.mode", cfg.database.mode), ("valkey.mode", cfg.valkey.mode)):
+        if mode == "container":
+            bad.append(problem(key, mode, "managed with engine kubernetes (data containers run on droplets only)"))
+    if cfg.protect and not cfg.cluster.ha:
+        bad.append(problem("cluster.ha", False, "true in a protected stack (protect: true): a highly available "
+                           "control plane keeps deploys and autoscaling working through its maintenance"))  # fmt: skip
+    web_pods = app.autoscale.max if app.autoscale else app.replicas
+    if cfg.volume.enabled:
+        if web_pods > 1 and app.replicas == 1:
+            bad.append(
+                problem("volume.enabled", True, f"false with app.autoscale.max = {web_pods}: a volume attaches "
+                        "to one node and one pod (share files between pods through webstack:media)")
+            )  # fmt: skip
+        if set(cfg.volume_users) - {"web"}:
+            bad.append(
+                problem("volume.processes", sorted(cfg.volume_users), "[web] with engine kubernetes: the volume "
+                        "is mounted by the one web pod (ReadWriteOnce)")
+            )  # fmt: skip
     return bad
 
 

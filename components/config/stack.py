@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, PrivateAt
 from components.config import catalog
 from components.config.app import AppConfig
 from components.config.base import Allowed, OneLine, SecretText, Section, choice, is_domain, one_line, text
+from components.config.cluster import ENGINES, ClusterConfig
 from components.config.data import DatabaseConfig, ValkeyConfig
 from components.config.dns import default_project_name
 from components.config.edge import EdgeConfig, FrontendConfig
@@ -179,6 +180,12 @@ class StackConfig(Section):
     """Addresses that receive monitoring and uptime alerts (verified on the DigitalOcean account)."""
     app: AppConfig
     """The application: image, processes, hostnames, environment."""
+    engine: choice(*ENGINES) = "droplets"
+    """What runs the app tier: `droplets` (docker on droplets) or `kubernetes` (a DigitalOcean
+    Kubernetes cluster, webstack:cluster, with autoscaling). Everything else stays the same."""
+    cluster: ClusterConfig = ClusterConfig()
+    """Kubernetes engine: the DOKS cluster {version, ha, nodeSize, minNodes, maxNodes,
+    systemNodeSize, systemNodes, maintenance, autoUpgrade, surgeUpgrade}."""
     secret_env: dict[EnvName, SecretText] = Field(default_factory=dict)
     """Your own secrets outside `app`, for a Pulumi ESC environment (`pulumiConfig:
     webstack:secretEnv: {NAME: {fn::secret: ...}}`; the CLI does not merge an environment's

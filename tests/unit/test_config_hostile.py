@@ -122,6 +122,9 @@ MX = {**RECORD, "type": "MX", "content": "mx.example.net"}
 SITE = {"hostname": "web-staging.example.com"}
 ACCOUNT = {"edge.accountId": ZONE}
 DOCR = {"app.image": "registry.digitalocean.com/shop/app:1"}
+# Staging on the Kubernetes engine (no droplet size there), with room for every pod at its most.
+KUBE = {"engine": "kubernetes", "app.dropletSize": None, "cluster.maxNodes": 5, "database.poolSize": 20}
+SCALE = {"min": 1, "max": 3, "cpuPercent": 70, "memoryPercent": 80}
 
 # A valid config holding each field that staging's stack file and the defaults leave unset:
 # (overrides with V where the value goes, a valid value).
@@ -168,6 +171,23 @@ PLACES: dict[str, tuple[dict[str, Any], str]] = {
     "volume.owner": ({"volume.enabled": True, "volume.owner": V}, "1000:1000"),
     "backups.offsiteRegion": ({"backups.offsiteRegion": V}, "ams3"),
     "app.capabilities[]": ({"app.capabilities": [V]}, "CHOWN"),
+    **{
+        f"app.autoscale.{k}": ({**KUBE, "app.replicas": None, "app.autoscale": {**SCALE, k: V}}, v)
+        for k, v in SCALE.items()
+    },
+    **{
+        f"app.processes.*.autoscale.{k}": ({**KUBE, "app.processes.worker.autoscale": {**SCALE, k: V}}, v)
+        for k, v in SCALE.items()
+    },
+    **{
+        f"cluster.{k}": ({**KUBE, f"cluster.{k}": V}, v)
+        for k, v in {
+            "version": "1.36", "ha": True, "nodeSize": "s-4vcpu-8gb", "minNodes": 2, "maxNodes": 5,
+            "systemNodeSize": "s-2vcpu-4gb", "systemNodes": 2, "autoUpgrade": False, "surgeUpgrade": False,
+        }.items()
+    },
+    "cluster.maintenance.day": ({**KUBE, "cluster.maintenance": {"day": V}}, "any"),
+    "cluster.maintenance.hour": ({**KUBE, "cluster.maintenance": {"hour": V}}, 5),
 }  # fmt: skip
 STACK_OF = {"edge.import.rateLimit": "prod"}  # owns the zone-wide rate limit
 

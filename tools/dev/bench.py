@@ -3,8 +3,10 @@
     python -m tools.dev.bench [--runs 5]
 
 Measures: the bare import of the provider SDKs (the floor every Pulumi Python program
-pays); `plan` of every stack; prod with app.replicas = 1, 10 and 50 (database sized so the
-pool check passes). Prints a Markdown table to paste into the README with date and machine.
+pays), and of them with the Kubernetes SDK (the Kubernetes engine's floor); `plan` of every
+stack; prod with app.replicas = 1, 10 and 50 (database sized so the pool check passes); one
+row per engine for the same stack (staging, on droplets and on Kubernetes). Prints a
+Markdown table to paste into the README with date and machine.
 """
 
 from __future__ import annotations
@@ -23,6 +25,19 @@ from testing import harness
 PROVIDERS = (
     "import pulumi, pulumi_digitalocean, pulumi_cloudflare, pulumi_docker, pulumi_random, pulumi_tls, pulumi_command"
 )
+
+
+# The same stack on each engine (Kubernetes: no droplet size, the pool and nodes sized for it).
+ENGINES = {
+    "droplets": [],
+    "kubernetes": [
+        "engine=kubernetes",
+        "app.dropletSize=null",
+        "cluster.maxNodes=5",
+        "database.size=db-s-1vcpu-2gb",
+        "database.poolSize=30",
+    ],
+}
 
 
 def _time(cmd: list[str], runs: int) -> tuple[float, str]:
@@ -49,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base, _ = _time([sys.executable, "-c", PROVIDERS], args.runs)
     rows = [("bare import of the provider SDKs", "-", base)]
+    k8s_base, _ = _time([sys.executable, "-c", f"{PROVIDERS}, pulumi_kubernetes"], args.runs)
+    rows.append(("bare import of the provider SDKs + pulumi_kubernetes", "-", k8s_base))
     for stack in harness.stack_files():
         seconds, count = _plan(stack, [], args.runs)
         rows.append((f"plan {stack}", str(count), seconds))
@@ -63,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             args.runs,
         )
         rows.append((f"plan prod, replicas={replicas}", str(count), seconds))
+    for engine, overrides in ENGINES.items():
+        seconds, count = _plan("staging", overrides, args.runs)
+        rows.append((f"plan staging, engine {engine}", str(count), seconds))
     print(
         f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
