@@ -18,8 +18,6 @@ from components.config.nginx import proxy_problems
 from components.config.sizing import sizing_problems
 from components.config.stack import StackConfig
 
-BASELINE_CAPABILITIES = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT")  # fmt: skip
 _VOLUME_NAME = re.compile(whole(r"[a-z][a-z0-9-]*"))
 _BUCKET_NAME = re.compile(whole(r"[a-z0-9][a-z0-9-]*"))
 
@@ -182,12 +180,8 @@ def _engine_problems(cfg: StackConfig) -> list[str]:
             )  # fmt: skip
     if app.autoscale is not None and "replicas" in app.model_fields_set:
         bad.append(problem("app.replicas", app.replicas, "unset with app.autoscale (the autoscaler owns the count)"))
-    # The namespace enforces Pod Security's Baseline profile, which admits only these added
-    # capabilities (kubernetes.io/docs/concepts/security/pod-security-standards/, "Capabilities").
-    beyond = sorted(set(app.capabilities) - set(BASELINE_CAPABILITIES))
-    if beyond:
-        bad.append(problem("app.capabilities", beyond, "within the Pod Security Baseline's with engine kubernetes: "
-                           + ", ".join(BASELINE_CAPABILITIES)))  # fmt: skip
+    # Capabilities: config admits only the Baseline's on either engine (components/config/app.py),
+    # the list the namespace's Pod Security Baseline profile admits.
     if "droplet_size" in app.model_fields_set:
         bad.append(
             problem("app.dropletSize", app.droplet_size, "unset with engine kubernetes (cluster.nodeSize sizes nodes)")
