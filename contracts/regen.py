@@ -42,7 +42,7 @@ ANY = {"$ref": "pulumi.json#/Any"}
 
 def used_tokens(provider: str) -> list[str]:
     """Resource type tokens of `provider` the program registers: the keys of replacement.yaml."""
-    types = yaml.safe_load((HERE / "replacement.yaml").read_text())["types"]
+    types = yaml.load((HERE / "replacement.yaml").read_text(), Loader=yaml.CSafeLoader)["types"]
     return sorted(t for t in types if t.split(":")[0] == provider or t == f"pulumi:providers:{provider}")
 
 

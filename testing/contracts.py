@@ -101,15 +101,16 @@ def _expand(source: dict[str, Any], upstreams: dict[str, dict[str, Any]]) -> dic
 @functools.cache
 def load() -> Contracts:
     """The contract data, read and expanded once per process."""
-    upstreams = yaml.safe_load((CONTRACTS / "upstreams.yaml").read_text())["upstreams"]
-    rules_doc = yaml.safe_load((CONTRACTS / "rules.yaml").read_text())
+    upstreams = yaml.load((CONTRACTS / "upstreams.yaml").read_text(), Loader=yaml.CSafeLoader)["upstreams"]
+    rules_doc = yaml.load((CONTRACTS / "rules.yaml").read_text(), Loader=yaml.CSafeLoader)
     rules = []
     for rule in rules_doc["rules"]:
         rule = dict(rule)
         rule["sources"] = [_expand(s, upstreams) for s in _as_list(rule.pop("source"))]
         rules.append(rule)
     replacement = {}
-    for type_, spec in yaml.safe_load((CONTRACTS / "replacement.yaml").read_text())["types"].items():
+    types = yaml.load((CONTRACTS / "replacement.yaml").read_text(), Loader=yaml.CSafeLoader)["types"]
+    for type_, spec in types.items():
         spec = dict(spec or {})
         base = {"at": spec.pop("at")} if "at" in spec else {}
         base_file = spec.pop("file", None)

@@ -91,7 +91,7 @@ _TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
 
 @functools.lru_cache(maxsize=64)
 def _parsed_yaml(path: Path, mtime_ns: int) -> Any:
-    return yaml.safe_load(path.read_text())
+    return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
 
 
 def _yaml_file(path: Path) -> Any:

@@ -88,7 +88,7 @@ def _texts() -> Texts:
 
 
 def _parse(texts: Texts) -> dict[str, dict[str, Any]]:
-    return {name: yaml.safe_load(text) for name, text in texts.items()}
+    return {name: yaml.load(text, Loader=yaml.CSafeLoader) for name, text in texts.items()}
 
 
 def _on(workflow: dict[str, Any]) -> dict[str, Any]:
