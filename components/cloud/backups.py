@@ -21,7 +21,7 @@ import pulumi
 import pulumi_digitalocean as do
 
 from components.cloud.runner import DataRunner, File
-from components.cloud.spaces import bucket_options, scoped_key
+from components.cloud.spaces import private_bucket, scoped_key
 
 DUMP_PREFIX = "postgres"
 VOLUME_PREFIX = "volume"
@@ -198,28 +198,24 @@ class Backups(pulumi.ComponentResource):
             raise ValueError("nothing to back up: no database (pg_host None) and no volume archived")
         names = {DUMP_PREFIX: "dumps", VOLUME_PREFIX: "volume"}
         kept = [_expiry(names[p], p, args.retention_days, args.retention_days) for p in prefixes]
-        self.bucket = do.SpacesBucket(
+        # Disposable stacks empty the bucket on destroy; a protected one never does.
+        self.bucket = private_bucket(
             f"{name}-bucket",
+            parent=self,
             name=args.bucket_name,
             region=args.region,
-            acl="private",
-            versioning=do.SpacesBucketVersioningArgs(enabled=True),
             lifecycle_rules=kept,
-            # Disposable stacks empty the bucket on destroy; a protected one never does.
-            force_destroy=not args.protect,
-            opts=bucket_options(self, protect=args.protect),
+            protect=args.protect,
         )
-        self.offsite = do.SpacesBucket(
+        # The copies live as long as the originals; the heartbeat `heartbeat_days`, its old
+        # versions a day.
+        self.offsite = private_bucket(
             f"{name}-offsite",
+            parent=self,
             name=args.offsite_bucket_name,
             region=args.offsite_region,
-            acl="private",
-            versioning=do.SpacesBucketVersioningArgs(enabled=True),
-            # The copies live as long as the originals; the heartbeat `heartbeat_days`, its
-            # old versions a day.
             lifecycle_rules=[*kept, _expiry("heartbeat", HEARTBEAT_PREFIX, args.heartbeat_days, 1)],
-            force_destroy=not args.protect,
-            opts=bucket_options(self, protect=args.protect),
+            protect=args.protect,
         )
         key = scoped_key(f"{name}-key", f"{name}-dumps", self.bucket, self)
         offsite_key = scoped_key(f"{name}-offsite-key", f"{name}-offsite", self.offsite, self)

@@ -20,6 +20,41 @@ def bucket_options(parent: pulumi.Resource, *, protect: bool, retain: bool = Fal
     )
 
 
+def private_bucket(
+    resource_name: str,
+    *,
+    parent: pulumi.Resource,
+    name: pulumi.Input[str],
+    region: pulumi.Input[str],
+    lifecycle_rules: list[do.SpacesBucketLifecycleRuleArgs],
+    protect: bool,
+) -> do.SpacesBucket:
+    """A private, versioned bucket (a deleted or overwritten object stays as an old version for
+    what `lifecycle_rules` keep: Checkov CKV_DIO_1, Trivy AVD-DIG-0007) that a disposable stack
+    empties on destroy and a protected one never does."""
+    return do.SpacesBucket(
+        resource_name,
+        name=name,
+        region=region,
+        acl="private",
+        versioning=do.SpacesBucketVersioningArgs(enabled=True),
+        lifecycle_rules=lifecycle_rules,
+        force_destroy=not protect,
+        opts=bucket_options(parent, protect=protect),
+    )
+
+
+def expiring(rule_id: str, days: int) -> do.SpacesBucketLifecycleRuleArgs:
+    """Objects and their old versions gone after `days`; unfinished uploads after a day."""
+    return do.SpacesBucketLifecycleRuleArgs(
+        id=rule_id,
+        enabled=True,
+        expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=days),
+        noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(days=days),
+        abort_incomplete_multipart_upload_days=1,
+    )
+
+
 def scoped_key(resource_name: str, key_name: str, bucket: do.SpacesBucket, parent: pulumi.Resource) -> do.SpacesKey:
     """A key that may read and write `bucket` and nothing else (its secret is a provider
     secret output). DigitalOcean refuses a bucket policy on a bucket such a key is scoped to."""

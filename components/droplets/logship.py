@@ -12,7 +12,7 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_docker as docker
 
-from components.cloud.spaces import bucket_options, scoped_key
+from components.cloud.spaces import expiring, private_bucket, scoped_key
 from components.droplets.dockerhost import DockerHost
 from components.render.dockerapi import PROXY_PORT, log_reader_allowlist
 
@@ -86,28 +86,15 @@ class LogShipping(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LogShippingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("webstack:logship:LogShipping", name, None, opts)
-        self.bucket = do.SpacesBucket(
+        # Versioned: the shippers' key can write and delete, so someone holding a droplet could
+        # erase its tracks; a deleted or overwritten object stays as an old version for the retention.
+        self.bucket = private_bucket(
             f"{name}-bucket",
+            parent=self,
             name=args.bucket_name,
             region=args.region,
-            acl="private",
-            # Versioned: the shippers' key can write and delete, so someone holding a droplet
-            # could erase its tracks; a deleted or overwritten object stays as an old version
-            # for the retention (Checkov CKV_DIO_1, Trivy AVD-DIG-0007).
-            versioning=do.SpacesBucketVersioningArgs(enabled=True),
-            lifecycle_rules=[
-                do.SpacesBucketLifecycleRuleArgs(
-                    id="expire-logs",
-                    enabled=True,
-                    expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=args.retention_days),
-                    noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(
-                        days=args.retention_days
-                    ),
-                    abort_incomplete_multipart_upload_days=1,
-                )
-            ],
-            force_destroy=not args.protect,
-            opts=bucket_options(self, protect=args.protect),
+            lifecycle_rules=[expiring("expire-logs", args.retention_days)],
+            protect=args.protect,
         )
         key = scoped_key(f"{name}-key", f"{name}-shippers", self.bucket, self)
         env = pulumi.Output.secret(

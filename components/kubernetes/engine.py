@@ -27,7 +27,7 @@ import pulumi_kubernetes as k8s
 
 from components.cloud.network import Network
 from components.cloud.runner import File, Service, TrustedSource
-from components.cloud.spaces import bucket_options, scoped_key
+from components.cloud.spaces import expiring, private_bucket, scoped_key
 from components.config import LOGSHIP_MEMORY_MB, PROXY_MEMORY_MB, StackConfig, cloudflare_ips, nginx_spec
 from components.config.sizing import JOB_CPU_MILLIS, PROXY_CPU_MILLIS
 from components.engine import Release
@@ -422,25 +422,13 @@ class KubernetesEngine:
             return
         days = cfg.logs.retention_days
         owner = self.cluster
-        self.logs_bucket = do.SpacesBucket(
+        self.logs_bucket = private_bucket(
             f"{name}-logs-bucket",
+            parent=owner,
             name=cfg.logs_bucket_name,
             region=cfg.region,
-            acl="private",
-            versioning=do.SpacesBucketVersioningArgs(enabled=True),
-            lifecycle_rules=[
-                do.SpacesBucketLifecycleRuleArgs(
-                    id="expire-logs",
-                    enabled=True,
-                    expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=days),
-                    noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(
-                        days=days
-                    ),
-                    abort_incomplete_multipart_upload_days=1,
-                )
-            ],
-            force_destroy=not cfg.protect,
-            opts=bucket_options(owner, protect=cfg.protect),
+            lifecycle_rules=[expiring("expire-logs", days)],
+            protect=cfg.protect,
         )
         key = scoped_key(f"{name}-logs-key", f"{name}-logs-shippers", self.logs_bucket, owner)
         ns = self._apply(k8s.core.v1.Namespace, f"{name}-logs-ns", kr.logs_namespace())

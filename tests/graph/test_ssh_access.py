@@ -246,7 +246,9 @@ def test_a_cut_or_unreadable_key_list_changes_nothing(tmp_path):
 
 
 def test_docker_waits_for_the_key_sync_which_waits_for_readiness(run):
-    for i, droplet in enumerate(run.of_type("digitalocean:index/droplet:Droplet")):
+    # By name: the order of registration between droplets is not the order they were declared.
+    for i in range(len(run.of_type("digitalocean:index/droplet:Droplet"))):
+        droplet = run.named(f"webstack-{run.stack}-node-{i}")
         step, ready = _step(run, i), run.named(f"webstack-{run.stack}-node-{i}-ready")
         provider = run.named(f"webstack-{run.stack}-host-{i}-docker")
         assert step.urn in provider.dependencies
