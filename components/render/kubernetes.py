@@ -607,6 +607,9 @@ def logship_rbac() -> list[dict[str, Any]]:
     ]
 
 
+POD_LOGS = "/var/log/pods"
+
+
 def logship_daemonset(
     image: str, *, config_map: Any, credentials: Any, memory_mb: int, stop_seconds: int
 ) -> dict[str, Any]:
@@ -626,8 +629,10 @@ def logship_daemonset(
         "volumeMounts": [
             {"name": "config", "mountPath": "/etc/vector/", "readOnly": True},
             {"name": "data", "mountPath": VECTOR_DATA},
-            {"name": "var-log", "mountPath": "/var/log/", "readOnly": True},
-            {"name": "var-lib", "mountPath": "/var/lib/", "readOnly": True},
+            # The pods' log files and nothing else of the node: containerd writes them as plain
+            # files under /var/log/pods (no symlinks into /var/lib, where the kubelet keeps
+            # every pod's Secret volumes, which a root reader of /var/lib could read).
+            {"name": "pod-logs", "mountPath": POD_LOGS, "readOnly": True},
         ],
     }
     return {
@@ -645,8 +650,7 @@ def logship_daemonset(
                     "volumes": [
                         {"name": "config", "configMap": {"name": config_map}},
                         {"name": "data", "hostPath": {"path": "/var/lib/webstack-vector", "type": "DirectoryOrCreate"}},
-                        {"name": "var-log", "hostPath": {"path": "/var/log/"}},
-                        {"name": "var-lib", "hostPath": {"path": "/var/lib/"}},
+                        {"name": "pod-logs", "hostPath": {"path": POD_LOGS}},
                     ],
                 },
             },

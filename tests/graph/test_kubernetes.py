@@ -245,6 +245,10 @@ def test_logs_ship_from_every_node_into_the_logs_bucket_with_a_scoped_key():
     assert key.inputs["grants"] == [{"bucket": bucket.inputs["name"], "permission": "readwrite"}]
     daemon = run.one("kubernetes:apps/v1:DaemonSet").inputs
     assert "nodeSelector" not in daemon["spec"]["template"]["spec"]  # every node, the system pool too
+    # Of the node, the shipper reads the pods' log files and its own buffer only: never /var/lib
+    # as a whole, where the kubelet keeps every pod's Secret volumes.
+    host_paths = {v["hostPath"]["path"] for v in daemon["spec"]["template"]["spec"]["volumes"] if "hostPath" in v}
+    assert host_paths == {"/var/log/pods", "/var/lib/webstack-vector"}, host_paths
     config = next(c for c in run.of_type("kubernetes:core/v1:ConfigMap") if "vector.json" in c.inputs["data"])
     vector = json.loads(config.inputs["data"]["vector.json"])
     assert vector["sources"]["pods"]["type"] == "kubernetes_logs"
