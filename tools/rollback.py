@@ -56,9 +56,11 @@ def _app_of(summary, stack: str) -> dict[str, Any] | None:
         return None
     if value.secret or value.value == stackapi.SECRET_PLACEHOLDER:
         raise RollbackError(
-            f"update {summary.version} of stack {stack} recorded {APP_KEY} as a secret: its release "
-            "settings cannot be read without secrets (set only the secret leaves with --secret, "
-            f"e.g. `pulumi config set --path --secret {APP_KEY}.registry.password ...`)"
+            f"update {summary.version} of stack {stack} recorded {APP_KEY} as a secret (one secret leaf "
+            "inside it, app.secretEnv or app.registry.password, hides the whole key from a history read "
+            "without secrets): roll back by hand with `pulumi config set --path "
+            f"{APP_KEY}.image <previous image>` and `pulumi up`; keeping your own secrets in the top-level "
+            "webstack:secretEnv keeps rollback working for stacks without a registry password"
         )
     app = json.loads(value.value) if isinstance(value.value, str) else value.value
     return app if isinstance(app, dict) else None
