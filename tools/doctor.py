@@ -117,6 +117,14 @@ class Result:
 # --------------------------------------------------------------------------- the real world
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx, which http() returns
+
+
+_OPENER = urllib.request.build_opener()
+
+
 class RealProbes:
     """HTTP with urllib, `ssh-add -L`, dnspython, the Automation API for a secret."""
 
@@ -128,8 +136,11 @@ class RealProbes:
 
     def http(self, method: str, url: str, headers: dict[str, str]) -> Response:
         request = urllib.request.Request(url, method=method, headers=headers)
+        # urllib carries every header across a redirect, to any host: a request holding
+        # credentials follows none (the 3xx comes back as the answer).
+        opener = urllib.request.build_opener(_NoRedirect) if "Authorization" in headers else _OPENER
         try:
-            with urllib.request.urlopen(request, timeout=20) as r:
+            with opener.open(request, timeout=20) as r:
                 return Response(r.status, {k.lower(): v for k, v in r.headers.items()}, r.read())
         except urllib.error.HTTPError as e:
             return Response(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
@@ -377,6 +388,15 @@ def _image_parts(image: str) -> tuple[str, str, str]:
     return host, repo, ref
 
 
+def _same_site(url: str, host: str) -> bool:
+    """`url` is https on `host`'s domain (its last two labels: auth.docker.io for
+    registry-1.docker.io, api.digitalocean.com for registry.digitalocean.com)."""
+    split = urllib.parse.urlsplit(url)
+    site = ".".join(host.split(".")[-2:])
+    target = (split.hostname or "").lower()
+    return split.scheme == "https" and (target == site or target.endswith("." + site))
+
+
 def _challenge(header: str) -> dict[str, str]:
     return dict(re.findall(r'(\w+)="([^"]*)"', header))
 
@@ -411,6 +431,12 @@ def check_registry(cfg, stack: str, p: Probes) -> Result:
         realm = challenge.get("realm")
         if not realm:
             return Result(name, False, f"{api} asks for credentials without a token endpoint", fix)
+        if user and password and not _same_site(realm, api):
+            # The endpoint comes from the registry's answer: credentials (for DOCR the
+            # DigitalOcean token itself) go only to https on the registry's own domain.
+            return Result(
+                name, False, f"{api} names a token endpoint off its own domain ({realm}): credentials not sent", fix
+            )
         query = urllib.parse.urlencode({"service": challenge.get("service", api), "scope": f"repository:{repo}:pull"})
         auth = {}
         if user and password:

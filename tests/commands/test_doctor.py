@@ -271,6 +271,25 @@ def test_a_token_registry_sends_the_stack_credentials_to_the_token_endpoint_only
     assert "cannot read app.registry.password" in results["registry-pull"].detail
 
 
+def test_credentials_go_to_no_token_endpoint_off_the_registrys_domain():
+    p = FakeProbes()
+    p.secrets["webstack:app.registry.password"] = "ghp_" + "c" * 36
+    p.answer("GET", "https://ghcr.io/v2/", 401, None, {"www-authenticate": 'Bearer realm="https://evil.example/token"'})
+    registry = {"kind": "token", "server": "ghcr.io", "username": "deployer", "password": {"secure": "v1:AAAA"}}
+    results = _results(p, overrides={"app.registry": registry})
+    assert "credentials not sent" in results["registry-pull"].detail
+    assert all("ghp_" not in json.dumps(r) and "evil" not in r[1] for r in p.requests)
+    assert doctor._same_site("https://auth.docker.io/token", "registry-1.docker.io")
+    assert doctor._same_site("https://api.digitalocean.com/v2/registry/auth", "registry.digitalocean.com")
+    assert not doctor._same_site("http://ghcr.io/token", "ghcr.io")
+    assert not doctor._same_site("https://ghcr.io.evil.example/token", "ghcr.io")
+
+
+def test_a_request_with_credentials_follows_no_redirect():
+    handler = doctor._NoRedirect()
+    assert handler.redirect_request(None, None, 302, "Found", {}, "https://elsewhere.example/") is None
+
+
 def test_an_open_registry_needs_no_token():
     p = FakeProbes()
     p.answer("GET", "https://ghcr.io/v2/", 200, {})
