@@ -22,8 +22,11 @@ from collections.abc import Sequence
 
 from tools import stackapi
 
-# Types whose state lives on the droplets (URN globs: `pulumi refresh --exclude`, * and **).
-ON_DROPLETS = ("docker:index/", "command:remote:")
+# Types whose state lives on the droplets (URN globs: `pulumi refresh --exclude`, * and **),
+# and the Kubernetes engine's objects: a refresh talks to the cluster with the kubeconfig the
+# state holds, whose DigitalOcean token expires (the program reads a fresh one on each `up`,
+# components/kubernetes/cluster.py), so a nightly refresh would fail on it, not report drift.
+ON_DROPLETS = ("docker:index/", "command:remote:", "kubernetes:")
 
 
 def excluded(stack: str) -> list[str]:

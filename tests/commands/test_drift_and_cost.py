@@ -31,7 +31,11 @@ def test_no_drift_passes_and_leaves_the_droplet_resources_out(monkeypatch, capsy
     assert drift.main(["--stack", "prod", "--summary", str(summary)]) == 0
     ((stack, exclude),) = r.calls
     assert stack == "prod"
-    assert exclude == ["urn:pulumi:prod::webstack::**docker:index/**", "urn:pulumi:prod::webstack::**command:remote:**"]
+    assert exclude == [
+        "urn:pulumi:prod::webstack::**docker:index/**",
+        "urn:pulumi:prod::webstack::**command:remote:**",
+        "urn:pulumi:prod::webstack::**kubernetes:**",
+    ]
     assert "### prod: no drift" in summary.read_text()
     assert "Refreshing (prod):" in capsys.readouterr().out
 
