@@ -1,11 +1,12 @@
 """The DOKS cluster: in the stack's VPC, a small fixed system pool (the cluster's own
 `node_pool`, whose `size` forces a new cluster: terraform-provider-digitalocean
 digitalocean/kubernetes/kubernetes.go line 28, contracts/replacement.yaml, so nothing that
-grows with the app lives in it) and a separate app pool the cluster autoscaler sizes
-between minNodes and maxNodes, with no `node_count` (the provider suppresses a node_count diff only while it equals the actual count,
-digitalocean/kubernetes/kubernetes.go, so a fixed one fights the autoscaler), metrics-server
-for the HorizontalPodAutoscalers, and a Kubernetes provider built from a kubeconfig read fresh
-each run (the cluster's own `kube_configs` carry a token that expires)."""
+grows with the app lives in it) and a separate app pool the cluster autoscaler sizes between
+minNodes and maxNodes, with no `node_count` (the provider suppresses a node_count diff only
+while it equals the actual count, digitalocean/kubernetes/kubernetes.go, so a fixed one fights
+the autoscaler), metrics-server for the HorizontalPodAutoscalers, and a Kubernetes provider
+built from a kubeconfig read fresh each run (the cluster's own `kube_configs` carry a token
+that expires)."""
 
 from __future__ import annotations
 
