@@ -289,6 +289,16 @@ class KubernetesEngine:
             opts=pulumi.ResourceOptions(parent=parent or self.cluster, provider=self.provider, depends_on=deps, **opts),
         )
 
+    def _rbac(
+        self, prefix: str, classes: Sequence[Callable[..., pulumi.CustomResource]], manifests, **kw: Any
+    ) -> list[Any]:
+        """An account, its role and their binding (`manifests` in that order), each named
+        `<prefix>-<kind>`."""
+        return [
+            self._apply(cls, f"{prefix}-{m['kind'].lower()}", m, **kw)
+            for cls, m in zip(classes, manifests, strict=True)
+        ]
+
     def _secret(
         self,
         name: str,
@@ -461,14 +471,12 @@ class KubernetesEngine:
             },
             depends_on=[ns],
         )
-        rbac = [
-            self._apply(cls, f"{name}-logs-{m['kind'].lower()}", m, depends_on=[ns])
-            for cls, m in zip(
-                (k8s.core.v1.ServiceAccount, k8s.rbac.v1.ClusterRole, k8s.rbac.v1.ClusterRoleBinding),
-                kr.logship_rbac(),
-                strict=True,
-            )
-        ]
+        rbac = self._rbac(
+            f"{name}-logs",
+            (k8s.core.v1.ServiceAccount, k8s.rbac.v1.ClusterRole, k8s.rbac.v1.ClusterRoleBinding),
+            kr.logship_rbac(),
+            depends_on=[ns],
+        )
         self._apply(
             k8s.apps.v1.DaemonSet,
             f"{name}-logship",
@@ -557,14 +565,11 @@ class KubernetesEngine:
                 pulumi.Output.secret(cfg.slack_webhook_url.apply(lambda u: {"url": u})),
                 part="job-watch",
             )
-            rbac = [
-                self._apply(cls, f"{name}-job-watch-{m['kind'].lower()}", m)
-                for cls, m in zip(
-                    (k8s.core.v1.ServiceAccount, k8s.rbac.v1.Role, k8s.rbac.v1.RoleBinding),
-                    kr.job_watch_rbac(),
-                    strict=True,
-                )
-            ]
+            rbac = self._rbac(
+                f"{name}-job-watch",
+                (k8s.core.v1.ServiceAccount, k8s.rbac.v1.Role, k8s.rbac.v1.RoleBinding),
+                kr.job_watch_rbac(),
+            )
             self._apply(
                 k8s.batch.v1.CronJob,
                 f"{name}-job-watch",
