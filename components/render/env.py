@@ -8,7 +8,7 @@ that would shadow one of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from urllib.parse import unquote, urlsplit
 
 import pulumi
@@ -45,13 +45,18 @@ def url_parts(url: str) -> dict[str, str]:
     }
 
 
-def with_url_parts(values: Mapping[str, pulumi.Input[str] | None]) -> dict[str, pulumi.Input[str] | None]:
-    """`values` plus each URL's parts (None where the URL is). A part comes out of its URL
-    with the URL's secrecy, and the password is made secret whatever the URL was."""
+def with_url_parts(
+    values: Mapping[str, pulumi.Input[str] | None], wanted: Collection[str] | None = None
+) -> dict[str, pulumi.Input[str] | None]:
+    """`values` plus each URL's parts (None where the URL is), or only the parts named in
+    `wanted`. A part comes out of its URL with the URL's secrecy, and the password is made
+    secret whatever the URL was."""
     out = dict(values)
     for url_value in URL_VALUES:
         url = values.get(url_value)
         for part, name in zip(URL_PARTS, part_names(url_value), strict=True):
+            if wanted is not None and name not in wanted:
+                continue
             if url is None:
                 out[name] = None
                 continue
@@ -76,10 +81,12 @@ def app_env(
     same list and replaces nothing. gunicorn reads WEB_CONCURRENCY as its worker count; PORT
     is `port` (app.port) when given.
     """
-    values = with_url_parts(values)
+    names_values = {**DEFAULT_NAMES, **aliases}
+    # Only the parts some name receives: each is an Output of its own, on every recording.
+    values = with_url_parts(values, wanted=set(names_values.values()))
     env: dict[str, pulumi.Input[str]] = dict(plain)
     env.update(secrets)
-    for name, value_name in {**DEFAULT_NAMES, **aliases}.items():
+    for name, value_name in names_values.items():
         if values.get(value_name) is not None:
             env[name] = values[value_name]
     env["WEB_CONCURRENCY"] = str(web_workers)
